@@ -1,0 +1,87 @@
+"""kronconv: a CNN's value and gradient as the matrix derivation writes them.
+
+Every stage of a convolutional layer is a ``scipy.sparse`` operator (``P_pad``, ``P_phi``,
+``P_pool``, ``I ⊗ W``, ``1 ⊗ I``, ``phi^T ⊗ I``), and forward and backward are chains of
+sparse products that follow the slides' equations (1)-(9). NOTATION.md (and the
+:mod:`kronconv.layout` docstring) pins every shape and index order.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .activations import ACTIVATIONS, Activation, get_activation
+from .identities import identity2, identity3, numerical_jacobian
+from .layer import (
+    LayerForward,
+    backward,
+    conv_S,
+    forward,
+    grad_b,
+    grad_S,
+    grad_W,
+    grad_Z,
+    phi_pad,
+)
+from .layout import (
+    W_from_hwio,
+    W_from_oihw,
+    Z_from_chw,
+    Z_from_hwc,
+    Z_from_nchw,
+    Z_from_nhwc,
+    chw_from_Z,
+    hwc_from_Z,
+    hwio_from_W,
+    mat,
+    nchw_from_Z,
+    nhwc_from_Z,
+    oihw_from_W,
+    vec,
+)
+from .operators import I_kron_W, P_pad, P_phi, P_pool, ones_kron_I, phiT_kron_I
+from .shapes import POOL_KINDS, LayerShape
+
+try:
+    __version__ = version("kronconv")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "ACTIVATIONS",
+    "POOL_KINDS",
+    "Activation",
+    "I_kron_W",
+    "LayerForward",
+    "LayerShape",
+    "P_pad",
+    "P_phi",
+    "P_pool",
+    "W_from_hwio",
+    "W_from_oihw",
+    "Z_from_chw",
+    "Z_from_hwc",
+    "Z_from_nchw",
+    "Z_from_nhwc",
+    "__version__",
+    "backward",
+    "chw_from_Z",
+    "conv_S",
+    "forward",
+    "get_activation",
+    "grad_S",
+    "grad_W",
+    "grad_Z",
+    "grad_b",
+    "hwc_from_Z",
+    "hwio_from_W",
+    "identity2",
+    "identity3",
+    "mat",
+    "nchw_from_Z",
+    "nhwc_from_Z",
+    "numerical_jacobian",
+    "oihw_from_W",
+    "ones_kron_I",
+    "phiT_kron_I",
+    "phi_pad",
+    "vec",
+]

@@ -1,0 +1,415 @@
+"""One convolutional layer, forward and backward, as chains of sparse operators.
+
+Each function is one equation of the slides (numbers as in ``shared/seeds`` and
+NOTATION.md). A batch of ``N`` instances is the instances side by side: ``Z`` is
+``(d, a*b*N)``, ``S`` is ``(d_out, a_conv*b_conv*N)``, and so on. The operators act on
+all instances at once with the instances as columns (``vec(Z^i)`` in column ``i``); the
+instance-independent ones (``P_pad``, ``P_phi``, ``1 ⊗ I``, average pooling) are built
+once per layer shape, and ``I ⊗ W`` once per call.
+
+Gradients are stored in the shape of what they differentiate with respect to:
+``dS = ∂ξ/∂S`` has the shape of ``S``, and the row vector ``∂ξ/∂vec(S)^T`` of the slides is
+``vec(dS)``. For a batch, ``dW`` and ``db`` are summed over the instances (Σ_i ∂ξ_i/∂W).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._validate import as_float_array, batch_size, check_shape
+from .activations import Activation, get_activation
+from .operators import I_kron_W, P_pad, P_phi, P_pool, ones_kron_I, phiT_kron_I
+from .shapes import LayerShape
+
+__all__ = [
+    "LayerForward",
+    "backward",
+    "conv_S",
+    "forward",
+    "grad_S",
+    "grad_W",
+    "grad_Z",
+    "grad_b",
+    "phi_pad",
+]
+
+ForwardForm = Literal["I_kron_W", "phiT_kron_I"]
+BackwardForm = Literal["kron", "vec"]
+
+
+def _cols(M: np.ndarray, n: int) -> np.ndarray:
+    """Instances as columns: the batch matrix ``M`` as ``(n, N)`` with ``vec(M^i)`` in column i."""
+    return M.reshape(n, -1, order="F")
+
+
+def _mat(cols: np.ndarray, rows: int) -> np.ndarray:
+    """Inverse of :func:`_cols`: columns ``vec(M^i)`` back to ``[M^1 ... M^N]``."""
+    return cols.reshape(rows, -1, order="F")
+
+
+def _check_form(form: str, allowed: tuple[str, ...]) -> None:
+    if form not in allowed:
+        raise ValueError(f"form must be one of {allowed}, got {form!r}")
+
+
+def _check_Z(Z: object, shape: LayerShape) -> tuple[np.ndarray, int]:
+    if not isinstance(shape, LayerShape):
+        raise TypeError(f"shape must be a LayerShape, got {type(shape).__name__}")
+    Z = as_float_array(Z, "Z")
+    return Z, batch_size(Z, shape.d, shape.a * shape.b, "Z", "(d, a*b*N)")
+
+
+def _check_Wb(W: object, b: object, shape: LayerShape, dtype: np.dtype):
+    W = as_float_array(W, "W", dtype)
+    check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
+    b = as_float_array(b, "b", dtype)
+    check_shape(b, (shape.d_out,), "b", "(d_out,)")
+    return W, b
+
+
+# --- forward ------------------------------------------------------------------------------
+
+
+def phi_pad(Z: np.ndarray, shape: LayerShape) -> np.ndarray:
+    """``phi(pad(Z))``: ``vec(phi(pad(Z))) = P_phi P_pad vec(Z)``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (d, a*b*N)
+    shape : LayerShape
+
+    Returns
+    -------
+    phi : ndarray of shape (h*h*d, a_conv*b_conv*N)
+        Column ``u + a_conv*w`` (of each instance) is the window with top-left pixel
+        ``(u*s, w*s)`` of the padded image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = LayerShape(a=3, b=3, d=1, d_out=1, h=2)
+    >>> phi_pad(np.arange(9.0).reshape(1, 9), s)[:, 0]    # the top-left 2x2 window
+    array([0., 1., 3., 4.])
+    """
+    Z, _ = _check_Z(Z, shape)
+    phi = P_phi(shape, Z.dtype) @ (P_pad(shape, Z.dtype) @ _cols(Z, shape.n_in))
+    return _mat(phi, shape.h * shape.h * shape.d)
+
+
+def conv_S(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
+           form: ForwardForm = "I_kron_W") -> np.ndarray:
+    """The convolution ``S = W phi(pad(Z)) + b 1^T``, in either of the slides' two forms.
+
+    - ``form="I_kron_W"``:
+      ``vec(S) = (I_{a_conv b_conv} ⊗ W) P_phi P_pad vec(Z) + (1_{a_conv b_conv} ⊗ I_{d_out}) b``
+    - ``form="phiT_kron_I"``:
+      ``vec(S) = (phi(pad(Z))^T ⊗ I_{d_out}) vec(W) + (1_{a_conv b_conv} ⊗ I_{d_out}) b``
+
+    Parameters
+    ----------
+    Z : ndarray of shape (d, a*b*N)
+    W : ndarray of shape (d_out, h*h*d)
+    b : ndarray of shape (d_out,)
+    shape : LayerShape
+    form : {"I_kron_W", "phiT_kron_I"}
+
+    Returns
+    -------
+    S : ndarray of shape (d_out, a_conv*b_conv*N)
+
+    Raises
+    ------
+    ValueError
+        If an argument's shape does not fit ``shape`` (the message gives the expected shape).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = LayerShape(a=2, b=2, d=1, d_out=1, h=2)
+    >>> conv_S(np.ones((1, 4)), np.array([[1.0, 2.0, 3.0, 4.0]]), np.array([0.5]), s)
+    array([[10.5]])
+    """
+    _check_form(form, ("I_kron_W", "phiT_kron_I"))
+    Z, N = _check_Z(Z, shape)
+    W, b = _check_Wb(W, b, shape, Z.dtype)
+    phi = phi_pad(Z, shape)
+    if form == "I_kron_W":
+        return _S_from_phi(phi, W, b, shape)
+    bias = ones_kron_I(shape, Z.dtype) @ b
+    S = phiT_kron_I(phi, shape.d_out) @ W.reshape(-1, order="F") + np.tile(bias, N)
+    return _mat(S, shape.d_out)
+
+
+def _S_from_phi(phi: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape) -> np.ndarray:
+    """``vec(S) = (I ⊗ W) vec(phi) + (1 ⊗ I) b`` for every instance."""
+    bias = ones_kron_I(shape, phi.dtype) @ b
+    return _mat(I_kron_W(W, shape) @ _cols(phi, shape.n_phi) + bias[:, None], shape.d_out)
+
+
+def _apply(P: sp.csr_array, M: np.ndarray, rows: int) -> np.ndarray:
+    """``mat(P vec(M^i))`` for every instance; ``P`` may be one instance's or the batch's."""
+    return _mat(P @ _cols(M, P.shape[1]), rows)
+
+
+def _apply_T(P: sp.csr_array, M: np.ndarray, rows: int) -> np.ndarray:
+    """``mat(P^T vec(M^i))`` for every instance (``vec(M)^T P`` as a column)."""
+    return _mat(P.T @ _cols(M, P.shape[0]), rows)
+
+
+@dataclass(frozen=True)
+class LayerForward:
+    """What the forward pass of one layer computed, and what its backward pass needs.
+
+    Attributes
+    ----------
+    shape : LayerShape
+    Z_next : ndarray of shape (d_out, a_out*b_out*N)
+        ``Z^{m+1} = mat(P_pool vec(sigma(S)))``.
+    S : ndarray of shape (d_out, a_conv*b_conv*N)
+    phi : ndarray of shape (h*h*d, a_conv*b_conv*N)
+        ``phi(pad(Z))``, needed by equation (1).
+    dsigma_S : ndarray of shape (d_out, a_conv*b_conv*N)
+        ``sigma'(S)``, needed by equation (7).
+    P_pool : csr_array
+        The pooling operator used (block-diagonal over the batch for max pooling).
+    """
+
+    shape: LayerShape
+    Z_next: np.ndarray
+    S: np.ndarray
+    phi: np.ndarray
+    dsigma_S: np.ndarray
+    P_pool: sp.csr_array
+
+    @property
+    def N(self) -> int:
+        """The number of instances in the batch."""
+        return self.S.shape[1] // self.shape.n_windows
+
+
+def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
+            activation: str | Activation = "relu") -> LayerForward:
+    """Forward pass of one layer: padding -> convolution -> sigma -> pooling (equation (6)).
+
+    ``vec(phi) = P_phi P_pad vec(Z)``, ``vec(S) = (I ⊗ W) vec(phi) + (1 ⊗ I) b``,
+    ``Z^{m+1} = mat(P_pool vec(sigma(S)))``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (d, a*b*N)
+    W : ndarray of shape (d_out, h*h*d)
+    b : ndarray of shape (d_out,)
+    shape : LayerShape
+    activation : str or Activation, default "relu"
+
+    Returns
+    -------
+    LayerForward
+
+    Raises
+    ------
+    ValueError
+        If an argument's shape does not fit ``shape``.
+    TypeError
+        If an array is not real floating point, or the dtypes of ``Z``, ``W``, ``b`` differ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = LayerShape(a=4, b=4, d=1, d_out=1, h=1, pool="max", pool_size=2)
+    >>> Z = np.arange(16.0).reshape(1, 16)
+    >>> forward(Z, np.array([[1.0]]), np.array([-5.0]), s).Z_next
+    array([[ 0.,  2.,  8., 10.]])
+    """
+    act = get_activation(activation)
+    Z, _ = _check_Z(Z, shape)
+    W, b = _check_Wb(W, b, shape, Z.dtype)
+    phi = phi_pad(Z, shape)
+    S = _S_from_phi(phi, W, b, shape)
+    sigma_S = act.sigma(S)
+    P = P_pool(shape, sigma_S, Z.dtype)
+    return LayerForward(shape, _apply(P, sigma_S, shape.d_out), S, phi, act.dsigma(S), P)
+
+
+# --- backward -----------------------------------------------------------------------------
+
+
+def grad_S(dZ_next: np.ndarray, layer: LayerForward) -> np.ndarray:
+    """Equation (7): ``∂ξ/∂vec(S)^T = (∂ξ/∂vec(Z^{m+1})^T P_pool) ⊙ vec(sigma'(S))^T``.
+
+    Parameters
+    ----------
+    dZ_next : ndarray of shape (d_out, a_out*b_out*N)
+        ``∂ξ/∂Z^{m+1}``.
+    layer : LayerForward
+        The layer's forward pass (gives ``P_pool`` and ``sigma'(S)``).
+
+    Returns
+    -------
+    dS : ndarray of shape (d_out, a_conv*b_conv*N)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = LayerShape(a=2, b=2, d=1, d_out=1, h=1, pool="max", pool_size=2)
+    >>> fwd = forward(np.array([[1.0, -4.0, 3.0, 2.0]]), np.eye(1), np.zeros(1), s)
+    >>> grad_S(np.array([[10.0]]), fwd)      # routed to the maximum, entry 2
+    array([[ 0.,  0., 10.,  0.]])
+    """
+    shape = layer.shape
+    dZ_next = as_float_array(dZ_next, "dZ_next", layer.S.dtype)
+    check_shape(dZ_next, (shape.d_out, shape.a_out * shape.b_out * layer.N), "dZ_next",
+                "(d_out, a_out*b_out*N)")
+    return _apply_T(layer.P_pool, dZ_next, shape.d_out) * layer.dsigma_S
+
+
+def _check_dS(dS: object, shape: LayerShape, dtype: np.dtype | None = None) -> np.ndarray:
+    dS = as_float_array(dS, "dS", dtype)
+    batch_size(dS, shape.d_out, shape.n_windows, "dS", "(d_out, a_conv*b_conv*N)")
+    return dS
+
+
+def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
+           form: BackwardForm = "kron") -> np.ndarray:
+    """Equation (1): the gradient with respect to ``W``.
+
+    - ``form="kron"``: ``∂ξ/∂vec(W)^T = ∂ξ/∂vec(S)^T (phi(pad(Z))^T ⊗ I_{d_out})``
+    - ``form="vec"``:  ``∂ξ/∂vec(W)^T = vec(∂ξ/∂S phi(pad(Z))^T)^T``
+
+    Parameters
+    ----------
+    dS : ndarray of shape (d_out, a_conv*b_conv*N)
+    phi : ndarray of shape (h*h*d, a_conv*b_conv*N)
+        ``phi(pad(Z))`` from the forward pass.
+    shape : LayerShape
+    form : {"kron", "vec"}
+
+    Returns
+    -------
+    dW : ndarray of shape (d_out, h*h*d)
+        Summed over the instances of a batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = LayerShape(a=2, b=1, d=1, d_out=1, h=1)
+    >>> grad_W(np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]]), s)
+    array([[11.]])
+    """
+    _check_form(form, ("kron", "vec"))
+    dS = _check_dS(dS, shape)
+    phi = as_float_array(phi, "phi", dS.dtype)
+    check_shape(phi, (shape.W_shape[1], dS.shape[1]), "phi", "(h*h*d, a_conv*b_conv*N)")
+    if form == "kron":
+        return _mat(phiT_kron_I(phi, shape.d_out).T @ dS.reshape(-1, order="F"), shape.d_out)
+    return dS @ phi.T
+
+
+def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "kron") -> np.ndarray:
+    """Equation (5): the gradient with respect to ``b``.
+
+    - ``form="kron"``: ``∂ξ/∂b^T = ∂ξ/∂vec(S)^T (1_{a_conv b_conv} ⊗ I_{d_out})``
+    - ``form="vec"``:  ``∂ξ/∂b^T = vec(∂ξ/∂S 1_{a_conv b_conv})^T``
+
+    Parameters
+    ----------
+    dS : ndarray of shape (d_out, a_conv*b_conv*N)
+    shape : LayerShape
+    form : {"kron", "vec"}
+
+    Returns
+    -------
+    db : ndarray of shape (d_out,)
+        Summed over the instances of a batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = LayerShape(a=2, b=1, d=1, d_out=1, h=1)
+    >>> grad_b(np.array([[1.0, 2.0]]), s)
+    array([3.])
+    """
+    _check_form(form, ("kron", "vec"))
+    dS = _check_dS(dS, shape)
+    if form == "kron":
+        return (ones_kron_I(shape, dS.dtype).T @ _cols(dS, shape.n_S)).sum(axis=1)
+    return dS @ np.ones(dS.shape[1], dtype=dS.dtype)
+
+
+def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape,
+           form: BackwardForm = "kron") -> np.ndarray:
+    """Equations (8) and (9): the gradient passed to the previous layer.
+
+    - ``form="kron"``, (8): ``∂ξ/∂vec(Z)^T = ∂ξ/∂vec(S)^T (I_{a_conv b_conv} ⊗ W) P_phi P_pad``
+    - ``form="vec"``, (9):  ``∂ξ/∂vec(Z)^T = vec(W^T ∂ξ/∂S)^T P_phi P_pad``
+
+    Parameters
+    ----------
+    dS : ndarray of shape (d_out, a_conv*b_conv*N)
+    W : ndarray of shape (d_out, h*h*d)
+    shape : LayerShape
+    form : {"kron", "vec"}
+
+    Returns
+    -------
+    dZ : ndarray of shape (d, a*b*N)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = LayerShape(a=2, b=1, d=1, d_out=1, h=2, padding=1, stride=2)
+    >>> grad_Z(np.array([[1.0, 2.0]]), np.array([[1.0, 2.0, 3.0, 4.0]]), s)
+    array([[4., 6.]])
+    """
+    _check_form(form, ("kron", "vec"))
+    dS = _check_dS(dS, shape)
+    W = as_float_array(W, "W", dS.dtype)
+    check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
+    if form == "kron":
+        g_phi = I_kron_W(W, shape).T @ _cols(dS, shape.n_S)
+    else:
+        g_phi = _cols(W.T @ dS, shape.n_phi)
+    g_Z = P_pad(shape, dS.dtype).T @ (P_phi(shape, dS.dtype).T @ g_phi)
+    return _mat(g_Z, shape.d)
+
+
+def backward(dZ_next: np.ndarray, W: np.ndarray, layer: LayerForward,
+             form: BackwardForm = "kron") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of one layer: equation (7), then (1) and (5), then (8)/(9).
+
+    Parameters
+    ----------
+    dZ_next : ndarray of shape (d_out, a_out*b_out*N)
+        ``∂ξ/∂Z^{m+1}``.
+    W : ndarray of shape (d_out, h*h*d)
+    layer : LayerForward
+        The layer's forward pass on the same batch.
+    form : {"kron", "vec"}
+        Which form of (1), (5) and (8)/(9) to use; both give the same numbers.
+
+    Returns
+    -------
+    dW : ndarray of shape (d_out, h*h*d)
+    db : ndarray of shape (d_out,)
+    dZ : ndarray of shape (d, a*b*N)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = LayerShape(a=3, b=3, d=2, d_out=2, h=2, pool="average", pool_size=2)
+    >>> rng = np.random.default_rng(0)
+    >>> Z, W, b = rng.normal(size=(2, 9)), rng.normal(size=(2, 8)), np.zeros(2)
+    >>> fwd = forward(Z, W, b, s)
+    >>> dW, db, dZ = backward(np.ones_like(fwd.Z_next), W, fwd)
+    >>> dW.shape, db.shape, dZ.shape
+    ((2, 8), (2,), (2, 9))
+    """
+    shape = layer.shape
+    dS = grad_S(dZ_next, layer)                                    # (7)
+    return (grad_W(dS, layer.phi, shape, form),                    # (1)
+            grad_b(dS, shape, form),                               # (5)
+            grad_Z(dS, W, shape, form))                            # (8), (9)

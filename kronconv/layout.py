@@ -1,0 +1,473 @@
+"""Layouts: ``vec``/``mat`` and the converters to and from other frameworks' arrays.
+
+kronconv stores one image as ``Z`` of shape ``(d, a*b)``: column ``p = r + a*q`` holds
+the ``d`` channel values of pixel (row ``r``, column ``q``), and ``vec`` is column-major,
+so entry ``(c, r, q)`` sits at ``c + d*r + d*a*q`` of ``vec(Z)``. A batch of ``N``
+images is the images side by side, ``Z = [Z^1 ... Z^N]`` of shape ``(d, a*b*N)``.
+A filter bank is ``W`` of shape ``(d_out, h*h*d)`` with ``W[o, i + h*j + h*h*c]``
+multiplying input channel ``c`` at window offset ``(i, j)`` (NOTATION.md).
+
+Every function here returns a new array (never a view into the argument), so a
+caller may modify the result freely.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import check_int, require_ndim
+
+__all__ = [
+    "W_from_hwio",
+    "W_from_oihw",
+    "Z_from_chw",
+    "Z_from_hwc",
+    "Z_from_nchw",
+    "Z_from_nhwc",
+    "chw_from_Z",
+    "hwc_from_Z",
+    "hwio_from_W",
+    "mat",
+    "nchw_from_Z",
+    "nhwc_from_Z",
+    "oihw_from_W",
+    "vec",
+]
+
+
+def vec(A: np.ndarray) -> np.ndarray:
+    """Stack the columns of ``A`` into one vector (column-major order).
+
+    Parameters
+    ----------
+    A : ndarray of shape (r, c)
+
+    Returns
+    -------
+    ndarray of shape (r*c,)
+        ``vec(A)[i + r*j] == A[i, j]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vec(np.array([[1, 2], [3, 4]]))
+    array([1, 3, 2, 4])
+    """
+    A = np.asarray(A)
+    require_ndim(A, 2, "A", "(r, c)")
+    return A.reshape(-1, order="F").copy()
+
+
+def mat(v: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Inverse of :func:`vec`: ``mat(v)_{rows x cols}``.
+
+    Parameters
+    ----------
+    v : ndarray of shape (rows*cols,)
+    rows, cols : int
+
+    Returns
+    -------
+    ndarray of shape (rows, cols)
+        ``mat(v)[i, j] == v[i + rows*j]``.
+
+    Raises
+    ------
+    ValueError
+        If ``v`` is not a vector of length ``rows*cols``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mat(np.array([1, 3, 2, 4]), 2, 2)
+    array([[1, 2],
+           [3, 4]])
+    """
+    v = np.asarray(v)
+    if v.shape != (rows * cols,):
+        raise ValueError(
+            f"v must have shape ({rows * cols},) to form a {rows} x {cols} matrix, "
+            f"got shape {v.shape}"
+        )
+    return v.reshape(rows, cols, order="F").copy()
+
+
+# --- images -------------------------------------------------------------------------------
+# Z[c, r + a*q] = x[c, r, q]: channels stay rows, and (row, column) pairs are read
+# column-major, which is C order over (column, row); instance n adds n*a*b.
+
+
+def Z_from_chw(x: np.ndarray) -> np.ndarray:
+    """Convert one image in channel-first layout (d, a, b) to kronconv's ``Z``.
+
+    ``Z[c, r + a*q] = x[c, r, q]`` (NOTATION.md).
+
+    Parameters
+    ----------
+    x : ndarray of shape (d, a, b)
+        PyTorch's CHW layout: channels, rows (height), columns (width).
+
+    Returns
+    -------
+    Z : ndarray of shape (d, a*b)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(6.0).reshape(1, 2, 3)      # one channel, 2 rows, 3 columns
+    >>> Z_from_chw(x)
+    array([[0., 3., 1., 4., 2., 5.]])
+    """
+    x = np.asarray(x)
+    require_ndim(x, 3, "x", "(d, a, b)")
+    d, a, b = x.shape
+    return np.array(x.transpose(0, 2, 1), order="C").reshape(d, a * b)
+
+
+def Z_from_nchw(x: np.ndarray) -> np.ndarray:
+    """Convert a batch in NCHW layout (N, d, a, b) to kronconv's batch ``Z``.
+
+    ``Z[c, n*a*b + r + a*q] = x[n, c, r, q]``: the instances side by side (NOTATION.md).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, d, a, b)
+
+    Returns
+    -------
+    Z : ndarray of shape (d, a*b*N)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(8.0).reshape(2, 1, 2, 2)
+    >>> Z_from_nchw(x)
+    array([[0., 2., 1., 3., 4., 6., 5., 7.]])
+    """
+    x = np.asarray(x)
+    require_ndim(x, 4, "x", "(N, d, a, b)")
+    N, d, a, b = x.shape
+    return np.array(x.transpose(1, 0, 3, 2), order="C").reshape(d, N * a * b)
+
+
+def Z_from_hwc(x: np.ndarray) -> np.ndarray:
+    """Convert one image in channel-last layout (a, b, d) to kronconv's ``Z``.
+
+    ``Z[c, r + a*q] = x[r, q, c]``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (a, b, d)
+
+    Returns
+    -------
+    Z : ndarray of shape (d, a*b)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(6.0).reshape(2, 3, 1)
+    >>> Z_from_hwc(x)
+    array([[0., 3., 1., 4., 2., 5.]])
+    """
+    x = np.asarray(x)
+    require_ndim(x, 3, "x", "(a, b, d)")
+    a, b, d = x.shape
+    return np.array(x.transpose(2, 1, 0), order="C").reshape(d, a * b)
+
+
+def Z_from_nhwc(x: np.ndarray) -> np.ndarray:
+    """Convert a batch in NHWC layout (N, a, b, d) to kronconv's batch ``Z``.
+
+    ``Z[c, n*a*b + r + a*q] = x[n, r, q, c]``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, a, b, d)
+
+    Returns
+    -------
+    Z : ndarray of shape (d, a*b*N)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(8.0).reshape(2, 2, 2, 1)
+    >>> Z_from_nhwc(x)
+    array([[0., 2., 1., 3., 4., 6., 5., 7.]])
+    """
+    x = np.asarray(x)
+    require_ndim(x, 4, "x", "(N, a, b, d)")
+    N, a, b, d = x.shape
+    return np.array(x.transpose(3, 0, 2, 1), order="C").reshape(d, N * a * b)
+
+
+def _split_Z(Z: np.ndarray, a: int, b: int) -> tuple[int, int]:
+    """Check that ``Z`` is ``(d, a*b*N)`` with ``N >= 1``; return ``(d, N)``."""
+    Z = np.asarray(Z)
+    require_ndim(Z, 2, "Z", "(d, a*b*N)")
+    a, b = check_int(a, "a", 1), check_int(b, "b", 1)
+    d, cols = Z.shape
+    if cols == 0 or cols % (a * b):
+        raise ValueError(
+            f"Z must have shape (d, a*b*N) = (d, {a * b}*N) with N >= 1 for a={a}, b={b}, "
+            f"got shape {Z.shape}"
+        )
+    return d, cols // (a * b)
+
+
+def chw_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Inverse of :func:`Z_from_chw`: ``Z`` (d, a*b) to an image (d, a, b).
+
+    Parameters
+    ----------
+    Z : ndarray of shape (d, a*b)
+    a, b : int
+        Image height (rows) and width (columns).
+
+    Returns
+    -------
+    x : ndarray of shape (d, a, b)
+
+    Raises
+    ------
+    ValueError
+        If ``Z`` does not have ``a*b`` columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(3, 4, 5))
+    >>> bool(np.array_equal(chw_from_Z(Z_from_chw(x), 4, 5), x))
+    True
+    """
+    d, N = _split_Z(Z, a, b)
+    if N != 1:
+        raise ValueError(f"Z must have shape (d, a*b) = ({d}, {a * b}), got shape {Z.shape}")
+    return np.array(np.asarray(Z).reshape(d, b, a).transpose(0, 2, 1), order="C")
+
+
+def nchw_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Inverse of :func:`Z_from_nchw`: batch ``Z`` (d, a*b*N) to (N, d, a, b).
+
+    Parameters
+    ----------
+    Z : ndarray of shape (d, a*b*N)
+    a, b : int
+
+    Returns
+    -------
+    x : ndarray of shape (N, d, a, b)
+
+    Raises
+    ------
+    ValueError
+        If the number of columns of ``Z`` is not a positive multiple of ``a*b``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(2, 3, 4, 5))
+    >>> bool(np.array_equal(nchw_from_Z(Z_from_nchw(x), 4, 5), x))
+    True
+    """
+    d, N = _split_Z(Z, a, b)
+    return np.array(np.asarray(Z).reshape(d, N, b, a).transpose(1, 0, 3, 2), order="C")
+
+
+def hwc_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Inverse of :func:`Z_from_hwc`: ``Z`` (d, a*b) to an image (a, b, d).
+
+    Parameters
+    ----------
+    Z : ndarray of shape (d, a*b)
+    a, b : int
+
+    Returns
+    -------
+    x : ndarray of shape (a, b, d)
+
+    Raises
+    ------
+    ValueError
+        If ``Z`` does not have ``a*b`` columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(4, 5, 3))
+    >>> bool(np.array_equal(hwc_from_Z(Z_from_hwc(x), 4, 5), x))
+    True
+    """
+    d, N = _split_Z(Z, a, b)
+    if N != 1:
+        raise ValueError(f"Z must have shape (d, a*b) = ({d}, {a * b}), got shape {Z.shape}")
+    return np.array(np.asarray(Z).reshape(d, b, a).transpose(2, 1, 0), order="C")
+
+
+def nhwc_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Inverse of :func:`Z_from_nhwc`: batch ``Z`` (d, a*b*N) to (N, a, b, d).
+
+    Parameters
+    ----------
+    Z : ndarray of shape (d, a*b*N)
+    a, b : int
+
+    Returns
+    -------
+    x : ndarray of shape (N, a, b, d)
+
+    Raises
+    ------
+    ValueError
+        If the number of columns of ``Z`` is not a positive multiple of ``a*b``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(2, 4, 5, 3))
+    >>> bool(np.array_equal(nhwc_from_Z(Z_from_nhwc(x), 4, 5), x))
+    True
+    """
+    d, N = _split_Z(Z, a, b)
+    return np.array(np.asarray(Z).reshape(d, N, b, a).transpose(1, 3, 2, 0), order="C")
+
+
+# --- filters ------------------------------------------------------------------------------
+# W[o, i + h*j + h*h*c] = w[o, c, i, j]: C order over (o, c, j, i).
+
+
+def W_from_oihw(w: np.ndarray) -> np.ndarray:
+    """Convert a PyTorch OIHW weight (d_out, d, h, h) to kronconv's ``W`` (d_out, h*h*d).
+
+    ``W[o, i + h*j + h*h*c] = w[o, c, i, j]``: cross-correlation, no flip (NOTATION.md).
+
+    Parameters
+    ----------
+    w : ndarray of shape (d_out, d, h, h)
+
+    Returns
+    -------
+    W : ndarray of shape (d_out, h*h*d)
+
+    Raises
+    ------
+    ValueError
+        If ``w`` is not 4-d with a square filter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.arange(4.0).reshape(1, 1, 2, 2)   # w[0, 0, i, j] = 2*i + j
+    >>> W_from_oihw(w)
+    array([[0., 2., 1., 3.]])
+    """
+    w = np.asarray(w)
+    require_ndim(w, 4, "w", "(d_out, d, h, h)")
+    d_out, d, h, h2 = w.shape
+    if h != h2:
+        raise ValueError(f"w must have shape (d_out, d, h, h) with square filters, got {w.shape}")
+    return np.array(w.transpose(0, 1, 3, 2), order="C").reshape(d_out, d * h * h)
+
+
+def W_from_hwio(w: np.ndarray) -> np.ndarray:
+    """Convert an HWIO weight (h, h, d, d_out) to kronconv's ``W`` (d_out, h*h*d).
+
+    ``W[o, i + h*j + h*h*c] = w[i, j, c, o]``.
+
+    Parameters
+    ----------
+    w : ndarray of shape (h, h, d, d_out)
+
+    Returns
+    -------
+    W : ndarray of shape (d_out, h*h*d)
+
+    Raises
+    ------
+    ValueError
+        If ``w`` is not 4-d with a square filter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.arange(4.0).reshape(2, 2, 1, 1)   # w[i, j, 0, 0] = 2*i + j
+    >>> W_from_hwio(w)
+    array([[0., 2., 1., 3.]])
+    """
+    w = np.asarray(w)
+    require_ndim(w, 4, "w", "(h, h, d, d_out)")
+    h, h2, d, d_out = w.shape
+    if h != h2:
+        raise ValueError(f"w must have shape (h, h, d, d_out) with square filters, got {w.shape}")
+    return np.array(w.transpose(3, 2, 1, 0), order="C").reshape(d_out, d * h * h)
+
+
+def _split_W(W: np.ndarray, h: int) -> tuple[int, int]:
+    """Check that ``W`` is ``(d_out, h*h*d)``; return ``(d_out, d)``."""
+    W = np.asarray(W)
+    require_ndim(W, 2, "W", "(d_out, h*h*d)")
+    h = check_int(h, "h", 1)
+    d_out, cols = W.shape
+    if cols == 0 or cols % (h * h):
+        raise ValueError(
+            f"W must have shape (d_out, h*h*d) = (d_out, {h * h}*d) for h={h}, got shape {W.shape}"
+        )
+    return d_out, cols // (h * h)
+
+
+def oihw_from_W(W: np.ndarray, h: int) -> np.ndarray:
+    """Inverse of :func:`W_from_oihw`: ``W`` (d_out, h*h*d) to OIHW (d_out, d, h, h).
+
+    Parameters
+    ----------
+    W : ndarray of shape (d_out, h*h*d)
+    h : int
+        Filter size.
+
+    Returns
+    -------
+    w : ndarray of shape (d_out, d, h, h)
+
+    Raises
+    ------
+    ValueError
+        If the number of columns of ``W`` is not a positive multiple of ``h*h``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.random.default_rng(0).normal(size=(4, 3, 5, 5))
+    >>> bool(np.array_equal(oihw_from_W(W_from_oihw(w), 5), w))
+    True
+    """
+    d_out, d = _split_W(W, h)
+    return np.array(np.asarray(W).reshape(d_out, d, h, h).transpose(0, 1, 3, 2), order="C")
+
+
+def hwio_from_W(W: np.ndarray, h: int) -> np.ndarray:
+    """Inverse of :func:`W_from_hwio`: ``W`` (d_out, h*h*d) to HWIO (h, h, d, d_out).
+
+    Parameters
+    ----------
+    W : ndarray of shape (d_out, h*h*d)
+    h : int
+
+    Returns
+    -------
+    w : ndarray of shape (h, h, d, d_out)
+
+    Raises
+    ------
+    ValueError
+        If the number of columns of ``W`` is not a positive multiple of ``h*h``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.random.default_rng(0).normal(size=(5, 5, 3, 4))
+    >>> bool(np.array_equal(hwio_from_W(W_from_hwio(w), 5), w))
+    True
+    """
+    d_out, d = _split_W(W, h)
+    return np.array(np.asarray(W).reshape(d_out, d, h, h).transpose(3, 2, 1, 0), order="C")
