@@ -231,7 +231,7 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     phi = phi_pad(Z, shape)
     S = _S_from_phi(phi, W, b, shape)
     sigma_S = act.sigma(S)
-    P = P_pool(shape, sigma_S, Z.dtype)
+    P = P_pool(shape, sigma_S, dtype=Z.dtype)
     return LayerForward(shape, _apply(P, sigma_S, shape.d_out), S, phi, act.dsigma(S), P)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_int, require_ndim
+from ._validate import batch_size, check_int, require_ndim
 
 __all__ = [
     "W_from_hwio",
@@ -207,13 +207,7 @@ def _split_Z(Z: np.ndarray, a: int, b: int) -> tuple[int, int]:
     Z = np.asarray(Z)
     require_ndim(Z, 2, "Z", "(d, a*b*N)")
     a, b = check_int(a, "a", 1), check_int(b, "b", 1)
-    d, cols = Z.shape
-    if cols == 0 or cols % (a * b):
-        raise ValueError(
-            f"Z must have shape (d, a*b*N) = (d, {a * b}*N) with N >= 1 for a={a}, b={b}, "
-            f"got shape {Z.shape}"
-        )
-    return d, cols // (a * b)
+    return Z.shape[0], batch_size(Z, Z.shape[0], a * b, "Z", "(d, a*b*N)")
 
 
 def chw_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:

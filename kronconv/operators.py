@@ -182,7 +182,7 @@ def _pool_windows(shape: LayerShape) -> np.ndarray:
     return win
 
 
-def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None,
+def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None, *,
            dtype: object = np.float64) -> sp.csr_array:
     """Pooling matrix: ``Z^{m+1} = mat(P_pool vec(sigma(S)))`` (NOTATION.md).
 
@@ -199,7 +199,8 @@ def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None,
     ----------
     shape : LayerShape
     sigma_S : ndarray of shape (d_out, a_conv*b_conv*N), optional
-        ``sigma(S)`` of one instance or a batch; required for max pooling.
+        ``sigma(S)`` of one instance or a batch; required for max pooling, checked for
+        its shape and otherwise unused by average and no pooling.
     dtype : float32 or float64, default float64
         The operator's dtype for average and no pooling; max pooling takes
         ``sigma_S.dtype``.
@@ -224,12 +225,14 @@ def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None,
     array([[0., 1., 0., 0.]])
     """
     _check_layer_shape(shape)
+    if sigma_S is not None:
+        sigma_S = as_float_array(sigma_S, "sigma_S")
+        N = batch_size(sigma_S, shape.d_out, shape.n_windows, "sigma_S",
+                       "(d_out, a_conv*b_conv*N)")
     if shape.pool != "max":
         return _P_pool_fixed(shape, _float_dtype(dtype))
     if sigma_S is None:
         raise ValueError("sigma_S is required for max pooling: P_pool depends on the instance")
-    sigma_S = as_float_array(sigma_S, "sigma_S")
-    N = batch_size(sigma_S, shape.d_out, shape.n_windows, "sigma_S", "(d_out, a_conv*b_conv*N)")
     win = _pool_windows(shape)
     cols = sigma_S.reshape(shape.n_S, N, order="F")[win]        # (n_out, pool_size**2, N)
     first_max = win[np.arange(shape.n_out)[:, None], cols.argmax(axis=1)]   # (n_out, N)
