@@ -1,0 +1,79 @@
+"""``kronconv verify``: every equation checked, failures detected, exit status."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import kronconv.verify as verify_module
+from kronconv import LayerShape
+from kronconv.cli import main
+from kronconv.verify import max_relative_error, run_checks
+
+
+def test_max_relative_error():
+    assert max_relative_error(np.array([1.0, 2.1]), np.array([1.0, 2.0])) == pytest.approx(0.05)
+    assert max_relative_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert max_relative_error(np.ones(3), np.zeros(3)) == float("inf")
+    assert max_relative_error(np.ones(3), np.ones(4)) == float("inf")
+
+
+def test_run_checks_covers_every_equation_and_passes():
+    checks = run_checks()
+    equations = " ".join(c.equation for c in checks)
+    for eq in ("(1)", "(2)", "(3)", "(4)", "(5)", "(7)", "(8)", "(9)", "fwd"):
+        assert eq in equations
+    failed = [c for c in checks if not c.passed]
+    assert not failed, failed
+    fd = [c for c in checks if "finite differences" in c.compared]
+    assert len(fd) == 4                       # (7), (1), (5), (8)
+    assert all(0 < c.error < 1e-6 for c in fd)   # differences are never exact
+
+
+@pytest.mark.parametrize("activation", ["tanh", "softplus", "leaky_relu"])
+def test_run_checks_other_layers(activation):
+    shape = LayerShape(a=5, b=8, d=1, d_out=2, h=3, pool="average", pool_size=2, pool_stride=1)
+    assert all(c.passed for c in run_checks(shape, batch=3, seed=4, activation=activation))
+
+
+def test_verify_detects_a_wrong_gradient(monkeypatch, capsys):
+    real = verify_module.grad_W
+
+    def off_by_a_little(dS, phi, shape, form="kron"):
+        dW = real(dS, phi, shape, form)
+        return dW * (1 + 1e-5) if form == "vec" else dW
+
+    monkeypatch.setattr(verify_module, "grad_W", off_by_a_little)
+    assert main(["verify"]) == 1
+    out = capsys.readouterr().out
+    failing = [line for line in out.splitlines() if line.endswith("FAIL")]
+    assert len(failing) == 1
+    assert failing[0].startswith("(1)")
+    assert "Kronecker form vs vec form" in failing[0]
+
+
+def test_cli_verify_prints_one_row_per_check(capsys):
+    assert main(["verify", "--seed", "3", "--batch", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [line for line in out if line.endswith(("pass", "FAIL"))]
+    assert len(rows) == len(run_checks(seed=3, batch=1))
+    assert out[-1] == f"{len(rows)} passed, 0 failed"
+
+
+@pytest.mark.parametrize("argv", [["verify", "--batch", "0"], ["verify", "--seed", "x"],
+                                  ["verify", "--activation", "swish"], ["frobnicate"], []])
+def test_cli_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert "usage: kronconv" in capsys.readouterr().err
+
+
+def test_console_entry_point_runs():
+    result = subprocess.run([sys.executable, "-m", "kronconv", "verify"], capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "passed, 0 failed" in result.stdout
