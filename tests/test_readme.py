@@ -1,0 +1,30 @@
+"""The README stays true: its example runs, and CI runs exactly its test command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, re.S)
+
+
+def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_command():
+    commands = [line for block in _blocks("bash") for line in block.splitlines()
+                if "python3 -m venv" in line]
+    assert len(commands) == 2
+    main_job, test_command = commands
+    assert main_job.endswith("kronconv verify")
+    assert test_command.endswith("-m pytest")
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert test_command in ci_lines
+
+
+def test_readme_example_runs(capsys):
+    (example,) = _blocks("python")
+    exec(compile(example, "README.md", "exec"), {})
+    assert "Compressed Sparse Row sparse array" in capsys.readouterr().out
