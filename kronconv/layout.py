@@ -93,8 +93,34 @@ def mat(v: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 # --- images -------------------------------------------------------------------------------
-# Z[c, r + a*q] = x[c, r, q]: channels stay rows, and (row, column) pairs are read
-# column-major, which is C order over (column, row); instance n adds n*a*b.
+# Z[c, n*a*b + r + a*q] = x[n, c, r, q]: read the image array with its axes in the order
+# (channel, instance, column, row) and flatten in C order. _TO_Z holds that axis order for
+# each layout; the inverse transposes back with the inverse permutation.
+
+_TO_Z = {"chw": (0, 2, 1), "nchw": (1, 0, 3, 2), "hwc": (2, 1, 0), "nhwc": (3, 0, 2, 1)}
+_EXPECTED = {"chw": "(d, a, b)", "nchw": "(N, d, a, b)", "hwc": "(a, b, d)", "nhwc": "(N, a, b, d)",
+             "oihw": "(d_out, d, h, h)", "hwio": "(h, h, d, d_out)"}
+
+
+def _to_Z(x: np.ndarray, layout: str) -> np.ndarray:
+    x = np.asarray(x)
+    perm = _TO_Z[layout]
+    require_ndim(x, len(perm), "x", _EXPECTED[layout])
+    t = np.array(x.transpose(perm), order="C")
+    return t.reshape(t.shape[0], -1)
+
+
+def _from_Z(Z: np.ndarray, a: int, b: int, layout: str) -> np.ndarray:
+    Z = np.asarray(Z)
+    require_ndim(Z, 2, "Z", "(d, a*b*N)")
+    a, b = check_int(a, "a", 1), check_int(b, "b", 1)
+    d = Z.shape[0]
+    N = batch_size(Z, d, a * b, "Z", "(d, a*b*N)")
+    perm = _TO_Z[layout]
+    if len(perm) == 3 and N != 1:
+        raise ValueError(f"Z must have shape (d, a*b) = ({d}, {a * b}), got shape {Z.shape}")
+    t = Z.reshape((d, N, b, a) if len(perm) == 4 else (d, b, a))
+    return np.array(t.transpose(np.argsort(perm)), order="C")
 
 
 def Z_from_chw(x: np.ndarray) -> np.ndarray:
@@ -118,10 +144,7 @@ def Z_from_chw(x: np.ndarray) -> np.ndarray:
     >>> Z_from_chw(x)
     array([[0., 3., 1., 4., 2., 5.]])
     """
-    x = np.asarray(x)
-    require_ndim(x, 3, "x", "(d, a, b)")
-    d, a, b = x.shape
-    return np.array(x.transpose(0, 2, 1), order="C").reshape(d, a * b)
+    return _to_Z(x, "chw")
 
 
 def Z_from_nchw(x: np.ndarray) -> np.ndarray:
@@ -144,10 +167,7 @@ def Z_from_nchw(x: np.ndarray) -> np.ndarray:
     >>> Z_from_nchw(x)
     array([[0., 2., 1., 3., 4., 6., 5., 7.]])
     """
-    x = np.asarray(x)
-    require_ndim(x, 4, "x", "(N, d, a, b)")
-    N, d, a, b = x.shape
-    return np.array(x.transpose(1, 0, 3, 2), order="C").reshape(d, N * a * b)
+    return _to_Z(x, "nchw")
 
 
 def Z_from_hwc(x: np.ndarray) -> np.ndarray:
@@ -170,10 +190,7 @@ def Z_from_hwc(x: np.ndarray) -> np.ndarray:
     >>> Z_from_hwc(x)
     array([[0., 3., 1., 4., 2., 5.]])
     """
-    x = np.asarray(x)
-    require_ndim(x, 3, "x", "(a, b, d)")
-    a, b, d = x.shape
-    return np.array(x.transpose(2, 1, 0), order="C").reshape(d, a * b)
+    return _to_Z(x, "hwc")
 
 
 def Z_from_nhwc(x: np.ndarray) -> np.ndarray:
@@ -196,18 +213,7 @@ def Z_from_nhwc(x: np.ndarray) -> np.ndarray:
     >>> Z_from_nhwc(x)
     array([[0., 2., 1., 3., 4., 6., 5., 7.]])
     """
-    x = np.asarray(x)
-    require_ndim(x, 4, "x", "(N, a, b, d)")
-    N, a, b, d = x.shape
-    return np.array(x.transpose(3, 0, 2, 1), order="C").reshape(d, N * a * b)
-
-
-def _split_Z(Z: np.ndarray, a: int, b: int) -> tuple[int, int]:
-    """Check that ``Z`` is ``(d, a*b*N)`` with ``N >= 1``; return ``(d, N)``."""
-    Z = np.asarray(Z)
-    require_ndim(Z, 2, "Z", "(d, a*b*N)")
-    a, b = check_int(a, "a", 1), check_int(b, "b", 1)
-    return Z.shape[0], batch_size(Z, Z.shape[0], a * b, "Z", "(d, a*b*N)")
+    return _to_Z(x, "nhwc")
 
 
 def chw_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -235,10 +241,7 @@ def chw_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
     >>> bool(np.array_equal(chw_from_Z(Z_from_chw(x), 4, 5), x))
     True
     """
-    d, N = _split_Z(Z, a, b)
-    if N != 1:
-        raise ValueError(f"Z must have shape (d, a*b) = ({d}, {a * b}), got shape {Z.shape}")
-    return np.array(np.asarray(Z).reshape(d, b, a).transpose(0, 2, 1), order="C")
+    return _from_Z(Z, a, b, "chw")
 
 
 def nchw_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -265,8 +268,7 @@ def nchw_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
     >>> bool(np.array_equal(nchw_from_Z(Z_from_nchw(x), 4, 5), x))
     True
     """
-    d, N = _split_Z(Z, a, b)
-    return np.array(np.asarray(Z).reshape(d, N, b, a).transpose(1, 0, 3, 2), order="C")
+    return _from_Z(Z, a, b, "nchw")
 
 
 def hwc_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -293,10 +295,7 @@ def hwc_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
     >>> bool(np.array_equal(hwc_from_Z(Z_from_hwc(x), 4, 5), x))
     True
     """
-    d, N = _split_Z(Z, a, b)
-    if N != 1:
-        raise ValueError(f"Z must have shape (d, a*b) = ({d}, {a * b}), got shape {Z.shape}")
-    return np.array(np.asarray(Z).reshape(d, b, a).transpose(2, 1, 0), order="C")
+    return _from_Z(Z, a, b, "hwc")
 
 
 def nhwc_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -323,12 +322,37 @@ def nhwc_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
     >>> bool(np.array_equal(nhwc_from_Z(Z_from_nhwc(x), 4, 5), x))
     True
     """
-    d, N = _split_Z(Z, a, b)
-    return np.array(np.asarray(Z).reshape(d, N, b, a).transpose(1, 3, 2, 0), order="C")
+    return _from_Z(Z, a, b, "nhwc")
 
 
 # --- filters ------------------------------------------------------------------------------
-# W[o, i + h*j + h*h*c] = w[o, c, i, j]: C order over (o, c, j, i).
+# W[o, i + h*j + h*h*c] = w[o, c, i, j]: read the weight array with its axes in the order
+# (out, in, column offset j, row offset i) and flatten in C order.
+
+_TO_W = {"oihw": (0, 1, 3, 2), "hwio": (3, 2, 1, 0)}
+
+
+def _to_W(w: np.ndarray, layout: str) -> np.ndarray:
+    w = np.asarray(w)
+    require_ndim(w, 4, "w", _EXPECTED[layout])
+    t = np.array(w.transpose(_TO_W[layout]), order="C")
+    if t.shape[2] != t.shape[3]:
+        raise ValueError(
+            f"w must have shape {_EXPECTED[layout]} with square filters, got {w.shape}")
+    return t.reshape(t.shape[0], -1)
+
+
+def _from_W(W: np.ndarray, h: int, layout: str) -> np.ndarray:
+    W = np.asarray(W)
+    require_ndim(W, 2, "W", "(d_out, h*h*d)")
+    h = check_int(h, "h", 1)
+    d_out, cols = W.shape
+    if cols == 0 or cols % (h * h):
+        raise ValueError(
+            f"W must have shape (d_out, h*h*d) = (d_out, {h * h}*d) for h={h}, got shape {W.shape}"
+        )
+    t = W.reshape(d_out, cols // (h * h), h, h)
+    return np.array(t.transpose(np.argsort(_TO_W[layout])), order="C")
 
 
 def W_from_oihw(w: np.ndarray) -> np.ndarray:
@@ -356,12 +380,7 @@ def W_from_oihw(w: np.ndarray) -> np.ndarray:
     >>> W_from_oihw(w)
     array([[0., 2., 1., 3.]])
     """
-    w = np.asarray(w)
-    require_ndim(w, 4, "w", "(d_out, d, h, h)")
-    d_out, d, h, h2 = w.shape
-    if h != h2:
-        raise ValueError(f"w must have shape (d_out, d, h, h) with square filters, got {w.shape}")
-    return np.array(w.transpose(0, 1, 3, 2), order="C").reshape(d_out, d * h * h)
+    return _to_W(w, "oihw")
 
 
 def W_from_hwio(w: np.ndarray) -> np.ndarray:
@@ -389,25 +408,7 @@ def W_from_hwio(w: np.ndarray) -> np.ndarray:
     >>> W_from_hwio(w)
     array([[0., 2., 1., 3.]])
     """
-    w = np.asarray(w)
-    require_ndim(w, 4, "w", "(h, h, d, d_out)")
-    h, h2, d, d_out = w.shape
-    if h != h2:
-        raise ValueError(f"w must have shape (h, h, d, d_out) with square filters, got {w.shape}")
-    return np.array(w.transpose(3, 2, 1, 0), order="C").reshape(d_out, d * h * h)
-
-
-def _split_W(W: np.ndarray, h: int) -> tuple[int, int]:
-    """Check that ``W`` is ``(d_out, h*h*d)``; return ``(d_out, d)``."""
-    W = np.asarray(W)
-    require_ndim(W, 2, "W", "(d_out, h*h*d)")
-    h = check_int(h, "h", 1)
-    d_out, cols = W.shape
-    if cols == 0 or cols % (h * h):
-        raise ValueError(
-            f"W must have shape (d_out, h*h*d) = (d_out, {h * h}*d) for h={h}, got shape {W.shape}"
-        )
-    return d_out, cols // (h * h)
+    return _to_W(w, "hwio")
 
 
 def oihw_from_W(W: np.ndarray, h: int) -> np.ndarray:
@@ -435,8 +436,7 @@ def oihw_from_W(W: np.ndarray, h: int) -> np.ndarray:
     >>> bool(np.array_equal(oihw_from_W(W_from_oihw(w), 5), w))
     True
     """
-    d_out, d = _split_W(W, h)
-    return np.array(np.asarray(W).reshape(d_out, d, h, h).transpose(0, 1, 3, 2), order="C")
+    return _from_W(W, h, "oihw")
 
 
 def hwio_from_W(W: np.ndarray, h: int) -> np.ndarray:
@@ -463,5 +463,6 @@ def hwio_from_W(W: np.ndarray, h: int) -> np.ndarray:
     >>> bool(np.array_equal(hwio_from_W(W_from_hwio(w), 5), w))
     True
     """
-    d_out, d = _split_W(W, h)
-    return np.array(np.asarray(W).reshape(d_out, d, h, h).transpose(3, 2, 1, 0), order="C")
+    return _from_W(W, h, "hwio")
+
+
