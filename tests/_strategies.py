@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hypothesis import example
 from hypothesis import strategies as st
 
 from kronconv import POOL_KINDS, LayerShape
@@ -37,3 +38,12 @@ EDGE_SHAPES = {
         pool_stride=1),
     "one_by_one": LayerShape(a=1, b=1, d=1, d_out=1, h=1),
 }
+
+
+def with_edge_shapes(**fixed):
+    """Decorator: run a hypothesis test on every named edge shape too (other arguments fixed)."""
+    def decorate(test):
+        for shape in EDGE_SHAPES.values():
+            test = example(shape=shape, **fixed)(test)
+        return test
+    return decorate

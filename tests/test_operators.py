@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from _reference import P_pad_loop, P_phi_loop, P_pool_loop
-from _strategies import EDGE_SHAPES, layer_shapes
-from hypothesis import example, given, settings
+from _strategies import EDGE_SHAPES, layer_shapes, with_edge_shapes
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kronconv import (
@@ -22,13 +22,6 @@ from kronconv import (
 )
 
 
-def with_edge_cases(test):
-    """Run ``test`` on every named edge shape as well as on the generated ones."""
-    for shape in EDGE_SHAPES.values():
-        test = example(shape=shape, seed=0)(test)
-    return test
-
-
 def _assert_csr(A, shape, dtype=np.float64):
     assert isinstance(A, sp.csr_array)
     assert A.shape == shape
@@ -36,9 +29,9 @@ def _assert_csr(A, shape, dtype=np.float64):
 
 
 @settings(max_examples=60, deadline=None)
-@given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1))
-@with_edge_cases
-def test_P_pad_definition(shape, seed):
+@given(shape=layer_shapes())
+@with_edge_shapes()
+def test_P_pad_definition(shape):
     A = P_pad(shape)
     _assert_csr(A, (shape.n_pad, shape.n_in))
     np.testing.assert_array_equal(A.toarray(), P_pad_loop(shape))
@@ -51,9 +44,9 @@ def test_P_pad_definition(shape, seed):
 
 
 @settings(max_examples=60, deadline=None)
-@given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1))
-@with_edge_cases
-def test_P_phi_definition(shape, seed):
+@given(shape=layer_shapes())
+@with_edge_shapes()
+def test_P_phi_definition(shape):
     A = P_phi(shape)
     _assert_csr(A, (shape.n_phi, shape.n_pad))
     np.testing.assert_array_equal(A.toarray(), P_phi_loop(shape))
@@ -64,7 +57,7 @@ def test_P_phi_definition(shape, seed):
 
 @settings(max_examples=60, deadline=None)
 @given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1))
-@with_edge_cases
+@with_edge_shapes(seed=0)
 def test_P_pool_definition(shape, seed):
     rng = np.random.default_rng(seed)
     N = 3
@@ -113,7 +106,7 @@ def test_P_pool_max_needs_sigma_S():
 
 @settings(max_examples=40, deadline=None)
 @given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1))
-@with_edge_cases
+@with_edge_shapes(seed=0)
 def test_kronecker_operators_definition(shape, seed):
     rng = np.random.default_rng(seed)
     W = rng.normal(size=shape.W_shape)
@@ -184,7 +177,7 @@ def test_I_kron_W_shares_cached_structure_and_copies_W():
 
 @settings(max_examples=30, deadline=None)
 @given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1))
-@with_edge_cases
+@with_edge_shapes(seed=0)
 def test_operators_adjoint(shape, seed):
     """<A x, y> = <x, A^T y> for every operator, through the transposed view used backward."""
     rng = np.random.default_rng(seed)

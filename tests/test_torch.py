@@ -10,8 +10,8 @@ import os
 import numpy as np
 import pytest
 from _reference import assert_rel_close
-from _strategies import EDGE_SHAPES, layer_shapes
-from hypothesis import assume, example, given, settings
+from _strategies import EDGE_SHAPES, layer_shapes, with_edge_shapes
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kronconv import (
@@ -51,16 +51,10 @@ def torch_layer(x, w, b, shape, activation):
     return A
 
 
-def with_edge_cases(test):
-    for shape in EDGE_SHAPES.values():
-        test = example(shape=shape, seed=0, activation="relu")(test)
-    return test
-
-
 @settings(max_examples=40, deadline=None)
 @given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1),
        activation=st.sampled_from(sorted(TORCH_ACTIVATIONS)))
-@with_edge_cases
+@with_edge_shapes(seed=0, activation="relu")
 def test_forward_and_backward_equal_torch(shape, seed, activation):
     rng = np.random.default_rng(seed)
     N = 3
