@@ -230,9 +230,19 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     W, b = _check_Wb(W, b, shape, Z.dtype)
     phi = phi_pad(Z, shape)
     S = _S_from_phi(phi, W, b, shape)
-    sigma_S = act.sigma(S)
+    sigma_S = _entrywise(act.sigma, S, act, "sigma")
+    dsigma_S = _entrywise(act.dsigma, S, act, "dsigma")
     P = P_pool(shape, sigma_S, dtype=Z.dtype)
-    return LayerForward(shape, _apply(P, sigma_S, shape.d_out), S, phi, act.dsigma(S), P)
+    return LayerForward(shape, _apply(P, sigma_S, shape.d_out), S, phi, dsigma_S, P)
+
+
+def _entrywise(f, S: np.ndarray, act: Activation, which: str) -> np.ndarray:
+    """``f(S)`` for an activation's sigma or sigma', checked to be entry-wise (same shape)."""
+    out = np.asarray(f(S))
+    if out.shape != S.shape:
+        raise ValueError(f"activation {act.name!r}: {which}(S) must have the shape of S, "
+                         f"{S.shape}, got {out.shape}")
+    return out.astype(S.dtype, copy=False)
 
 
 # --- backward -----------------------------------------------------------------------------
@@ -292,6 +302,12 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
     -------
     dW : ndarray of shape (d_out, h*h*d)
         Summed over the instances of a batch.
+
+    Notes
+    -----
+    The Kronecker form builds ``phi^T ⊗ I_{d_out}`` explicitly: ``d_out`` times the entries
+    of ``phi`` (for a 64-channel layer on a batch, 64 times the memory of ``phi``). It is
+    the literal operator of the slides; the vec form is the same numbers as one product.
 
     Examples
     --------

@@ -254,3 +254,16 @@ def test_bad_inputs_are_refused(call, error, message):
     Z, W, b = random_layer(shape, 2, np.random.default_rng(0))
     with pytest.raises(error, match=message):
         call(Z, W, b, shape)
+
+
+def test_user_activation_must_be_entrywise():
+    shape = EDGE_SHAPES["one_by_one"]
+    summing = Activation("sum", lambda S: S.sum(), lambda S: np.ones_like(S))
+    with pytest.raises(ValueError, match=r"activation 'sum': sigma\(S\) must have the shape of S"):
+        forward(np.ones((1, 1)), np.ones((1, 1)), np.zeros(1), shape, summing)
+    # a user pair computing in float64 still gives float32 results for float32 inputs
+    cube64 = Activation("cube64", lambda S: S.astype(np.float64) ** 3, lambda S: 3.0 * S**2)
+    one = np.ones((1, 1), dtype=np.float32)
+    fwd = forward(one, one, np.zeros(1, np.float32), shape, cube64)
+    assert fwd.Z_next.dtype == np.float32
+    assert fwd.dsigma_S.dtype == np.float32
