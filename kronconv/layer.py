@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from ._validate import as_float_array, batch_size, check_shape
 from .activations import Activation, get_activation
 from .operators import I_kron_W, P_pad, P_phi, P_pool, ones_kron_I, phiT_kron_I
-from .shapes import LayerShape
+from .shapes import LayerShape, check_layer_shape
 
 __all__ = [
     "LayerForward",
@@ -57,8 +57,7 @@ def _check_form(form: str, allowed: tuple[str, ...]) -> None:
 
 
 def _check_Z(Z: object, shape: LayerShape) -> tuple[np.ndarray, int]:
-    if not isinstance(shape, LayerShape):
-        raise TypeError(f"shape must be a LayerShape, got {type(shape).__name__}")
+    check_layer_shape(shape)
     Z = as_float_array(Z, "Z")
     return Z, batch_size(Z, shape.d, shape.a * shape.b, "Z", "(d, a*b*N)")
 

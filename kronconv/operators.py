@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._validate import as_float_array, batch_size, check_int, check_shape, require_ndim
-from .shapes import LayerShape
+from .shapes import LayerShape, check_layer_shape
 
 __all__ = ["I_kron_W", "P_pad", "P_phi", "P_pool", "ones_kron_I", "phiT_kron_I"]
 
@@ -40,12 +40,11 @@ def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
     return A
 
 
-def _one_per_row(cols: np.ndarray, shape: tuple[int, int], dtype: np.dtype,
-                 value: float = 1.0) -> sp.csr_array:
-    """CSR matrix with exactly one entry ``value`` per row ``r``, at column ``cols[r]``."""
+def _one_per_row(cols: np.ndarray, shape: tuple[int, int], dtype: np.dtype) -> sp.csr_array:
+    """0/1 CSR matrix with exactly one 1 per row ``r``, at column ``cols[r]``."""
     itype = _index_dtype(*shape, cols.size)
     indptr = np.arange(shape[0] + 1, dtype=itype)
-    return _csr(np.full(shape[0], value, dtype=dtype), cols.astype(itype), indptr, shape)
+    return _csr(np.ones(shape[0], dtype=dtype), cols.astype(itype), indptr, shape)
 
 
 def _frozen(A: sp.csr_array) -> sp.csr_array:
@@ -60,11 +59,6 @@ def _float_dtype(dtype: object) -> np.dtype:
     if dt not in (np.float32, np.float64):
         raise TypeError(f"dtype must be float32 or float64, got {dt}")
     return dt
-
-
-def _check_layer_shape(shape: object) -> None:
-    if not isinstance(shape, LayerShape):
-        raise TypeError(f"shape must be a LayerShape, got {type(shape).__name__}")
 
 
 # --- P_pad --------------------------------------------------------------------------------
@@ -96,7 +90,7 @@ def P_pad(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
            [0, 1, 1, 0],
            [0, 0, 0, 0]])
     """
-    _check_layer_shape(shape)
+    check_layer_shape(shape)
     return _P_pad(shape, _float_dtype(dtype))
 
 
@@ -143,7 +137,7 @@ def P_phi(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
     >>> P_phi(s).shape, P_phi(s).nnz
     ((16, 9), 16)
     """
-    _check_layer_shape(shape)
+    check_layer_shape(shape)
     return _P_phi(shape, _float_dtype(dtype))
 
 
@@ -224,7 +218,7 @@ def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None, *,
     >>> P_pool(s, np.array([[1.0, 4.0, 3.0, 2.0]])).toarray()
     array([[0., 1., 0., 0.]])
     """
-    _check_layer_shape(shape)
+    check_layer_shape(shape)
     if sigma_S is not None:
         sigma_S = as_float_array(sigma_S, "sigma_S")
         N = batch_size(sigma_S, shape.d_out, shape.n_windows, "sigma_S",
@@ -299,7 +293,7 @@ def I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
            [0., 0., 3., 0.],
            [0., 0., 0., 3.]])
     """
-    _check_layer_shape(shape)
+    check_layer_shape(shape)
     W = as_float_array(W, "W")
     check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
     n = shape.n_windows
@@ -330,7 +324,7 @@ def ones_kron_I(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
            [1., 0.],
            [0., 1.]])
     """
-    _check_layer_shape(shape)
+    check_layer_shape(shape)
     return _ones_kron_I(shape, _float_dtype(dtype))
 
 

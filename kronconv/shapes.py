@@ -158,3 +158,9 @@ class LayerShape:
     def W_shape(self) -> tuple[int, int]:
         """Shape of ``W^m``: ``(d_out, h*h*d)``."""
         return (self.d_out, self.h * self.h * self.d)
+
+
+def check_layer_shape(shape: object) -> None:
+    """Raise ``TypeError`` unless ``shape`` is a :class:`LayerShape`."""
+    if not isinstance(shape, LayerShape):
+        raise TypeError(f"shape must be a LayerShape, got {type(shape).__name__}")
