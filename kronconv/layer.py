@@ -269,6 +269,8 @@ def grad_S(dZ_next: np.ndarray, layer: LayerForward) -> np.ndarray:
     >>> grad_S(np.array([[10.0]]), fwd)      # routed to the maximum, entry 2
     array([[ 0.,  0., 10.,  0.]])
     """
+    if not isinstance(layer, LayerForward):
+        raise TypeError(f"layer must be the LayerForward of forward(), got {type(layer).__name__}")
     shape = layer.shape
     dZ_next = as_float_array(dZ_next, "dZ_next", layer.S.dtype)
     check_shape(dZ_next, (shape.d_out, shape.a_out * shape.b_out * layer.N), "dZ_next",
@@ -276,8 +278,9 @@ def grad_S(dZ_next: np.ndarray, layer: LayerForward) -> np.ndarray:
     return _apply_T(layer.P_pool, dZ_next, shape.d_out) * layer.dsigma_S
 
 
-def _check_dS(dS: object, shape: LayerShape, dtype: np.dtype | None = None) -> np.ndarray:
-    dS = as_float_array(dS, "dS", dtype)
+def _check_dS(dS: object, shape: LayerShape) -> np.ndarray:
+    check_layer_shape(shape)
+    dS = as_float_array(dS, "dS")
     batch_size(dS, shape.d_out, shape.n_windows, "dS", "(d_out, a_conv*b_conv*N)")
     return dS
 

@@ -246,6 +246,10 @@ def test_dtype_is_kept(dtype):
      r"phi must have shape \(h\*h\*d, a_conv\*b_conv\*N\) = \(18, 12\), got shape \(18, 24\)"),
     (lambda Z, W, b, s: grad_Z(np.zeros((3, 12)), W, s, form="kronecker"), ValueError,
      r"form must be one of \('kron', 'vec'\)"),
+    (lambda Z, W, b, s: grad_b(np.zeros((3, 12)), (7, 5)), TypeError,
+     "shape must be a LayerShape, got tuple"),
+    (lambda Z, W, b, s: grad_S(np.zeros((3, 4)), {"S": Z}), TypeError,
+     "layer must be the LayerForward of forward"),
     (lambda Z, W, b, s: grad_S(np.zeros((3, 3)), forward(Z, W, b, s)), ValueError,
      r"dZ_next must have shape \(d_out, a_out\*b_out\*N\) = \(3, 4\), got shape \(3, 3\)"),
 ])
