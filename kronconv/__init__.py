@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .activations import ACTIVATIONS, Activation, get_activation
 from .identities import identity2, identity3, numerical_jacobian
 from .layer import (
-    LayerForward,
+    LayerCache,
     backward,
     conv_S,
     forward,
@@ -19,6 +19,7 @@ from .layer import (
     grad_S,
     grad_W,
     grad_Z,
+    layer_output,
     phi_pad,
 )
 from .layout import (
@@ -50,7 +51,7 @@ __all__ = [
     "POOL_KINDS",
     "Activation",
     "I_kron_W",
-    "LayerForward",
+    "LayerCache",
     "LayerShape",
     "P_pad",
     "P_phi",
@@ -75,6 +76,7 @@ __all__ = [
     "hwio_from_W",
     "identity2",
     "identity3",
+    "layer_output",
     "mat",
     "nchw_from_Z",
     "nhwc_from_Z",

@@ -26,7 +26,7 @@ from .operators import I_kron_W, P_pad, P_phi, P_pool, ones_kron_I, phiT_kron_I
 from .shapes import LayerShape, check_layer_shape
 
 __all__ = [
-    "LayerForward",
+    "LayerCache",
     "backward",
     "conv_S",
     "forward",
@@ -34,6 +34,7 @@ __all__ = [
     "grad_W",
     "grad_Z",
     "grad_b",
+    "layer_output",
     "phi_pad",
 ]
 
@@ -160,26 +161,22 @@ def _apply_T(P: sp.csr_array, M: np.ndarray, rows: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class LayerForward:
-    """What the forward pass of one layer computed, and what its backward pass needs.
+class LayerCache:
+    """What one layer's forward pass keeps for its backward pass, and nothing else.
 
     Attributes
     ----------
     shape : LayerShape
-    Z_next : ndarray of shape (d_out, a_out*b_out*N)
-        ``Z^{m+1} = mat(P_pool vec(sigma(S)))``.
-    S : ndarray of shape (d_out, a_conv*b_conv*N)
     phi : ndarray of shape (h*h*d, a_conv*b_conv*N)
         ``phi(pad(Z))``, needed by equation (1).
     dsigma_S : ndarray of shape (d_out, a_conv*b_conv*N)
         ``sigma'(S)``, needed by equation (7).
     P_pool : csr_array
-        The pooling operator used (block-diagonal over the batch for max pooling).
+        The pooling operator of equation (7): block-diagonal over the batch for max
+        pooling, the shared one-instance operator for average and no pooling.
     """
 
     shape: LayerShape
-    Z_next: np.ndarray
-    S: np.ndarray
     phi: np.ndarray
     dsigma_S: np.ndarray
     P_pool: sp.csr_array
@@ -187,11 +184,29 @@ class LayerForward:
     @property
     def N(self) -> int:
         """The number of instances in the batch."""
-        return self.S.shape[1] // self.shape.n_windows
+        return self.phi.shape[1] // self.shape.n_windows
+
+
+def _entrywise(f, S: np.ndarray, act: Activation, which: str) -> np.ndarray:
+    """``f(S)`` for an activation's sigma or sigma', checked to be entry-wise (same shape)."""
+    out = np.asarray(f(S))
+    if out.shape != S.shape:
+        raise ValueError(f"activation {act.name!r}: {which}(S) must have the shape of S, "
+                         f"{S.shape}, got {out.shape}")
+    return out.astype(S.dtype, copy=False)
+
+
+def _convolve(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
+              act: Activation) -> tuple[np.ndarray, np.ndarray, np.ndarray, sp.csr_array]:
+    """``phi``, ``S``, ``sigma(S)`` and ``P_pool`` of one layer (inputs already checked)."""
+    phi = phi_pad(Z, shape)
+    S = _S_from_phi(phi, W, b, shape)
+    sigma_S = _entrywise(act.sigma, S, act, "sigma")
+    return phi, S, sigma_S, P_pool(shape, sigma_S, dtype=Z.dtype)
 
 
 def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
-            activation: str | Activation = "relu") -> LayerForward:
+            activation: str | Activation = "relu") -> tuple[np.ndarray, LayerCache]:
     """Forward pass of one layer: padding -> convolution -> sigma -> pooling (equation (6)).
 
     ``vec(phi) = P_phi P_pad vec(Z)``, ``vec(S) = (I ⊗ W) vec(phi) + (1 ⊗ I) b``,
@@ -207,7 +222,10 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
 
     Returns
     -------
-    LayerForward
+    Z_next : ndarray of shape (d_out, a_out*b_out*N)
+        ``Z^{m+1}``.
+    cache : LayerCache
+        ``phi(pad(Z))``, ``sigma'(S)`` and ``P_pool``, for :func:`backward`.
 
     Raises
     ------
@@ -216,46 +234,65 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     TypeError
         If an array is not real floating point, or the dtypes of ``Z``, ``W``, ``b`` differ.
 
+    See Also
+    --------
+    layer_output : ``Z^{m+1}`` alone, keeping nothing for a backward pass.
+
     Examples
     --------
     >>> import numpy as np
     >>> s = LayerShape(a=4, b=4, d=1, d_out=1, h=1, pool="max", pool_size=2)
-    >>> Z = np.arange(16.0).reshape(1, 16)
-    >>> forward(Z, np.array([[1.0]]), np.array([-5.0]), s).Z_next
+    >>> Z_next, cache = forward(np.arange(16.0).reshape(1, 16), np.eye(1), np.array([-5.0]), s)
+    >>> Z_next
     array([[ 0.,  2.,  8., 10.]])
     """
     act = get_activation(activation)
     Z, _ = _check_Z(Z, shape)
     W, b = _check_Wb(W, b, shape, Z.dtype)
-    phi = phi_pad(Z, shape)
-    S = _S_from_phi(phi, W, b, shape)
-    sigma_S = _entrywise(act.sigma, S, act, "sigma")
-    dsigma_S = _entrywise(act.dsigma, S, act, "dsigma")
-    P = P_pool(shape, sigma_S, dtype=Z.dtype)
-    return LayerForward(shape, _apply(P, sigma_S, shape.d_out), S, phi, dsigma_S, P)
+    phi, S, sigma_S, P = _convolve(Z, W, b, shape, act)
+    cache = LayerCache(shape, phi, _entrywise(act.dsigma, S, act, "dsigma"), P)
+    return _apply(P, sigma_S, shape.d_out), cache
 
 
-def _entrywise(f, S: np.ndarray, act: Activation, which: str) -> np.ndarray:
-    """``f(S)`` for an activation's sigma or sigma', checked to be entry-wise (same shape)."""
-    out = np.asarray(f(S))
-    if out.shape != S.shape:
-        raise ValueError(f"activation {act.name!r}: {which}(S) must have the shape of S, "
-                         f"{S.shape}, got {out.shape}")
-    return out.astype(S.dtype, copy=False)
+def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
+                 activation: str | Activation = "relu") -> np.ndarray:
+    """``Z^{m+1}`` of one layer, as :func:`forward` computes it, with no backward state.
+
+    Parameters
+    ----------
+    Z, W, b, shape, activation
+        As for :func:`forward`.
+
+    Returns
+    -------
+    Z_next : ndarray of shape (d_out, a_out*b_out*N)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = LayerShape(a=4, b=4, d=1, d_out=1, h=1, pool="average", pool_size=2)
+    >>> layer_output(np.arange(16.0).reshape(1, 16), np.eye(1), np.zeros(1), s)
+    array([[ 2.5,  4.5, 10.5, 12.5]])
+    """
+    act = get_activation(activation)
+    Z, _ = _check_Z(Z, shape)
+    W, b = _check_Wb(W, b, shape, Z.dtype)
+    _, _, sigma_S, P = _convolve(Z, W, b, shape, act)
+    return _apply(P, sigma_S, shape.d_out)
 
 
 # --- backward -----------------------------------------------------------------------------
 
 
-def grad_S(dZ_next: np.ndarray, layer: LayerForward) -> np.ndarray:
+def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     """Equation (7): ``∂ξ/∂vec(S)^T = (∂ξ/∂vec(Z^{m+1})^T P_pool) ⊙ vec(sigma'(S))^T``.
 
     Parameters
     ----------
     dZ_next : ndarray of shape (d_out, a_out*b_out*N)
         ``∂ξ/∂Z^{m+1}``.
-    layer : LayerForward
-        The layer's forward pass (gives ``P_pool`` and ``sigma'(S)``).
+    cache : LayerCache
+        From the layer's :func:`forward` (gives ``P_pool`` and ``sigma'(S)``).
 
     Returns
     -------
@@ -265,17 +302,17 @@ def grad_S(dZ_next: np.ndarray, layer: LayerForward) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> s = LayerShape(a=2, b=2, d=1, d_out=1, h=1, pool="max", pool_size=2)
-    >>> fwd = forward(np.array([[1.0, -4.0, 3.0, 2.0]]), np.eye(1), np.zeros(1), s)
-    >>> grad_S(np.array([[10.0]]), fwd)      # routed to the maximum, entry 2
+    >>> _, cache = forward(np.array([[1.0, -4.0, 3.0, 2.0]]), np.eye(1), np.zeros(1), s)
+    >>> grad_S(np.array([[10.0]]), cache)      # routed to the maximum, entry 2
     array([[ 0.,  0., 10.,  0.]])
     """
-    if not isinstance(layer, LayerForward):
-        raise TypeError(f"layer must be the LayerForward of forward(), got {type(layer).__name__}")
-    shape = layer.shape
-    dZ_next = as_float_array(dZ_next, "dZ_next", layer.S.dtype)
-    check_shape(dZ_next, (shape.d_out, shape.a_out * shape.b_out * layer.N), "dZ_next",
+    if not isinstance(cache, LayerCache):
+        raise TypeError(f"cache must be the LayerCache from forward(), got {type(cache).__name__}")
+    shape = cache.shape
+    dZ_next = as_float_array(dZ_next, "dZ_next", cache.phi.dtype)
+    check_shape(dZ_next, (shape.d_out, shape.a_out * shape.b_out * cache.N), "dZ_next",
                 "(d_out, a_out*b_out*N)")
-    return _apply_T(layer.P_pool, dZ_next, shape.d_out) * layer.dsigma_S
+    return _apply_T(cache.P_pool, dZ_next, shape.d_out) * cache.dsigma_S
 
 
 def _check_dS(dS: object, shape: LayerShape) -> np.ndarray:
@@ -395,7 +432,7 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape,
     return _mat(g_Z, shape.d)
 
 
-def backward(dZ_next: np.ndarray, W: np.ndarray, layer: LayerForward,
+def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
              form: BackwardForm = "kron") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of one layer: equation (7), then (1) and (5), then (8)/(9).
 
@@ -404,8 +441,8 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, layer: LayerForward,
     dZ_next : ndarray of shape (d_out, a_out*b_out*N)
         ``∂ξ/∂Z^{m+1}``.
     W : ndarray of shape (d_out, h*h*d)
-    layer : LayerForward
-        The layer's forward pass on the same batch.
+    cache : LayerCache
+        From the layer's :func:`forward` on the same batch.
     form : {"kron", "vec"}
         Which form of (1), (5) and (8)/(9) to use; both give the same numbers.
 
@@ -421,13 +458,13 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, layer: LayerForward,
     >>> s = LayerShape(a=3, b=3, d=2, d_out=2, h=2, pool="average", pool_size=2)
     >>> rng = np.random.default_rng(0)
     >>> Z, W, b = rng.normal(size=(2, 9)), rng.normal(size=(2, 8)), np.zeros(2)
-    >>> fwd = forward(Z, W, b, s)
-    >>> dW, db, dZ = backward(np.ones_like(fwd.Z_next), W, fwd)
+    >>> Z_next, cache = forward(Z, W, b, s)
+    >>> dW, db, dZ = backward(np.ones_like(Z_next), W, cache)
     >>> dW.shape, db.shape, dZ.shape
     ((2, 8), (2,), (2, 9))
     """
-    shape = layer.shape
-    dS = grad_S(dZ_next, layer)                                    # (7)
-    return (grad_W(dS, layer.phi, shape, form),                    # (1)
+    shape = cache.shape
+    dS = grad_S(dZ_next, cache)                                    # (7)
+    return (grad_W(dS, cache.phi, shape, form),                    # (1)
             grad_b(dS, shape, form),                               # (5)
             grad_Z(dS, W, shape, form))                            # (8), (9)

@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .activations import Activation, get_activation
 from .identities import identity2, identity3, numerical_jacobian
-from .layer import LayerForward, _apply, conv_S, forward, grad_b, grad_S, grad_W, grad_Z
+from .layer import _apply, conv_S, forward, grad_b, grad_S, grad_W, grad_Z, layer_output
 from .layout import Z_from_nchw, nchw_from_Z, oihw_from_W
 from .operators import P_pool, _pool_windows
 from .shapes import LayerShape
@@ -64,20 +64,33 @@ def max_relative_error(x: np.ndarray, reference: np.ndarray) -> float:
     return float(diff / scale) if scale > 0 else float("inf")
 
 
-def kink_margin(layer: LayerForward, activation: str | Activation) -> float:
-    """How far the forward pass is from a point where it is not differentiable.
+def kink_margin(S: np.ndarray, activation: str | Activation,
+                shape: LayerShape | None = None) -> float:
+    """How far a layer's pre-activations ``S`` are from a point of non-differentiability.
 
-    The smallest ``|S|`` for ReLU-like activations, and for max pooling the smallest gap
-    between a window's largest and second-largest entry of ``sigma(S)`` (among windows
-    whose maximum carries gradient). Finite differences with a step well below this
-    margin see the same ``P_pool`` and the same ``sigma'``.
+    The smallest ``|S|`` for ReLU-like activations, and, for a convolutional layer with max
+    pooling, the smallest gap between a window's largest and second-largest entry of
+    ``sigma(S)`` (among windows whose maximum carries gradient). Finite differences with
+    a step well below this margin see the same ``P_pool`` and the same ``sigma'``.
+
+    Parameters
+    ----------
+    S : ndarray
+        Pre-activations: ``(d_out, a_conv*b_conv*N)`` for a convolutional layer.
+    activation : str or Activation
+    shape : LayerShape, optional
+        The convolutional layer's shape; needed for the max-pooling gaps.
+
+    Returns
+    -------
+    float
+        ``inf`` where nothing is near a kink.
     """
     act = get_activation(activation)
-    shape, S = layer.shape, layer.S
     margin = np.inf
     if act.name in ("relu", "leaky_relu"):
-        margin = float(np.min(np.abs(S)))
-    if shape.pool == "max" and shape.pool_size > 1:
+        margin = float(np.min(np.abs(S), initial=np.inf))
+    if shape is not None and shape.pool == "max" and shape.pool_size > 1:
         sigma_S = act.sigma(S)
         win = _pool_windows(shape)
         vals = sigma_S.reshape(shape.n_S, -1, order="F")[win]          # (n_out, k*k, N)
@@ -132,14 +145,15 @@ def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
         Z = rng.normal(size=(shape.d, shape.a * shape.b * batch))
         W = rng.normal(size=shape.W_shape) / np.sqrt(shape.W_shape[1])
         b = rng.normal(size=shape.d_out) * 0.1
-        layer = forward(Z, W, b, shape, act)
-        if kink_margin(layer, act) > 1e3 * FD_EPS:
+        S = conv_S(Z, W, b, shape)
+        if kink_margin(S, act, shape) > 1e3 * FD_EPS:
             break
-    G = rng.normal(size=layer.Z_next.shape)
-    dZ_next = G + layer.Z_next
+    Z_next, cache = forward(Z, W, b, shape, act)
+    G = rng.normal(size=Z_next.shape)
+    dZ_next = G + Z_next
 
     def xi_of(Z_=Z, W_=W, b_=b):
-        return _xi(forward(Z_, W_, b_, shape, act).Z_next, G)
+        return _xi(layer_output(Z_, W_, b_, shape, act), G)
 
     def xi_of_S(S_):
         sigma_S = act.sigma(S_)
@@ -154,9 +168,9 @@ def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
         checks.append(Check(eq, compared, max_relative_error(x, ref), tol))
 
     S_phi = conv_S(Z, W, b, shape, form="phiT_kron_I")
-    add("fwd", "vec(S): (I⊗W) P_phi P_pad vec(Z) vs (phi^T⊗I) vec(W)", layer.S, S_phi, FORMS_TOL)
-    add("fwd", "S: sparse chain vs direct numpy convolution", layer.S,
-        _direct_conv(Z, W, b, shape), FORMS_TOL)
+    add("fwd", "vec(S): (I⊗W) P_phi P_pad vec(Z) vs (phi^T⊗I) vec(W)", S, S_phi, FORMS_TOL)
+    add("fwd", "S: sparse chain vs direct numpy convolution", S, _direct_conv(Z, W, b, shape),
+        FORMS_TOL)
     A, B = rng.normal(size=(3, 4)), rng.normal(size=(4, 5))
     vec_AB = (A @ B).reshape(-1, order="F")
     add("(2)", "vec(B)^T (I⊗A^T) vs vec(AB)", identity2(A, B), vec_AB, FORMS_TOL)
@@ -164,9 +178,9 @@ def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
     add("(4)", "∂(Ax)/∂x^T by differences vs A",
         numerical_jacobian(lambda v: A @ v, rng.normal(size=4)), A, FD_TOL)
 
-    dS = grad_S(dZ_next, layer)
-    add("(7)", "∂ξ/∂S vs finite differences", dS, fd(xi_of_S, layer.S), FD_TOL)
-    dW = {form: grad_W(dS, layer.phi, shape, form) for form in ("kron", "vec")}
+    dS = grad_S(dZ_next, cache)
+    add("(7)", "∂ξ/∂S vs finite differences", dS, fd(xi_of_S, S), FD_TOL)
+    dW = {form: grad_W(dS, cache.phi, shape, form) for form in ("kron", "vec")}
     db = {form: grad_b(dS, shape, form) for form in ("kron", "vec")}
     dZ = {form: grad_Z(dS, W, shape, form) for form in ("kron", "vec")}
     add("(1)", "∂ξ/∂W: Kronecker form vs vec form", dW["kron"], dW["vec"], FORMS_TOL)

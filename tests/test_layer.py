@@ -21,6 +21,7 @@ from kronconv import (
     grad_S,
     grad_W,
     grad_Z,
+    layer_output,
     nchw_from_Z,
     oihw_from_W,
     phi_pad,
@@ -68,15 +69,18 @@ def test_forward_equals_pixel_loop(shape, seed, act):
     rng = np.random.default_rng(seed)
     N = 2
     Z, W, b = random_layer(shape, N, rng)
-    fwd = forward(Z, W, b, shape, act)
+    Z_next, cache = forward(Z, W, b, shape, act)
+    S = conv_S(Z, W, b, shape)
+    assert_rel_close(layer_output(Z, W, b, shape, act), Z_next, 0, "layer_output")
     x, w = nchw_from_Z(Z, shape.a, shape.b), oihw_from_W(W, shape.h)
     for n in range(N):
         S_ref, Z_next_ref = layer_loop(x[n], w, b, shape, act.sigma)
         cols = slice(n * shape.n_windows, (n + 1) * shape.n_windows)
-        assert_rel_close(fwd.S[:, cols], Z_from_chw(S_ref), 1e-12, "S")
+        assert_rel_close(S[:, cols], Z_from_chw(S_ref), 1e-12, "S")
         out = slice(n * shape.a_out * shape.b_out, (n + 1) * shape.a_out * shape.b_out)
-        assert_rel_close(fwd.Z_next[:, out], Z_from_chw(Z_next_ref), 1e-12, "Z_next")
-    assert_rel_close(fwd.dsigma_S, act.dsigma(fwd.S), 0, "sigma'(S)")
+        assert_rel_close(Z_next[:, out], Z_from_chw(Z_next_ref), 1e-12, "Z_next")
+    assert_rel_close(cache.dsigma_S, act.dsigma(S), 0, "sigma'(S)")
+    assert_rel_close(cache.phi, phi_pad(Z, shape), 0, "phi(pad(Z))")
 
 
 @settings(max_examples=40, deadline=None)
@@ -88,7 +92,6 @@ def test_forward_two_forms_agree(shape, seed):
     S2 = conv_S(Z, W, b, shape, form="phiT_kron_I")
     assert S1.shape == (shape.d_out, shape.n_windows * 3)
     assert_rel_close(S1, S2, 1e-12, "vec(S): (I⊗W) P_phi P_pad vec(Z) vs (phi^T⊗I) vec(W)")
-    assert_rel_close(S1, forward(Z, W, b, shape).S, 0, "forward's S")
 
 
 def test_phi_pad_windows():
@@ -114,13 +117,14 @@ def test_phi_pad_windows():
 def test_backward_equals_finite_differences(shape, seed, act):
     rng = np.random.default_rng(seed)
     Z, W, b = random_layer(shape, 2, rng)
-    fwd = forward(Z, W, b, shape, act)
-    assume(kink_margin(fwd, act) > 1e-4)       # differences must not cross a kink
-    G = rng.normal(size=fwd.Z_next.shape)
-    dW, db, dZ = backward(G + fwd.Z_next, W, fwd)
+    S = conv_S(Z, W, b, shape)
+    assume(kink_margin(S, act, shape) > 1e-4)      # differences must not cross a kink
+    Z_next, cache = forward(Z, W, b, shape, act)
+    G = rng.normal(size=Z_next.shape)
+    dW, db, dZ = backward(G + Z_next, W, cache)
 
     def xi(Z_=Z, W_=W, b_=b):
-        return loss(forward(Z_, W_, b_, shape, act).Z_next, G)
+        return loss(layer_output(Z_, W_, b_, shape, act), G)
 
     assert_rel_close(dW, central_differences(lambda W_: xi(W_=W_), W), 1e-6, "(1) dW")
     assert_rel_close(db, central_differences(lambda b_: xi(b_=b_), b), 1e-6, "(5) db")
@@ -130,8 +134,8 @@ def test_backward_equals_finite_differences(shape, seed, act):
         sigma_S = act.sigma(S)
         return loss(_apply(P_pool(shape, sigma_S), sigma_S, shape.d_out), G)
 
-    dS = grad_S(G + fwd.Z_next, fwd)
-    assert_rel_close(dS, central_differences(xi_of_S, fwd.S), 1e-6, "(7) dS")
+    dS = grad_S(G + Z_next, cache)
+    assert_rel_close(dS, central_differences(xi_of_S, S), 1e-6, "(7) dS")
 
 
 @settings(max_examples=40, deadline=None)
@@ -141,10 +145,10 @@ def test_backward_equals_finite_differences(shape, seed, act):
 def test_backward_both_forms_agree(shape, seed, act):
     rng = np.random.default_rng(seed)
     Z, W, b = random_layer(shape, 3, rng)
-    fwd = forward(Z, W, b, shape, act)
-    dZ_next = rng.normal(size=fwd.Z_next.shape)
-    kron = backward(dZ_next, W, fwd, form="kron")
-    vec = backward(dZ_next, W, fwd, form="vec")
+    Z_next, cache = forward(Z, W, b, shape, act)
+    dZ_next = rng.normal(size=Z_next.shape)
+    kron = backward(dZ_next, W, cache, form="kron")
+    vec = backward(dZ_next, W, cache, form="vec")
     for name, x, y in zip(("(1) dW", "(5) db", "(8)/(9) dZ"), kron, vec, strict=True):
         assert_rel_close(x, y, 1e-12, name)
 
@@ -173,14 +177,14 @@ def test_batch_equals_instances_one_by_one():
     rng = np.random.default_rng(3)
     N = 4
     Z, W, b = random_layer(shape, N, rng)
-    fwd = forward(Z, W, b, shape)
-    G = rng.normal(size=fwd.Z_next.shape)
-    batch = backward(G, W, fwd)
+    Z_next, cache = forward(Z, W, b, shape)
+    G = rng.normal(size=Z_next.shape)
+    batch = backward(G, W, cache)
     n_in, n_out = shape.a * shape.b, shape.a_out * shape.b_out
     sums = [np.zeros_like(batch[0]), np.zeros_like(batch[1])]
     for n in range(N):
-        one = forward(Z[:, n * n_in:(n + 1) * n_in], W, b, shape)
-        np.testing.assert_array_equal(one.Z_next, fwd.Z_next[:, n * n_out:(n + 1) * n_out])
+        one_next, one = forward(Z[:, n * n_in:(n + 1) * n_in], W, b, shape)
+        np.testing.assert_array_equal(one_next, Z_next[:, n * n_out:(n + 1) * n_out])
         dW, db, dZ = backward(G[:, n * n_out:(n + 1) * n_out], W, one)
         sums[0] += dW
         sums[1] += db
@@ -192,19 +196,20 @@ def test_batch_equals_instances_one_by_one():
 def test_max_pool_ties_route_the_gradient_to_the_first_entry():
     # a 2x2 window whose entries are all 3: the gradient goes to entry (0, 0) only.
     shape = LayerShape(a=2, b=2, d=1, d_out=1, h=1, pool="max", pool_size=2)
-    fwd = forward(np.full((1, 4), 3.0), np.eye(1), np.zeros(1), shape, "identity")
-    np.testing.assert_array_equal(grad_S(np.array([[1.0]]), fwd), [[1.0, 0.0, 0.0, 0.0]])
+    _, cache = forward(np.full((1, 4), 3.0), np.eye(1), np.zeros(1), shape, "identity")
+    np.testing.assert_array_equal(grad_S(np.array([[1.0]]), cache), [[1.0, 0.0, 0.0, 0.0]])
     # tied at (1, 0) and (0, 1): vec positions 1 and 2; the first in i + h*j order is (1, 0)
-    fwd = forward(np.array([[0.0, 5.0, 5.0, 1.0]]), np.eye(1), np.zeros(1), shape, "identity")
-    np.testing.assert_array_equal(grad_S(np.array([[2.0]]), fwd), [[0.0, 2.0, 0.0, 0.0]])
+    _, cache = forward(np.array([[0.0, 5.0, 5.0, 1.0]]), np.eye(1), np.zeros(1), shape,
+                       "identity")
+    np.testing.assert_array_equal(grad_S(np.array([[2.0]]), cache), [[0.0, 2.0, 0.0, 0.0]])
 
 
 def test_relu_all_negative_gives_zero_gradients():
     shape = EDGE_SHAPES["stride2_pad1_nonsquare_maxpool_leftover"]
     Z, W, _ = random_layer(shape, 2, np.random.default_rng(0))
-    fwd = forward(np.abs(Z), -np.abs(W), np.full(shape.d_out, -1.0), shape)
-    dW, db, dZ = backward(np.ones_like(fwd.Z_next), W, fwd)
-    assert not np.any(fwd.Z_next)
+    Z_next, cache = forward(np.abs(Z), -np.abs(W), np.full(shape.d_out, -1.0), shape)
+    dW, db, dZ = backward(np.ones_like(Z_next), W, cache)
+    assert not np.any(Z_next)
     for g in (dW, db, dZ):
         assert np.all(g == 0)
 
@@ -213,14 +218,16 @@ def test_relu_all_negative_gives_zero_gradients():
 def test_dtype_is_kept(dtype):
     shape = EDGE_SHAPES["stride2_pad1_nonsquare_maxpool_leftover"]
     Z, W, b = (x.astype(dtype) for x in random_layer(shape, 2, np.random.default_rng(0)))
-    fwd = forward(Z, W, b, shape)
-    outputs = [fwd.Z_next, fwd.S, fwd.phi, fwd.dsigma_S, *backward(fwd.Z_next, W, fwd),
-               *backward(fwd.Z_next, W, fwd, form="vec"), conv_S(Z, W, b, shape, "phiT_kron_I")]
+    Z_next, cache = forward(Z, W, b, shape)
+    outputs = [Z_next, cache.phi, cache.dsigma_S, cache.P_pool, *backward(Z_next, W, cache),
+               *backward(Z_next, W, cache, form="vec"), conv_S(Z, W, b, shape, "phiT_kron_I"),
+               layer_output(Z, W, b, shape)]
     for out in outputs:
         assert out.dtype == dtype
     if dtype == np.float32:   # float32 gives float64's numbers to float32 precision
-        ref = forward(Z.astype(np.float64), W.astype(np.float64), b.astype(np.float64), shape)
-        assert_rel_close(fwd.Z_next, ref.Z_next, 1e-5, "float32 forward")
+        ref = layer_output(Z.astype(np.float64), W.astype(np.float64), b.astype(np.float64),
+                           shape)
+        assert_rel_close(Z_next, ref, 1e-5, "float32 forward")
 
 
 @pytest.mark.parametrize(("call", "error", "message"), [
@@ -249,8 +256,8 @@ def test_dtype_is_kept(dtype):
     (lambda Z, W, b, s: grad_b(np.zeros((3, 12)), (7, 5)), TypeError,
      "shape must be a LayerShape, got tuple"),
     (lambda Z, W, b, s: grad_S(np.zeros((3, 4)), {"S": Z}), TypeError,
-     "layer must be the LayerForward of forward"),
-    (lambda Z, W, b, s: grad_S(np.zeros((3, 3)), forward(Z, W, b, s)), ValueError,
+     "cache must be the LayerCache from forward"),
+    (lambda Z, W, b, s: grad_S(np.zeros((3, 3)), forward(Z, W, b, s)[1]), ValueError,
      r"dZ_next must have shape \(d_out, a_out\*b_out\*N\) = \(3, 4\), got shape \(3, 3\)"),
 ])
 def test_bad_inputs_are_refused(call, error, message):
@@ -268,6 +275,6 @@ def test_user_activation_must_be_entrywise():
     # a user pair computing in float64 still gives float32 results for float32 inputs
     cube64 = Activation("cube64", lambda S: S.astype(np.float64) ** 3, lambda S: 3.0 * S**2)
     one = np.ones((1, 1), dtype=np.float32)
-    fwd = forward(one, one, np.zeros(1, np.float32), shape, cube64)
-    assert fwd.Z_next.dtype == np.float32
-    assert fwd.dsigma_S.dtype == np.float32
+    Z_next, cache = forward(one, one, np.zeros(1, np.float32), shape, cube64)
+    assert Z_next.dtype == np.float32
+    assert cache.dsigma_S.dtype == np.float32
