@@ -35,6 +35,22 @@ class Activation:
     sigma: Callable[[np.ndarray], np.ndarray]
     dsigma: Callable[[np.ndarray], np.ndarray]
 
+    def __call__(self, S: np.ndarray) -> np.ndarray:
+        """``sigma(S)``, checked to be entry-wise and returned in the dtype of ``S``."""
+        return self._entrywise(self.sigma, S, "sigma")
+
+    def derivative(self, S: np.ndarray) -> np.ndarray:
+        """``sigma'(S)``, checked to be entry-wise and returned in the dtype of ``S``."""
+        return self._entrywise(self.dsigma, S, "dsigma")
+
+    def _entrywise(self, f: Callable[[np.ndarray], np.ndarray], S: np.ndarray,
+                   which: str) -> np.ndarray:
+        out = np.asarray(f(S))
+        if out.shape != S.shape:
+            raise ValueError(f"activation {self.name!r}: {which}(S) must have the shape of S, "
+                             f"{S.shape}, got {out.shape}")
+        return out.astype(S.dtype, copy=False)
+
 
 def _leaky(S: np.ndarray, slope: float = 0.01) -> np.ndarray:
     return np.where(S > 0, S, S.dtype.type(slope) * S)

@@ -187,21 +187,12 @@ class LayerCache:
         return self.phi.shape[1] // self.shape.n_windows
 
 
-def _entrywise(f, S: np.ndarray, act: Activation, which: str) -> np.ndarray:
-    """``f(S)`` for an activation's sigma or sigma', checked to be entry-wise (same shape)."""
-    out = np.asarray(f(S))
-    if out.shape != S.shape:
-        raise ValueError(f"activation {act.name!r}: {which}(S) must have the shape of S, "
-                         f"{S.shape}, got {out.shape}")
-    return out.astype(S.dtype, copy=False)
-
-
 def _convolve(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
               act: Activation) -> tuple[np.ndarray, np.ndarray, np.ndarray, sp.csr_array]:
     """``phi``, ``S``, ``sigma(S)`` and ``P_pool`` of one layer (inputs already checked)."""
     phi = phi_pad(Z, shape)
     S = _S_from_phi(phi, W, b, shape)
-    sigma_S = _entrywise(act.sigma, S, act, "sigma")
+    sigma_S = act(S)
     return phi, S, sigma_S, P_pool(shape, sigma_S, dtype=Z.dtype)
 
 
@@ -250,7 +241,7 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     Z, _ = _check_Z(Z, shape)
     W, b = _check_Wb(W, b, shape, Z.dtype)
     phi, S, sigma_S, P = _convolve(Z, W, b, shape, act)
-    cache = LayerCache(shape, phi, _entrywise(act.dsigma, S, act, "dsigma"), P)
+    cache = LayerCache(shape, phi, act.derivative(S), P)
     return _apply(P, sigma_S, shape.d_out), cache
 
 
@@ -323,7 +314,7 @@ def _check_dS(dS: object, shape: LayerShape) -> np.ndarray:
 
 
 def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
-           form: BackwardForm = "kron") -> np.ndarray:
+           form: BackwardForm = "vec") -> np.ndarray:
     """Equation (1): the gradient with respect to ``W``.
 
     - ``form="kron"``: ``∂ξ/∂vec(W)^T = ∂ξ/∂vec(S)^T (phi(pad(Z))^T ⊗ I_{d_out})``
@@ -335,7 +326,7 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
     phi : ndarray of shape (h*h*d, a_conv*b_conv*N)
         ``phi(pad(Z))`` from the forward pass.
     shape : LayerShape
-    form : {"kron", "vec"}
+    form : {"vec", "kron"}, default "vec"
 
     Returns
     -------
@@ -346,7 +337,8 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
     -----
     The Kronecker form builds ``phi^T ⊗ I_{d_out}`` explicitly: ``d_out`` times the entries
     of ``phi`` (for a 64-channel layer on a batch, 64 times the memory of ``phi``). It is
-    the literal operator of the slides; the vec form is the same numbers as one product.
+    the literal operator of the slides; the vec form, the default, gives the same numbers
+    with one product.
 
     Examples
     --------
@@ -364,7 +356,7 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
     return dS @ phi.T
 
 
-def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "kron") -> np.ndarray:
+def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec") -> np.ndarray:
     """Equation (5): the gradient with respect to ``b``.
 
     - ``form="kron"``: ``∂ξ/∂b^T = ∂ξ/∂vec(S)^T (1_{a_conv b_conv} ⊗ I_{d_out})``
@@ -374,7 +366,7 @@ def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "kron") -> np
     ----------
     dS : ndarray of shape (d_out, a_conv*b_conv*N)
     shape : LayerShape
-    form : {"kron", "vec"}
+    form : {"vec", "kron"}, default "vec"
 
     Returns
     -------
@@ -396,7 +388,7 @@ def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "kron") -> np
 
 
 def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape,
-           form: BackwardForm = "kron") -> np.ndarray:
+           form: BackwardForm = "vec") -> np.ndarray:
     """Equations (8) and (9): the gradient passed to the previous layer.
 
     - ``form="kron"``, (8): ``∂ξ/∂vec(Z)^T = ∂ξ/∂vec(S)^T (I_{a_conv b_conv} ⊗ W) P_phi P_pad``
@@ -407,7 +399,7 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape,
     dS : ndarray of shape (d_out, a_conv*b_conv*N)
     W : ndarray of shape (d_out, h*h*d)
     shape : LayerShape
-    form : {"kron", "vec"}
+    form : {"vec", "kron"}, default "vec"
 
     Returns
     -------
@@ -433,7 +425,7 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape,
 
 
 def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
-             form: BackwardForm = "kron") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             form: BackwardForm = "vec") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of one layer: equation (7), then (1) and (5), then (8)/(9).
 
     Parameters
@@ -443,8 +435,9 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
     W : ndarray of shape (d_out, h*h*d)
     cache : LayerCache
         From the layer's :func:`forward` on the same batch.
-    form : {"kron", "vec"}
-        Which form of (1), (5) and (8)/(9) to use; both give the same numbers.
+    form : {"vec", "kron"}, default "vec"
+        Which form of (1), (5) and (8)/(9) to use; both give the same numbers. "kron"
+        builds the Kronecker operators ``phi^T ⊗ I``, ``1 ⊗ I`` and ``I ⊗ W``.
 
     Returns
     -------

@@ -1,0 +1,104 @@
+"""Losses ξ(z, y) on the network's last output z = z^{L+1,i} and an integer label y."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import require_ndim
+
+__all__ = ["LOSSES", "check_labels", "loss_and_grad", "loss_value"]
+
+LOSSES = ("squared", "cross_entropy")
+
+
+def check_labels(y: object, n_classes: int, N: int) -> np.ndarray:
+    """``y`` as an int64 vector of ``N`` classes in ``[0, n_classes)``, else a clear error."""
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and arr.size and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)            # 3.0 is the class 3
+        else:
+            raise TypeError(f"y must hold integer class labels, got dtype {arr.dtype}")
+    if arr.shape != (N,):
+        raise ValueError(f"y must have shape (N,) = ({N},), one label per instance, "
+                         f"got shape {arr.shape}")
+    if N and (arr.min() < 0 or arr.max() >= n_classes):
+        bad = arr[(arr < 0) | (arr >= n_classes)][0]
+        raise ValueError(f"y must hold classes in [0, {n_classes}), got {bad}")
+    return arr.astype(np.int64, copy=False)
+
+
+def _check(z: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    require_ndim(z, 2, "z", "(n_classes, N)")
+    return check_labels(y, z.shape[0], z.shape[1])
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    """``z - logsumexp(z)`` over each column, stable for large logits."""
+    shifted = z - z.max(axis=0, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+
+
+def loss_value(z: np.ndarray, y: np.ndarray, loss: str = "squared") -> np.ndarray:
+    """ξ_i for every instance.
+
+    - ``"squared"``: ``ξ = ||z - e_y||^2`` on the one-hot label (simpleNN; no 1/2).
+    - ``"cross_entropy"``: ``ξ = -log softmax(z)_y = logsumexp(z) - z_y``.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_classes, N)
+        The last layer's outputs, one column per instance.
+    y : ndarray of shape (N,)
+        Integer classes.
+    loss : {"squared", "cross_entropy"}
+
+    Returns
+    -------
+    ndarray of shape (N,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> loss_value(np.array([[0.5], [0.0]]), np.array([0]))
+    array([0.25])
+    """
+    return loss_and_grad(z, y, loss)[0]
+
+
+def loss_and_grad(z: np.ndarray, y: np.ndarray,
+                  loss: str = "squared") -> tuple[np.ndarray, np.ndarray]:
+    """ξ_i and ``∂ξ_i/∂z`` for every instance.
+
+    ``∂ξ/∂z = 2 (z - e_y)`` for the squared loss and ``softmax(z) - e_y`` for cross-entropy.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_classes, N)
+    y : ndarray of shape (N,)
+    loss : {"squared", "cross_entropy"}
+
+    Returns
+    -------
+    xi : ndarray of shape (N,)
+    dz : ndarray of shape (n_classes, N)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> xi, dz = loss_and_grad(np.array([[0.0], [0.0]]), np.array([1]), "cross_entropy")
+    >>> xi.round(4), dz.ravel()
+    (array([0.6931]), array([ 0.5, -0.5]))
+    """
+    y = _check(z, y, loss)
+    cols = np.arange(z.shape[1])
+    if loss == "squared":
+        diff = z.copy()
+        diff[y, cols] -= 1
+        return (diff * diff).sum(axis=0), 2 * diff
+    log_p = _log_softmax(z)
+    dz = np.exp(log_p)
+    dz[y, cols] -= 1
+    return -log_p[y, cols], dz

@@ -1,0 +1,122 @@
+"""The parameter vector theta: every layer's vec(W^m) then b^m, first layer first."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import FLOAT_DTYPES, as_float_array, check_int, check_shape
+from .architecture import Architecture
+
+__all__ = ["init_params", "pack_params", "unpack_params"]
+
+
+def _check_arch(arch: object) -> Architecture:
+    if not isinstance(arch, Architecture):
+        raise TypeError(f"arch must be an Architecture, got {type(arch).__name__}")
+    return arch
+
+
+def unpack_params(theta: np.ndarray, arch: Architecture) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Views of ``theta`` as every layer's ``(W^m, b^m)``, convolutional layers first.
+
+    ``theta`` stacks ``vec(W^m)`` (column-major) then ``b^m`` for each layer m (NOTATION.md),
+    so each ``W^m`` is a Fortran-ordered view: writing to it writes to ``theta``.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (arch.n_params,)
+    arch : Architecture
+
+    Returns
+    -------
+    list of (W, b)
+        ``W`` of shape ``(d_out, h*h*d)`` for a convolutional layer and ``(n_out, n_in)`` for
+        a fully-connected one.
+
+    Raises
+    ------
+    ValueError
+        If ``theta`` does not have shape ``(arch.n_params,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> arch = Architecture.preset("digits")
+    >>> [W.shape for W, b in unpack_params(np.zeros(arch.n_params), arch)]
+    [(8, 9), (16, 72), (32, 64), (10, 32)]
+    """
+    arch = _check_arch(arch)
+    theta = as_float_array(theta, "theta")
+    check_shape(theta, (arch.n_params,), "theta", "(n_params,)")
+    out, start = [], 0
+    for (rows, cols), n_b in arch.layer_param_shapes:
+        W = theta[start:start + rows * cols].reshape(rows, cols, order="F")
+        start += rows * cols
+        out.append((W, theta[start:start + n_b]))
+        start += n_b
+    return out
+
+
+def pack_params(params: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The inverse of :func:`unpack_params`: ``theta = [vec(W^1); b^1; vec(W^2); b^2; ...]``.
+
+    Parameters
+    ----------
+    params : sequence of (W, b)
+
+    Returns
+    -------
+    theta : ndarray
+        In the dtype of the first ``W``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pack_params([(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([5.0, 6.0]))])
+    array([1., 3., 2., 4., 5., 6.])
+    """
+    parts = []
+    for m, (W, b) in enumerate(params, 1):
+        W = as_float_array(W, f"W of layer {m}")
+        b = as_float_array(b, f"b of layer {m}", W.dtype)
+        check_shape(b, (W.shape[0],), f"b of layer {m}", "(rows of W,)")
+        parts += [W.reshape(-1, order="F"), b]
+    if not parts:
+        raise ValueError("params must hold at least one layer")
+    return np.concatenate(parts)
+
+
+def init_params(arch: Architecture, seed: int = 0, dtype: object = np.float64) -> np.ndarray:
+    """He-normal weights ``N(0, 2/fan_in)`` and zero biases, reproducible from ``seed``.
+
+    ``fan_in`` is ``h*h*d`` for a convolutional layer and ``n_in`` for a fully-connected
+    one. The draws come from ``numpy.random.default_rng(seed)`` (PCG64) in float64, layer
+    by layer in the order of theta, and are then cast: the same seed gives the same theta
+    on any machine.
+
+    Parameters
+    ----------
+    arch : Architecture
+    seed : int, default 0
+    dtype : float32 or float64, default float64
+
+    Returns
+    -------
+    theta : ndarray of shape (arch.n_params,)
+
+    Examples
+    --------
+    >>> theta = init_params(Architecture.preset("mnist-3layer"), seed=1)
+    >>> theta.shape, bool(np.array_equal(theta, init_params(
+    ...     Architecture.preset("mnist-3layer"), seed=1)))
+    ((62026,), True)
+    """
+    arch = _check_arch(arch)
+    seed = check_int(seed, "seed", 0)
+    if np.dtype(dtype) not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+    rng = np.random.default_rng(seed)
+    theta = np.zeros(arch.n_params)
+    for W, _ in unpack_params(theta, arch):
+        W[...] = rng.standard_normal(W.shape) * np.sqrt(2.0 / W.shape[1])
+    return theta.astype(dtype)
