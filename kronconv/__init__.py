@@ -9,6 +9,7 @@ sparse products that follow the slides' equations (1)-(9). NOTATION.md (and the
 from importlib.metadata import PackageNotFoundError, version
 
 from .activations import ACTIVATIONS, Activation, get_activation
+from .architecture import PRESETS, Architecture, ConvSpec, FullSpec, load_architecture
 from .identities import identity2, identity3, numerical_jacobian
 from .layer import (
     LayerCache,
@@ -24,6 +25,8 @@ from .layer import (
 )
 from .layout import (
     W_from_hwio,
+    W_from_nchw_flat,
+    W_from_nhwc_flat,
     W_from_oihw,
     Z_from_chw,
     Z_from_hwc,
@@ -33,12 +36,26 @@ from .layout import (
     hwc_from_Z,
     hwio_from_W,
     mat,
+    nchw_flat_from_W,
     nchw_from_Z,
+    nhwc_flat_from_W,
     nhwc_from_Z,
     oihw_from_W,
     vec,
 )
+from .losses import LOSSES, loss_and_grad, loss_value
+from .network import (
+    NetworkCache,
+    accuracy,
+    backward_network,
+    forward_network,
+    network_output,
+    objective,
+    objective_and_gradient,
+    predict,
+)
 from .operators import I_kron_W, P_pad, P_phi, P_pool, ones_kron_I, phiT_kron_I
+from .parameters import init_params, pack_params, unpack_params
 from .shapes import POOL_KINDS, LayerShape
 
 try:
@@ -48,25 +65,36 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "ACTIVATIONS",
+    "LOSSES",
     "POOL_KINDS",
+    "PRESETS",
     "Activation",
+    "Architecture",
+    "ConvSpec",
+    "FullSpec",
     "I_kron_W",
     "LayerCache",
     "LayerShape",
+    "NetworkCache",
     "P_pad",
     "P_phi",
     "P_pool",
     "W_from_hwio",
+    "W_from_nchw_flat",
+    "W_from_nhwc_flat",
     "W_from_oihw",
     "Z_from_chw",
     "Z_from_hwc",
     "Z_from_nchw",
     "Z_from_nhwc",
     "__version__",
+    "accuracy",
     "backward",
+    "backward_network",
     "chw_from_Z",
     "conv_S",
     "forward",
+    "forward_network",
     "get_activation",
     "grad_S",
     "grad_W",
@@ -76,14 +104,26 @@ __all__ = [
     "hwio_from_W",
     "identity2",
     "identity3",
+    "init_params",
     "layer_output",
+    "load_architecture",
+    "loss_and_grad",
+    "loss_value",
     "mat",
+    "nchw_flat_from_W",
     "nchw_from_Z",
+    "network_output",
+    "nhwc_flat_from_W",
     "nhwc_from_Z",
     "numerical_jacobian",
+    "objective",
+    "objective_and_gradient",
     "oihw_from_W",
     "ones_kron_I",
+    "pack_params",
     "phiT_kron_I",
     "phi_pad",
+    "predict",
+    "unpack_params",
     "vec",
 ]

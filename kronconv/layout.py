@@ -19,6 +19,8 @@ from ._validate import batch_size, check_int, require_ndim
 
 __all__ = [
     "W_from_hwio",
+    "W_from_nchw_flat",
+    "W_from_nhwc_flat",
     "W_from_oihw",
     "Z_from_chw",
     "Z_from_hwc",
@@ -28,7 +30,9 @@ __all__ = [
     "hwc_from_Z",
     "hwio_from_W",
     "mat",
+    "nchw_flat_from_W",
     "nchw_from_Z",
+    "nhwc_flat_from_W",
     "nhwc_from_Z",
     "oihw_from_W",
     "vec",
@@ -466,3 +470,136 @@ def hwio_from_W(W: np.ndarray, h: int) -> np.ndarray:
     return _from_W(W, h, "hwio")
 
 
+
+
+# --- the first fully-connected layer ------------------------------------------------------
+# Its input is z = vec(Z^{L_c+1}): entry (c, r, q) at c + d*r + d*a*q. Frameworks flatten
+# the (d, a, b) image in C order instead: (c, r, q) at c*a*b + r*b + q for NCHW, and
+# r*b*d + q*d + c for NHWC. Converting a weight permutes its columns.
+
+_FLAT_AXES = {"nchw": (0, 3, 2, 1), "nhwc": (0, 2, 1, 3)}
+
+
+def _flat_shape(layout: str, d: int, a: int, b: int) -> tuple[int, int, int]:
+    return (d, a, b) if layout == "nchw" else (a, b, d)
+
+
+def _to_W_flat(w: np.ndarray, d: int, a: int, b: int, layout: str) -> np.ndarray:
+    w = np.asarray(w)
+    require_ndim(w, 2, "w", "(n_out, d*a*b)")
+    d, a, b = (check_int(v, n, 1) for n, v in (("d", d), ("a", a), ("b", b)))
+    if w.shape[1] != d * a * b:
+        raise ValueError(f"w must have shape (n_out, d*a*b) = ({w.shape[0]}, {d * a * b}), "
+                         f"got shape {w.shape}")
+    t = w.reshape(w.shape[0], *_flat_shape(layout, d, a, b)).transpose(_FLAT_AXES[layout])
+    return np.array(t, order="C").reshape(w.shape[0], -1)
+
+
+def _from_W_flat(W: np.ndarray, d: int, a: int, b: int, layout: str) -> np.ndarray:
+    W = np.asarray(W)
+    require_ndim(W, 2, "W", "(n_out, d*a*b)")
+    d, a, b = (check_int(v, n, 1) for n, v in (("d", d), ("a", a), ("b", b)))
+    if W.shape[1] != d * a * b:
+        raise ValueError(f"W must have shape (n_out, d*a*b) = ({W.shape[0]}, {d * a * b}), "
+                         f"got shape {W.shape}")
+    t = W.reshape(W.shape[0], b, a, d)               # axes (o, q, r, c) of vec(Z)
+    axes = np.argsort(_FLAT_AXES[layout])
+    return np.array(t.transpose(axes), order="C").reshape(W.shape[0], -1)
+
+
+def W_from_nchw_flat(w: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
+    """A fully-connected weight on a flattened NCHW image to one on ``z = vec(Z)``.
+
+    PyTorch's ``nn.Linear`` after ``flatten`` of a (d, a, b) feature map reads entry
+    ``(c, r, q)`` at ``c*a*b + r*b + q``; kronconv's ``z = vec(Z)`` holds it at
+    ``c + d*r + d*a*q``. ``W[:, c + d*r + d*a*q] = w[:, c*a*b + r*b + q]``.
+
+    Parameters
+    ----------
+    w : ndarray of shape (n_out, d*a*b)
+    d, a, b : int
+        Channels, height and width of the flattened image.
+
+    Returns
+    -------
+    W : ndarray of shape (n_out, d*a*b)
+
+    Raises
+    ------
+    ValueError
+        If ``w`` does not have ``d*a*b`` columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> W_from_nchw_flat(np.arange(4.0).reshape(1, 4), d=1, a=2, b=2)   # (r, q) -> r + 2q
+    array([[0., 2., 1., 3.]])
+    """
+    return _to_W_flat(w, d, a, b, "nchw")
+
+
+def nchw_flat_from_W(W: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
+    """Inverse of :func:`W_from_nchw_flat`.
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_out, d*a*b)
+    d, a, b : int
+
+    Returns
+    -------
+    w : ndarray of shape (n_out, d*a*b)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.random.default_rng(0).normal(size=(3, 2 * 4 * 5))
+    >>> bool(np.array_equal(nchw_flat_from_W(W_from_nchw_flat(w, 2, 4, 5), 2, 4, 5), w))
+    True
+    """
+    return _from_W_flat(W, d, a, b, "nchw")
+
+
+def W_from_nhwc_flat(w: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
+    """A fully-connected weight on a flattened NHWC image to one on ``z = vec(Z)``.
+
+    ``W[:, c + d*r + d*a*q] = w[:, r*b*d + q*d + c]`` (Keras/TensorFlow's ``Flatten``).
+
+    Parameters
+    ----------
+    w : ndarray of shape (n_out, d*a*b)
+    d, a, b : int
+
+    Returns
+    -------
+    W : ndarray of shape (n_out, d*a*b)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> W_from_nhwc_flat(np.arange(4.0).reshape(1, 4), d=1, a=2, b=2)
+    array([[0., 2., 1., 3.]])
+    """
+    return _to_W_flat(w, d, a, b, "nhwc")
+
+
+def nhwc_flat_from_W(W: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
+    """Inverse of :func:`W_from_nhwc_flat`.
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_out, d*a*b)
+    d, a, b : int
+
+    Returns
+    -------
+    w : ndarray of shape (n_out, d*a*b)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.random.default_rng(0).normal(size=(3, 2 * 4 * 5))
+    >>> bool(np.array_equal(nhwc_flat_from_W(W_from_nhwc_flat(w, 2, 4, 5), 2, 4, 5), w))
+    True
+    """
+    return _from_W_flat(W, d, a, b, "nhwc")

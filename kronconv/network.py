@@ -1,0 +1,321 @@
+"""A whole CNN: the objective f(theta), its gradient, and predictions, over a batch.
+
+The convolutional layers are the sparse chains of :mod:`kronconv.layer`; the transition to
+the fully-connected layers is ``z = vec(Z^{L_c+1,i})`` for every instance i (NOTATION.md);
+a fully-connected layer is ``s = W z + b``, ``z' = sigma(s)``, the last one linear.
+
+    f(theta) = theta^T theta / (2 C l) + (1/l) sum_i ξ_i,     C = inf drops the first term,
+
+over the ``l`` instances given. A data set larger than memory allows is evaluated in
+chunks of ``chunk_size`` instances whose sums are added, so memory stays bounded by the
+chunk, not the data set.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validate import as_float_array, batch_size, check_int, check_shape
+from .architecture import Architecture
+from .layer import BackwardForm, LayerCache, _cols, _mat, backward, forward, layer_output
+from .losses import check_labels, loss_and_grad
+from .parameters import unpack_params
+
+__all__ = [
+    "FullCache",
+    "NetworkCache",
+    "accuracy",
+    "backward_network",
+    "forward_network",
+    "network_output",
+    "objective",
+    "objective_and_gradient",
+    "predict",
+]
+
+
+@dataclass(frozen=True)
+class FullCache:
+    """What a fully-connected layer's backward pass needs: its input ``z`` and ``sigma'(s)``."""
+
+    z: np.ndarray
+    dsigma_s: np.ndarray
+
+
+@dataclass(frozen=True)
+class NetworkCache:
+    """Every layer's cache from :func:`forward_network`, convolutional layers first."""
+
+    conv: tuple[LayerCache, ...]
+    full: tuple[FullCache, ...]
+
+
+# --- argument checks -----------------------------------------------------------------------
+
+
+def _check(theta: object, arch: object,
+           Z: object) -> tuple[np.ndarray, list, np.ndarray, int]:
+    """``(theta, params, Z, N)`` after checking that they fit each other and share a dtype."""
+    if not isinstance(arch, Architecture):
+        raise TypeError(f"arch must be an Architecture, got {type(arch).__name__}")
+    Z = as_float_array(Z, "Z")
+    a, b, d = arch.input
+    N = batch_size(Z, d, a * b, "Z", "(d, a*b*N)")
+    theta = as_float_array(theta, "theta", Z.dtype)
+    return theta, unpack_params(theta, arch), Z, N
+
+
+def _check_C(C: float) -> float:
+    if isinstance(C, bool) or not isinstance(C, (int, float, np.floating, np.integer)):
+        raise TypeError(f"C must be a positive number or inf, got {C!r}")
+    if not C > 0:
+        raise ValueError(f"C must be > 0 (inf for no regularization), got {C}")
+    return float(C)
+
+
+def _chunks(Z: np.ndarray, N: int, arch: Architecture,
+            chunk_size: int | None) -> Iterator[tuple[slice, np.ndarray]]:
+    """``(instances, Z of those instances)`` for consecutive chunks of the batch."""
+    size = N if chunk_size is None else check_int(chunk_size, "chunk_size", 1)
+    cols = arch.input[0] * arch.input[1]
+    for start in range(0, N, size):
+        stop = min(start + size, N)
+        yield slice(start, stop), Z[:, start * cols:stop * cols]
+
+
+# --- forward and backward on one batch -----------------------------------------------------
+
+
+def _run(params: list, arch: Architecture, Z: np.ndarray,
+         keep: bool) -> tuple[np.ndarray, NetworkCache | None]:
+    """The forward pass; with ``keep``, every layer's cache for the backward pass."""
+    n_conv = len(arch.conv_shapes)
+    conv_caches, full_caches = [], []
+    for (W, b), shape, act in zip(params[:n_conv], arch.conv_shapes, arch.activations[:n_conv],
+                                  strict=True):
+        if keep:
+            Z, cache = forward(Z, W, b, shape, act)
+            conv_caches.append(cache)
+        else:
+            Z = layer_output(Z, W, b, shape, act)
+    z = _cols(Z, Z.shape[0] * _pixels(arch))                       # z = vec(Z^{L_c+1,i})
+    for (W, b), act in zip(params[n_conv:], arch.activations[n_conv:], strict=True):
+        s = W @ z + b[:, None]
+        if keep:
+            full_caches.append(FullCache(z, act.derivative(s)))
+        z = act(s)
+    return z, (NetworkCache(tuple(conv_caches), tuple(full_caches)) if keep else None)
+
+
+def _pixels(arch: Architecture) -> int:
+    """``a*b`` of the first fully-connected layer's input image ``Z^{L_c+1}``."""
+    if not arch.conv_shapes:
+        return arch.input[0] * arch.input[1]
+    last = arch.conv_shapes[-1]
+    return last.a_out * last.b_out
+
+
+def forward_network(theta: np.ndarray, arch: Architecture,
+                    Z: np.ndarray) -> tuple[np.ndarray, NetworkCache]:
+    """The network's outputs ``z^{L+1,i}`` and what :func:`backward_network` needs.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (arch.n_params,)
+        In the dtype of ``Z``.
+    arch : Architecture
+    Z : ndarray of shape (d, a*b*N)
+        The input images side by side (see :func:`~kronconv.Z_from_nchw`).
+
+    Returns
+    -------
+    z : ndarray of shape (n_classes, N)
+    cache : NetworkCache
+
+    Examples
+    --------
+    >>> from kronconv import init_params
+    >>> arch = Architecture.preset("digits")
+    >>> z, cache = forward_network(init_params(arch), arch, np.ones((1, 64 * 5)))
+    >>> z.shape, len(cache.conv), len(cache.full)
+    ((10, 5), 2, 2)
+    """
+    _, params, Z, _ = _check(theta, arch, Z)
+    return _run(params, arch, Z, keep=True)
+
+
+def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
+                     cache: NetworkCache, form: BackwardForm = "vec") -> np.ndarray:
+    """``sum_i ∂ξ_i/∂theta`` given ``∂ξ_i/∂z^{L+1,i}`` for every instance.
+
+    The fully-connected layers first (``ds = dz ⊙ sigma'(s)``, ``dW = ds z^T``,
+    ``db = ds 1``, ``dz = W^T ds``), then ``∂ξ/∂Z^{L_c+1} = mat(∂ξ/∂z)`` and every
+    convolutional layer's equations (7), (1), (5), (9), last layer first.
+
+    Parameters
+    ----------
+    dz : ndarray of shape (n_classes, N)
+    theta : ndarray of shape (arch.n_params,)
+    arch : Architecture
+    cache : NetworkCache
+        From :func:`forward_network` on the same batch.
+    form : {"vec", "kron"}, default "vec"
+        The form of the convolutional layers' equations (see :func:`~kronconv.backward`).
+
+    Returns
+    -------
+    grad : ndarray of shape (arch.n_params,)
+        Summed over the instances, in the order of theta.
+    """
+    if not isinstance(cache, NetworkCache):
+        raise TypeError(f"cache must be the NetworkCache from forward_network(), "
+                        f"got {type(cache).__name__}")
+    theta = as_float_array(theta, "theta")
+    params = unpack_params(theta, arch)
+    grad = np.zeros_like(theta)
+    grads = unpack_params(grad, arch)
+    n_conv = len(arch.conv_shapes)
+    dz = as_float_array(dz, "dz", theta.dtype)
+    check_shape(dz, (arch.n_classes, cache.full[0].z.shape[1]), "dz", "(n_classes, N)")
+    for m in reversed(range(len(cache.full))):
+        (W, _), (gW, gb), fc = params[n_conv + m], grads[n_conv + m], cache.full[m]
+        ds = dz * fc.dsigma_s
+        gW[...] = ds @ fc.z.T
+        gb[...] = ds.sum(axis=1)
+        dz = W.T @ ds
+    if n_conv:
+        dZ = _mat(dz, arch.conv_shapes[-1].d_out)                   # ∂ξ/∂Z^{L_c+1}
+        for m in reversed(range(n_conv)):
+            gW, gb = grads[m]
+            gW[...], gb[...], dZ = backward(dZ, params[m][0], cache.conv[m], form)
+    return grad
+
+
+# --- objective over a data set -------------------------------------------------------------
+
+
+def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
+              C: float = math.inf, loss: str = "squared",
+              chunk_size: int | None = None) -> float:
+    """``f(theta) = theta^T theta / (2 C l) + (1/l) sum_i ξ_i``, without any backward state.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (arch.n_params,)
+    arch : Architecture
+    Z : ndarray of shape (d, a*b*l)
+    y : ndarray of shape (l,)
+        Integer classes.
+    C : float, default inf
+        Regularization constant; ``inf`` drops the regularization term.
+    loss : {"squared", "cross_entropy"}, default "squared"
+    chunk_size : int, optional
+        Evaluate this many instances at a time (default: all at once).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from kronconv import init_params
+    >>> arch = Architecture.preset("digits")
+    >>> f = objective(np.zeros(arch.n_params), arch, np.ones((1, 64 * 3)), [0, 1, 2])
+    >>> f      # all outputs 0: ||0 - e_y||^2 = 1 for every instance
+    1.0
+    """
+    C = _check_C(C)
+    theta, params, Z, N = _check(theta, arch, Z)
+    y = check_labels(y, arch.n_classes, N)
+    total = 0.0
+    for rows, Zc in _chunks(Z, N, arch, chunk_size):
+        z, _ = _run(params, arch, Zc, keep=False)
+        total += float(loss_and_grad(z, y[rows], loss)[0].sum())
+    return _regularization(theta, C, N) + total / N
+
+
+def _regularization(theta: np.ndarray, C: float, n: int) -> float:
+    """theta^T theta / (2 C l) with l = n instances; 0 for C = inf."""
+    return 0.0 if math.isinf(C) else float(theta @ theta) / (2 * C * n)
+
+
+def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
+                           y: np.ndarray, C: float = math.inf, loss: str = "squared",
+                           chunk_size: int | None = None,
+                           form: BackwardForm = "vec") -> tuple[float, np.ndarray]:
+    """``f(theta)`` and ``∇f(theta) = theta / (C l) + (1/l) sum_i ∂ξ_i/∂theta``.
+
+    Parameters
+    ----------
+    theta, arch, Z, y, C, loss, chunk_size
+        As for :func:`objective`; memory is bounded by ``chunk_size`` instances.
+    form : {"vec", "kron"}, default "vec"
+        The form of the convolutional layers' backward equations.
+
+    Returns
+    -------
+    f : float
+    grad : ndarray of shape (arch.n_params,)
+        In the dtype of ``Z``.
+
+    Examples
+    --------
+    >>> from kronconv import init_params
+    >>> arch = Architecture.preset("digits")
+    >>> theta = init_params(arch, seed=0)
+    >>> Z = np.random.default_rng(0).normal(size=(1, 64 * 4))
+    >>> f, g = objective_and_gradient(theta, arch, Z, [3, 1, 4, 1], C=0.01)
+    >>> g.shape, bool(np.isclose(f, objective(theta, arch, Z, [3, 1, 4, 1], C=0.01)))
+    ((3658,), True)
+    """
+    C = _check_C(C)
+    theta, params, Z, N = _check(theta, arch, Z)
+    y = check_labels(y, arch.n_classes, N)
+    total, grad = 0.0, np.zeros_like(theta)
+    for rows, Zc in _chunks(Z, N, arch, chunk_size):
+        z, cache = _run(params, arch, Zc, keep=True)
+        xi, dz = loss_and_grad(z, y[rows], loss)
+        total += float(xi.sum())
+        grad += backward_network(dz, theta, arch, cache, form)
+    grad /= N
+    if not math.isinf(C):
+        grad += theta / (C * N)
+    return _regularization(theta, C, N) + total / N, grad
+
+
+# --- predictions ---------------------------------------------------------------------------
+
+
+def network_output(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
+                   chunk_size: int | None = None) -> np.ndarray:
+    """The last layer's outputs ``z^{L+1,i}`` for every instance, with no backward state.
+
+    Returns
+    -------
+    ndarray of shape (n_classes, N)
+    """
+    _, params, Z, N = _check(theta, arch, Z)
+    return np.concatenate([_run(params, arch, Zc, keep=False)[0]
+                           for _, Zc in _chunks(Z, N, arch, chunk_size)], axis=1)
+
+
+def predict(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
+            chunk_size: int | None = None) -> np.ndarray:
+    """The predicted class of every instance: the index of its largest output.
+
+    Returns
+    -------
+    ndarray of shape (N,), int64
+    """
+    return network_output(theta, arch, Z, chunk_size).argmax(axis=0).astype(np.int64)
+
+
+def accuracy(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
+             chunk_size: int | None = None) -> float:
+    """The fraction of instances whose predicted class equals the label ``y``."""
+    pred = predict(theta, arch, Z, chunk_size)
+    return float(np.mean(pred == check_labels(y, arch.n_classes, pred.size)))

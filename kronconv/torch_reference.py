@@ -1,0 +1,130 @@
+"""The same network in PyTorch, for cross-checks (needs the optional ``torch`` extra).
+
+The weights are converted with the layout converters (OIHW filters, the first
+fully-connected weight on a flattened NCHW feature map), the network is PyTorch's
+``conv2d`` -> activation -> ``max_pool2d``/``avg_pool2d`` -> ``flatten`` -> ``linear``, and
+the gradient comes from autograd, then is converted back to kronconv's theta. Nothing of
+kronconv's operators is used: it is an independent implementation of the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .architecture import Architecture
+from .layout import (
+    W_from_nchw_flat,
+    W_from_oihw,
+    nchw_flat_from_W,
+    nchw_from_Z,
+    oihw_from_W,
+)
+from .losses import check_labels
+from .parameters import pack_params, unpack_params
+
+__all__ = ["torch_available", "torch_objective_and_gradient"]
+
+
+def torch_available() -> bool:
+    """Whether PyTorch can be imported."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _torch_activation(name: str):
+    import torch
+    import torch.nn.functional as F
+
+    table = {"relu": torch.relu, "leaky_relu": lambda x: F.leaky_relu(x, 0.01),
+             "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+             "softplus": lambda x: F.softplus(x, threshold=np.inf), "identity": lambda x: x}
+    if name not in table:
+        raise ValueError(f"activation {name!r} has no PyTorch counterpart here")
+    return table[name]
+
+
+def _torch_weights(theta: np.ndarray, arch: Architecture) -> list[tuple[np.ndarray, np.ndarray]]:
+    """theta's layers in PyTorch's layouts: OIHW filters, then Linear weights."""
+    params = unpack_params(theta, arch)
+    n_conv = len(arch.conv_shapes)
+    out = [(oihw_from_W(W, s.h), b) for (W, b), s in zip(params, arch.conv_shapes, strict=False)]
+    full = list(params[n_conv:])
+    if n_conv:
+        last = arch.conv_shapes[-1]
+        W0, b0 = full[0]
+        full[0] = (nchw_flat_from_W(W0, last.d_out, last.a_out, last.b_out), b0)
+    return out + full
+
+
+def _theta_from_torch(grads: list[np.ndarray], arch: Architecture) -> np.ndarray:
+    """The inverse of :func:`_torch_weights`, applied to gradients."""
+    n_conv = len(arch.conv_shapes)
+    layers = [(grads[2 * m], grads[2 * m + 1]) for m in range(len(grads) // 2)]
+    conv = [(W_from_oihw(w), b) for w, b in layers[:n_conv]]
+    full = layers[n_conv:]
+    if n_conv:
+        last = arch.conv_shapes[-1]
+        full[0] = (W_from_nchw_flat(full[0][0], last.d_out, last.a_out, last.b_out), full[0][1])
+    return pack_params(conv + full)
+
+
+def torch_objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
+                                 y: np.ndarray, C: float = math.inf, loss: str = "squared"
+                                 ) -> tuple[float, np.ndarray, np.ndarray]:
+    """``f``, ``∇f`` (in theta's order) and the outputs ``z`` (n_classes, N) by PyTorch autograd.
+
+    Parameters
+    ----------
+    theta, arch, Z, y, C, loss
+        As for :func:`kronconv.objective_and_gradient`.
+
+    Returns
+    -------
+    f : float
+    grad : ndarray of shape (arch.n_params,)
+    z : ndarray of shape (n_classes, N)
+
+    Raises
+    ------
+    ImportError
+        If PyTorch is not installed.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    a, b, _ = arch.input
+    x = torch.tensor(nchw_from_Z(Z, a, b))
+    N = x.shape[0]
+    labels = torch.tensor(check_labels(y, arch.n_classes, N))
+    tensors = [torch.tensor(np.ascontiguousarray(p), requires_grad=True)
+               for layer in _torch_weights(np.asarray(theta), arch) for p in layer]
+    n_conv = len(arch.conv_shapes)
+    for m, shape in enumerate(arch.conv_shapes):
+        x = F.conv2d(x, tensors[2 * m], tensors[2 * m + 1], stride=shape.stride,
+                     padding=shape.padding)
+        x = _torch_activation(arch.activations[m].name)(x)
+        if shape.pool == "max":
+            x = F.max_pool2d(x, shape.pool_size, shape.pool_stride)
+        elif shape.pool == "average":
+            x = F.avg_pool2d(x, shape.pool_size, shape.pool_stride)
+    z = x.reshape(N, -1)
+    for m in range(n_conv, len(arch.activations)):
+        z = _torch_activation(arch.activations[m].name)(
+            F.linear(z, tensors[2 * m], tensors[2 * m + 1]))
+    if loss == "squared":
+        xi = ((z - F.one_hot(labels, arch.n_classes).to(z.dtype)) ** 2).sum(dim=1)
+    elif loss == "cross_entropy":
+        xi = F.cross_entropy(z, labels, reduction="none")
+    else:
+        raise ValueError(f"loss must be 'squared' or 'cross_entropy', got {loss!r}")
+    f = xi.mean()
+    if not math.isinf(C):
+        f = f + sum((t * t).sum() for t in tensors) / (2 * C * N)
+    f.backward()
+    grad = _theta_from_torch([t.grad.numpy() for t in tensors], arch)
+    return float(f.detach()), grad, z.detach().numpy().T.copy()
