@@ -82,9 +82,9 @@ class FullSpec:
     n_in: int | None = None
 
 
-def _in_layer(where: str, exc: Exception) -> Exception:
-    """The same error, its message prefixed with the layer it is about."""
-    return type(exc)(f"{where}: {exc}")
+def _prefixed(where: str, exc: Exception) -> Exception:
+    """The same kind of error (TypeError or ValueError), prefixed with where it is."""
+    return (TypeError if isinstance(exc, TypeError) else ValueError)(f"{where}: {exc}")
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class Architecture:
                                    spec.pool, spec.pool_size, spec.pool_stride)
                 acts.append(get_activation(spec.activation))
             except (TypeError, ValueError) as exc:
-                raise _in_layer(where, exc) from None
+                raise _prefixed(where, exc) from None
             shapes.append(shape)
             a, b, d = shape.a_out, shape.b_out, shape.d_out
         n_in, full_shapes = a * b * d, []
@@ -173,7 +173,7 @@ class Architecture:
                                      f"{n_in}, got n_in={spec.n_in}")
                 acts.append(self._full_activation(spec, last=m == len(self.full)))
             except (TypeError, ValueError) as exc:
-                raise _in_layer(where, exc) from None
+                raise _prefixed(where, exc) from None
             full_shapes.append((n_out, n_in))
             n_in = n_out
         set_(self, "conv_shapes", tuple(shapes))
@@ -330,7 +330,7 @@ def load_architecture(source: str | Path) -> Architecture:
             spec = json.loads(path.read_text(encoding="utf-8"))
         return Architecture.from_dict(spec)
     except (ValueError, TypeError) as exc:
-        raise type(exc)(f"{path}: {exc}") from None
+        raise _prefixed(str(path), exc) from None
 
 
 # Named architectures. mnist-3layer and cifar10-3layer are the network of simpleNN's

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from .activations import ACTIVATIONS
-from .verify import DEFAULT_SHAPE, run_checks
+from .torch_reference import torch_available
+from .verify import DEFAULT_NETWORK, DEFAULT_SHAPE, Check, run_checks, run_network_checks
 
 
 def _positive_int(text: str) -> int:
@@ -31,7 +32,10 @@ def _parser() -> argparse.ArgumentParser:
         help="check equations (1)-(9) numerically on one layer",
         description="Check every equation of one convolutional layer numerically (float64): "
         "both forms of each equation agree, and the gradients equal central finite "
-        f"differences. The layer is {DEFAULT_SHAPE}. Exit status 0 only if all checks pass.",
+        f"differences. The layer is {DEFAULT_SHAPE}. Then check the objective and "
+        f"gradient of the network {DEFAULT_NETWORK} (finite differences on sampled "
+        "coordinates, chunked evaluation, and PyTorch autograd when installed). "
+        "Exit status 0 only if all checks pass.",
     )
     verify.add_argument("--seed", type=int, default=0, help="seed of the random data (0)")
     verify.add_argument("--batch", type=_positive_int, default=2, help="instances (2)")
@@ -40,18 +44,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _verify(args: argparse.Namespace) -> int:
-    checks = run_checks(DEFAULT_SHAPE, batch=args.batch, seed=args.seed,
-                        activation=args.activation)
-    print(f"kronconv verify: {DEFAULT_SHAPE}, batch {args.batch}, {args.activation}, "
-          f"seed {args.seed}, float64")
-    width = max(len(c.compared) for c in checks)
+def _print_checks(checks: list[Check], width: int) -> None:
     print(f"{'eq.':<7} {'what is compared':<{width}}  {'max rel. err':>12}  {'tol':>7}  result")
     for c in checks:
         print(f"{c.equation:<7} {c.compared:<{width}}  {c.error:12.2e}  {c.tolerance:7.0e}  "
               f"{'pass' if c.passed else 'FAIL'}")
+
+
+def _verify(args: argparse.Namespace) -> int:
+    layer = run_checks(DEFAULT_SHAPE, batch=args.batch, seed=args.seed,
+                       activation=args.activation)
+    network = run_network_checks(DEFAULT_NETWORK, batch=args.batch, seed=args.seed)
+    width = max(len(c.compared) for c in layer + network)
+    print(f"One layer: {DEFAULT_SHAPE}, batch {args.batch}, {args.activation}, "
+          f"seed {args.seed}, float64")
+    _print_checks(layer, width)
+    print(f"\nThe network {DEFAULT_NETWORK}: batch {args.batch}, cross-entropy, C = 0.1, "
+          f"He initialization, seed {args.seed}, float64")
+    _print_checks(network, width)
+    if not torch_available():
+        print("(PyTorch is not installed: the PyTorch checks were skipped)")
+    checks = layer + network
     failed = sum(not c.passed for c in checks)
-    print(f"{len(checks) - failed} passed, {failed} failed")
+    print(f"\n{len(checks) - failed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 
 

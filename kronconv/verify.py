@@ -1,9 +1,9 @@
-"""Numerical checks of every equation on one layer: what ``kronconv verify`` reports.
+"""Numerical checks of every equation and of a whole network: what ``kronconv verify`` reports.
 
 Each check compares two independent computations of the same quantity: the two forms
 of an equation, or an equation against central finite differences (float64), or the
-sparse chain against a direct numpy convolution. The error is the max relative error
-``max|x - y| / max|y|`` with ``y`` the reference.
+sparse chain against a direct numpy convolution, or the network against PyTorch. The
+error is the max relative error ``max|x - y| / max|y|`` with ``y`` the reference.
 """
 
 from __future__ import annotations
@@ -14,21 +14,43 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .activations import Activation, get_activation
+from .architecture import Architecture, load_architecture
 from .identities import identity2, identity3, numerical_jacobian
 from .layer import _apply, conv_S, forward, grad_b, grad_S, grad_W, grad_Z, layer_output
 from .layout import Z_from_nchw, nchw_from_Z, oihw_from_W
+from .losses import loss_value
+from .network import NetworkCache, _regularization, forward_network, objective_and_gradient
 from .operators import P_pool, _pool_windows
+from .parameters import init_params
 from .shapes import LayerShape
+from .torch_reference import torch_available, torch_objective_and_gradient
 
-__all__ = ["DEFAULT_SHAPE", "Check", "kink_margin", "max_relative_error", "run_checks"]
+__all__ = [
+    "DEFAULT_NETWORK",
+    "DEFAULT_SHAPE",
+    "Check",
+    "activation_pattern",
+    "kink_margin",
+    "max_relative_error",
+    "run_checks",
+    "run_network_checks",
+    "same_pattern",
+]
 
 #: The default layer: stride 2, padding 1, a non-square image, overlapping max pooling.
 DEFAULT_SHAPE = LayerShape(a=7, b=6, d=3, d_out=4, h=3, stride=2, padding=1,
                            pool="max", pool_size=2, pool_stride=1)
 
+#: The default network of the network section.
+DEFAULT_NETWORK = "mnist-3layer"
+
 FORMS_TOL = 1e-12   # two forms of one equation, float64
+TORCH_TOL = 1e-10   # kronconv against PyTorch autograd, float64
 FD_TOL = 1e-6       # an equation against central finite differences, float64
 FD_EPS = 1e-6
+# A network's f sums many terms, so its rounding error is larger: a longer step keeps the
+# differences' error (rounding ~ 1e-16 |f| / step, truncation ~ step^2) near 1e-8.
+FD_EPS_NETWORK = 1e-5
 
 
 @dataclass(frozen=True)
@@ -88,7 +110,7 @@ def kink_margin(S: np.ndarray, activation: str | Activation,
     """
     act = get_activation(activation)
     margin = np.inf
-    if act.name in ("relu", "leaky_relu"):
+    if act.name in _KINKED:
         margin = float(np.min(np.abs(S), initial=np.inf))
     if shape is not None and shape.pool == "max" and shape.pool_size > 1:
         sigma_S = act.sigma(S)
@@ -100,6 +122,34 @@ def kink_margin(S: np.ndarray, activation: str | Activation,
         gaps = (top2[:, 1] - top2[:, 0])[live]
         margin = min(margin, float(gaps.min(initial=np.inf)))
     return margin
+
+
+_KINKED = ("relu", "leaky_relu")     # activations whose derivative jumps at 0
+
+
+def activation_pattern(cache: NetworkCache, arch: Architecture) -> list[np.ndarray]:
+    """Which piece of the piecewise-smooth network a forward pass is on: same pattern, same piece.
+
+    ``sigma'`` of every layer with a ReLU-like activation and the chosen entry of every
+    max-pooling window, from the cache of :func:`~kronconv.forward_network`. Finite
+    differences are valid along a step whose two ends have the pattern of the point itself.
+    """
+    acts = arch.activations
+    pattern = []
+    for c, act in zip(cache.conv, acts, strict=False):
+        if act.name in _KINKED:
+            pattern.append(c.dsigma_S)
+        if c.shape.pool == "max":
+            pattern.append(c.P_pool.indices)
+    for c, act in zip(cache.full, acts[len(cache.conv):], strict=True):
+        if act.name in _KINKED:
+            pattern.append(c.dsigma_s)
+    return pattern
+
+
+def same_pattern(p: list[np.ndarray], q: list[np.ndarray]) -> bool:
+    """Whether two :func:`activation_pattern` results are equal."""
+    return all(np.array_equal(x, y) for x, y in zip(p, q, strict=True))
 
 
 def _xi(Z_next: np.ndarray, G: np.ndarray) -> float:
@@ -189,4 +239,89 @@ def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
     add("(5)", "∂ξ/∂b vs finite differences", db["kron"], fd(lambda b_: xi_of(b_=b_), b), FD_TOL)
     add("(8)(9)", "∂ξ/∂Z: (8) Kronecker form vs (9) vec form", dZ["kron"], dZ["vec"], FORMS_TOL)
     add("(8)", "∂ξ/∂Z vs finite differences", dZ["kron"], fd(lambda Z_: xi_of(Z_=Z_), Z), FD_TOL)
+    return checks
+
+
+def run_network_checks(arch: str | Architecture = DEFAULT_NETWORK, batch: int = 2,
+                       seed: int = 0, loss: str = "cross_entropy", C: float = 0.1,
+                       samples: int = 6) -> list[Check]:
+    """Check a whole network's objective and gradient numerically (float64).
+
+    The gradient against central differences of ``f`` on ``samples`` sampled weight
+    coordinates and two bias coordinates per layer (coordinates whose difference step
+    would cross a kink of ReLU or max pooling are sampled again); the Kronecker and vec
+    forms; evaluation in chunks of one instance against the whole batch; and, when
+    PyTorch is installed, ``f``, ``∇f`` and the outputs against PyTorch autograd.
+
+    Parameters
+    ----------
+    arch : str or Architecture, default "mnist-3layer"
+    batch : int, default 2
+    seed : int, default 0
+        Seeds theta (He initialization), the data, the labels and the coordinates.
+    loss : {"cross_entropy", "squared"}, default "cross_entropy"
+    C : float, default 0.1
+    samples : int, default 6
+
+    Returns
+    -------
+    list of Check
+    """
+    arch = load_architecture(arch) if not isinstance(arch, Architecture) else arch
+    rng = np.random.default_rng(seed)
+    a, b, d = arch.input
+    theta = init_params(arch, seed)
+    Z = rng.normal(size=(d, a * b * batch))
+    y = rng.integers(0, arch.n_classes, size=batch)
+    f, grad = objective_and_gradient(theta, arch, Z, y, C, loss)
+    pattern = activation_pattern(forward_network(theta, arch, Z)[1], arch)
+    checks = []
+
+    def add(compared: str, x, ref, tol: float) -> None:
+        checks.append(Check("net", compared, max_relative_error(x, ref), tol))
+
+    def difference(j: int) -> float | None:
+        """Central difference of f along coordinate j, or None if it would cross a kink."""
+        ends = []
+        for sign in (1, -1):
+            t = theta.copy()
+            t[j] += sign * FD_EPS_NETWORK
+            z, cache = forward_network(t, arch, Z)
+            if not same_pattern(activation_pattern(cache, arch), pattern):
+                return None
+            ends.append(_regularization(t, C, batch) + loss_value(z, y, loss).mean())
+        return (ends[0] - ends[1]) / (2 * FD_EPS_NETWORK)
+
+    names = [f"conv{m}" for m in range(1, len(arch.conv_shapes) + 1)]
+    names += [f"full{m}" for m in range(1, len(arch.full_shapes) + 1)]
+    start = 0
+    for name, ((rows, cols), n_b) in zip(names, arch.layer_param_shapes, strict=True):
+        w_idx = start + rng.permutation(rows * cols)
+        b_idx = start + rows * cols + rng.permutation(n_b)
+        coords, fd = [], []
+        for pool, want in ((w_idx, samples), (b_idx, 2)):
+            taken = 0
+            for j in pool:
+                if taken == want:
+                    break
+                value = difference(int(j))
+                if value is not None:
+                    coords.append(int(j))
+                    fd.append(value)
+                    taken += 1
+        add(f"∇f of {name} (W, b) vs finite differences, {len(coords)} coordinates",
+            grad[coords], np.array(fd), FD_TOL)
+        start += rows * cols + n_b
+
+    _, grad_kron = objective_and_gradient(theta, arch, Z, y, C, loss, form="kron")
+    add("∇f: Kronecker forms vs vec forms of (1), (5), (8)/(9)", grad_kron, grad, FORMS_TOL)
+    f1, grad1 = objective_and_gradient(theta, arch, Z, y, C, loss, chunk_size=1)
+    add("f: chunks of one instance vs one batch", np.array(f1), np.array(f), FORMS_TOL)
+    add("∇f: chunks of one instance vs one batch", grad1, grad, FORMS_TOL)
+    if torch_available():
+        f_t, grad_t, z_t = torch_objective_and_gradient(theta, arch, Z, y, C, loss)
+        z, _ = forward_network(theta, arch, Z)
+        add("network outputs z vs PyTorch", z, z_t, TORCH_TOL)
+        add("f vs PyTorch", np.array(f), np.array(f_t), TORCH_TOL)
+        add("∇f vs PyTorch autograd", grad, grad_t, TORCH_TOL)
     return checks

@@ -11,7 +11,7 @@ import pytest
 import kronconv.verify as verify_module
 from kronconv import LayerShape
 from kronconv.cli import main
-from kronconv.verify import max_relative_error, run_checks
+from kronconv.verify import max_relative_error, run_checks, run_network_checks
 
 
 def test_max_relative_error():
@@ -59,8 +59,46 @@ def test_cli_verify_prints_one_row_per_check(capsys):
     assert main(["verify", "--seed", "3", "--batch", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
     rows = [line for line in out if line.endswith(("pass", "FAIL"))]
-    assert len(rows) == len(run_checks(seed=3, batch=1))
+    expected = run_checks(seed=3, batch=1) + run_network_checks(seed=3, batch=1)
+    assert len(rows) == len(expected)
+    assert [row.split()[0] for row in rows] == [c.equation for c in expected]
     assert out[-1] == f"{len(rows)} passed, 0 failed"
+
+
+def test_network_checks_pass_and_cover_every_layer():
+    checks = run_network_checks("digits", batch=3, seed=1, loss="squared", C=1.0)
+    assert all(c.passed for c in checks), [c for c in checks if not c.passed]
+    compared = " ".join(c.compared for c in checks)
+    for layer in ("conv1", "conv2", "full1", "full2"):
+        assert f"∇f of {layer} (W, b) vs finite differences, 8 coordinates" in compared
+
+
+def test_network_checks_detect_a_wrong_gradient(monkeypatch):
+    import kronconv.network as network_module
+
+    real = network_module.backward
+
+    def wrong_bias(dZ, W, cache, form="vec"):
+        dW, db, dZ_prev = real(dZ, W, cache, form)
+        return dW, db * 1.001, dZ_prev
+
+    monkeypatch.setattr(network_module, "backward", wrong_bias)
+    failed = [c.compared for c in run_network_checks("digits", batch=2) if not c.passed]
+    assert any("∇f of conv1" in c for c in failed)
+    assert any("∇f of conv2" in c for c in failed)
+    assert not any("full2" in c for c in failed)        # the full layers are not touched
+
+
+def test_cli_says_when_torch_checks_are_skipped(monkeypatch, capsys):
+    import kronconv.cli as cli_module
+    import kronconv.verify as verify
+
+    monkeypatch.setattr(cli_module, "torch_available", lambda: False)
+    monkeypatch.setattr(verify, "torch_available", lambda: False)
+    assert main(["verify"]) == 0
+    out = capsys.readouterr().out
+    assert "PyTorch is not installed: the PyTorch checks were skipped" in out
+    assert "vs PyTorch" not in out
 
 
 @pytest.mark.parametrize("argv", [["verify", "--batch", "0"], ["verify", "--seed", "x"],
