@@ -24,7 +24,10 @@ def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_command():
     assert test_command in ci_lines
 
 
-def test_readme_example_runs(capsys):
-    (example,) = _blocks("python")
-    exec(compile(example, "README.md", "exec"), {})
+def test_readme_examples_run(capsys):
+    layer, network = _blocks("python")
+    namespace: dict = {}
+    exec(compile(layer, "README.md", "exec"), namespace)
     assert "Compressed Sparse Row sparse array" in capsys.readouterr().out
+    exec(compile(network, "README.md", "exec"), namespace)       # uses the first block's names
+    assert capsys.readouterr().out.startswith("62026 ")
