@@ -470,8 +470,6 @@ def hwio_from_W(W: np.ndarray, h: int) -> np.ndarray:
     return _from_W(W, h, "hwio")
 
 
-
-
 # --- the first fully-connected layer ------------------------------------------------------
 # Its input is z = vec(Z^{L_c+1}): entry (c, r, q) at c + d*r + d*a*q. Frameworks flatten
 # the (d, a, b) image in C order instead: (c, r, q) at c*a*b + r*b + q for NCHW, and
@@ -480,31 +478,29 @@ def hwio_from_W(W: np.ndarray, h: int) -> np.ndarray:
 _FLAT_AXES = {"nchw": (0, 3, 2, 1), "nhwc": (0, 2, 1, 3)}
 
 
-def _flat_shape(layout: str, d: int, a: int, b: int) -> tuple[int, int, int]:
-    return (d, a, b) if layout == "nchw" else (a, b, d)
+def _check_flat(M: np.ndarray, name: str, d: int, a: int, b: int) -> tuple:
+    """``(M, d, a, b)`` once ``M`` is checked to be ``(n_out, d*a*b)``."""
+    M = np.asarray(M)
+    require_ndim(M, 2, name, "(n_out, d*a*b)")
+    d, a, b = (check_int(v, n, 1) for n, v in (("d", d), ("a", a), ("b", b)))
+    if M.shape[1] != d * a * b:
+        raise ValueError(f"{name} must have shape (n_out, d*a*b) = ({M.shape[0]}, {d * a * b}), "
+                         f"got shape {M.shape}")
+    return M, d, a, b
 
 
 def _to_W_flat(w: np.ndarray, d: int, a: int, b: int, layout: str) -> np.ndarray:
-    w = np.asarray(w)
-    require_ndim(w, 2, "w", "(n_out, d*a*b)")
-    d, a, b = (check_int(v, n, 1) for n, v in (("d", d), ("a", a), ("b", b)))
-    if w.shape[1] != d * a * b:
-        raise ValueError(f"w must have shape (n_out, d*a*b) = ({w.shape[0]}, {d * a * b}), "
-                         f"got shape {w.shape}")
-    t = w.reshape(w.shape[0], *_flat_shape(layout, d, a, b)).transpose(_FLAT_AXES[layout])
+    w, d, a, b = _check_flat(w, "w", d, a, b)
+    image = (d, a, b) if layout == "nchw" else (a, b, d)
+    t = w.reshape(w.shape[0], *image).transpose(_FLAT_AXES[layout])
     return np.array(t, order="C").reshape(w.shape[0], -1)
 
 
 def _from_W_flat(W: np.ndarray, d: int, a: int, b: int, layout: str) -> np.ndarray:
-    W = np.asarray(W)
-    require_ndim(W, 2, "W", "(n_out, d*a*b)")
-    d, a, b = (check_int(v, n, 1) for n, v in (("d", d), ("a", a), ("b", b)))
-    if W.shape[1] != d * a * b:
-        raise ValueError(f"W must have shape (n_out, d*a*b) = ({W.shape[0]}, {d * a * b}), "
-                         f"got shape {W.shape}")
+    W, d, a, b = _check_flat(W, "W", d, a, b)
     t = W.reshape(W.shape[0], b, a, d)               # axes (o, q, r, c) of vec(Z)
-    axes = np.argsort(_FLAT_AXES[layout])
-    return np.array(t.transpose(axes), order="C").reshape(W.shape[0], -1)
+    return np.array(t.transpose(np.argsort(_FLAT_AXES[layout])), order="C").reshape(
+        W.shape[0], -1)
 
 
 def W_from_nchw_flat(w: np.ndarray, d: int, a: int, b: int) -> np.ndarray:

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from kronconv import (
     W_from_hwio,
+    W_from_nchw_flat,
+    W_from_nhwc_flat,
     W_from_oihw,
     Z_from_chw,
     Z_from_hwc,
@@ -18,7 +20,9 @@ from kronconv import (
     hwc_from_Z,
     hwio_from_W,
     mat,
+    nchw_flat_from_W,
     nchw_from_Z,
+    nhwc_flat_from_W,
     nhwc_from_Z,
     oihw_from_W,
     vec,
@@ -131,3 +135,32 @@ def test_converters_reject_non_integer_sizes():
         nchw_from_Z(np.zeros((1, 4)), 2, 2.0)
     with pytest.raises(TypeError, match="h must be an integer"):
         oihw_from_W(np.zeros((1, 4)), True)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=dims, d=dims, a=dims, b=dims)
+def test_flattened_weight_converters_match_the_frameworks_flatten(n, d, a, b):
+    w = np.random.default_rng(n + 10 * d + 100 * a + 1000 * b).normal(size=(n, d * a * b))
+    W, Wh = W_from_nchw_flat(w, d, a, b), W_from_nhwc_flat(w, d, a, b)
+    for c in range(d):
+        for r in range(a):
+            for q in range(b):
+                # kronconv's z = vec(Z) holds (c, r, q) at c + d*r + d*a*q
+                assert np.array_equal(W[:, c + d * r + d * a * q], w[:, c * a * b + r * b + q])
+                assert np.array_equal(Wh[:, c + d * r + d * a * q], w[:, r * b * d + q * d + c])
+    np.testing.assert_array_equal(nchw_flat_from_W(W, d, a, b), w)
+    np.testing.assert_array_equal(nhwc_flat_from_W(Wh, d, a, b), w)
+    # the same linear map: W vec(Z) equals w applied to the framework's flatten
+    x = np.random.default_rng(0).normal(size=(1, d, a, b))
+    np.testing.assert_allclose(W @ vec(Z_from_nchw(x)), w @ x.reshape(-1), rtol=1e-12)
+    np.testing.assert_allclose(Wh @ vec(Z_from_nchw(x)), w @ x.transpose(0, 2, 3, 1).reshape(-1),
+                               rtol=1e-12)
+
+
+def test_flattened_weight_converters_reject_bad_shapes():
+    with pytest.raises(ValueError, match=r"w must have shape \(n_out, d\*a\*b\) = \(2, 12\)"):
+        W_from_nchw_flat(np.zeros((2, 10)), 3, 2, 2)
+    with pytest.raises(ValueError, match=r"W must have shape \(n_out, d\*a\*b\)"):
+        nhwc_flat_from_W(np.zeros(12), 3, 2, 2)
+    with pytest.raises(ValueError, match="d must be >= 1, got 0"):
+        W_from_nhwc_flat(np.zeros((2, 12)), 0, 2, 2)
