@@ -22,6 +22,7 @@ from .layer import (
     grad_Z,
     layer_output,
     phi_pad,
+    pool,
 )
 from .layout import (
     W_from_hwio,
@@ -123,6 +124,7 @@ __all__ = [
     "pack_params",
     "phiT_kron_I",
     "phi_pad",
+    "pool",
     "predict",
     "unpack_params",
     "vec",

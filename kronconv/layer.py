@@ -2,10 +2,15 @@
 
 Each function is one equation of the slides (numbers as in ``shared/seeds`` and
 NOTATION.md). A batch of ``N`` instances is the instances side by side: ``Z`` is
-``(d, a*b*N)``, ``S`` is ``(d_out, a_conv*b_conv*N)``, and so on. The operators act on
-all instances at once with the instances as columns (``vec(Z^i)`` in column ``i``); the
-instance-independent ones (``P_pad``, ``P_phi``, ``1 ⊗ I``, average pooling) are built
-once per layer shape, and ``I ⊗ W`` once per call.
+``(d, a*b*N)``, ``S`` is ``(d_out, a_conv*b_conv*N)``, and so on; the public functions take
+and return these batch matrices.
+
+Inside, the operators act on all instances at once with the instances as columns: a
+C-ordered ``(n, N)`` array whose column i is ``vec(Z^i)`` ("cols"), so every operator is
+one sparse-times-dense product and the entries of one position sit side by side. The
+instance-independent operators (``P_pad``, ``P_phi``, ``1 ⊗ I``, average pooling) are
+built once per layer shape, and ``I ⊗ W`` once per call. The network passes cols from
+layer to layer without converting.
 
 Gradients are stored in the shape of what they differentiate with respect to:
 ``dS = ∂ξ/∂S`` has the shape of ``S``, and the row vector ``∂ξ/∂vec(S)^T`` of the slides is
@@ -22,7 +27,15 @@ import scipy.sparse as sp
 
 from ._validate import as_float_array, batch_size, check_shape
 from .activations import Activation, get_activation
-from .operators import I_kron_W, P_pad, P_phi, P_pool, ones_kron_I, phiT_kron_I
+from .operators import (
+    I_kron_W,
+    P_pad,
+    P_phi,
+    P_pool,
+    P_pool_batch_last,
+    ones_kron_I,
+    phiT_kron_I,
+)
 from .shapes import LayerShape, check_layer_shape
 
 __all__ = [
@@ -36,6 +49,7 @@ __all__ = [
     "grad_b",
     "layer_output",
     "phi_pad",
+    "pool",
 ]
 
 ForwardForm = Literal["I_kron_W", "phiT_kron_I"]
@@ -43,8 +57,9 @@ BackwardForm = Literal["kron", "vec"]
 
 
 def _cols(M: np.ndarray, n: int) -> np.ndarray:
-    """Instances as columns: the batch matrix ``M`` as ``(n, N)`` with ``vec(M^i)`` in column i."""
-    return M.reshape(n, -1, order="F")
+    """Instances as columns: the batch matrix ``M`` as a C-ordered ``(n, N)`` array, column i
+    ``vec(M^i)``."""
+    return np.ascontiguousarray(M.reshape(n, -1, order="F"))
 
 
 def _mat(cols: np.ndarray, rows: int) -> np.ndarray:
@@ -69,6 +84,119 @@ def _check_Wb(W: object, b: object, shape: LayerShape, dtype: np.dtype):
     b = as_float_array(b, "b", dtype)
     check_shape(b, (shape.d_out,), "b", "(d_out,)")
     return W, b
+
+
+# --- the chain on instance columns (what the network runs) ----------------------------------
+
+
+@dataclass(frozen=True)
+class LayerCache:
+    """What one layer's forward pass keeps for its backward pass, and nothing else.
+
+    Stored with the instances as columns (see the module docstring).
+
+    Attributes
+    ----------
+    shape : LayerShape
+    phi : ndarray of shape (h*h*d*a_conv*b_conv, N)
+        Column i is ``vec(phi(pad(Z^i)))``, needed by equation (1).
+    dsigma_S : ndarray of shape (d_out*a_conv*b_conv, N)
+        Column i is ``vec(sigma'(S^i))``, needed by equation (7).
+    P_pool : csr_array
+        The pooling operator of equation (7) for these columns: for max pooling the
+        instances' operators interleaved (:func:`~kronconv.operators.P_pool_batch_last`),
+        for average and no pooling the shared one-instance operator.
+    """
+
+    shape: LayerShape
+    phi: np.ndarray
+    dsigma_S: np.ndarray
+    P_pool: sp.csr_array
+
+    @property
+    def N(self) -> int:
+        """The number of instances in the batch."""
+        return self.phi.shape[1]
+
+
+def _phi_cols(Zc: np.ndarray, shape: LayerShape) -> np.ndarray:
+    """``vec(phi(pad(Z^i))) = P_phi P_pad vec(Z^i)`` for every column."""
+    return P_phi(shape, Zc.dtype) @ (P_pad(shape, Zc.dtype) @ Zc)
+
+
+def _S_cols(phi: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape) -> np.ndarray:
+    """``vec(S^i) = (I ⊗ W) vec(phi^i) + (1 ⊗ I) b`` for every column."""
+    return I_kron_W(W, shape) @ phi + (ones_kron_I(shape, phi.dtype) @ b)[:, None]
+
+
+def _pool_operator(shape: LayerShape, sigma: np.ndarray) -> sp.csr_array:
+    if shape.pool == "max":
+        return P_pool_batch_last(shape, sigma)
+    return P_pool(shape, dtype=sigma.dtype)
+
+
+def _apply_cols(P: sp.csr_array, M: np.ndarray, rows: int) -> np.ndarray:
+    """``P`` applied to every column of ``M`` (or to the interleaved batch), as (rows, N)."""
+    return (P @ M.reshape(P.shape[1], -1)).reshape(rows, M.shape[1])
+
+
+def _apply_T_cols(P: sp.csr_array, M: np.ndarray, rows: int) -> np.ndarray:
+    """``P^T`` applied like :func:`_apply_cols`, through the transposed view."""
+    return (P.T @ M.reshape(P.shape[0], -1)).reshape(rows, M.shape[1])
+
+
+def _forward_cols(Zc: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
+                  act: Activation, keep: bool) -> tuple[np.ndarray, LayerCache | None]:
+    """Equation (6) on columns: ``Z^{m+1}`` and, with ``keep``, the cache."""
+    phi = _phi_cols(Zc, shape)
+    S = _S_cols(phi, W, b, shape)
+    sigma_S = act(S)
+    P = _pool_operator(shape, sigma_S)
+    Z_next = _apply_cols(P, sigma_S, shape.n_out)
+    return Z_next, (LayerCache(shape, phi, act.derivative(S), P) if keep else None)
+
+
+def _grad_S_cols(dZc: np.ndarray, cache: LayerCache) -> np.ndarray:
+    """(7): ``vec(dS^i) = P_pool^T vec(dZ^{m+1,i}) ⊙ vec(sigma'(S^i))``."""
+    return _apply_T_cols(cache.P_pool, dZc, cache.shape.n_S) * cache.dsigma_S
+
+
+def _grad_W_cols(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: str) -> np.ndarray:
+    """(1), summed over the columns."""
+    if form == "kron":    # (phi^T ⊗ I)^T vec(dS) over the whole batch matrix
+        return _mat(phiT_kron_I(_mat(phi, shape.W_shape[1]), shape.d_out).T
+                    @ dS.ravel(order="F"), shape.d_out)
+    n, N = shape.n_windows, dS.shape[1]
+    # vec(dS phi^T): per window w, dS_w (d_out, N) times phi_w^T (N, h*h*d), summed over w
+    return np.matmul(dS.reshape(n, shape.d_out, N),
+                     phi.reshape(n, -1, N).transpose(0, 2, 1)).sum(axis=0)
+
+
+def _grad_b_cols(dS: np.ndarray, shape: LayerShape, form: str) -> np.ndarray:
+    """(5), summed over the columns."""
+    if form == "kron":
+        return (ones_kron_I(shape, dS.dtype).T @ dS).sum(axis=1)
+    return dS.reshape(shape.n_windows, shape.d_out, -1).sum(axis=(0, 2))     # dS 1
+
+
+def _grad_Z_cols(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str) -> np.ndarray:
+    """(8) or (9) on columns."""
+    if form == "kron":
+        g_phi = I_kron_W(W, shape).T @ dS
+    else:                  # vec(W^T dS^i): per window, W^T times that window's columns
+        g_phi = np.matmul(W.T, dS.reshape(shape.n_windows, shape.d_out, -1)).reshape(
+            shape.n_phi, -1)
+    return P_pad(shape, dS.dtype).T @ (P_phi(shape, dS.dtype).T @ g_phi)
+
+
+def _backward_cols(dZc: np.ndarray, W: np.ndarray, cache: LayerCache,
+                   form: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(7), then (1) and (5), then (8)/(9), on columns."""
+    shape = cache.shape
+    dS = _grad_S_cols(dZc, cache)                                     # (7)
+    return (_grad_W_cols(dS, cache.phi, shape, form),                 # (1)
+            _grad_b_cols(dS, shape, form),                            # (5)
+            _grad_Z_cols(dS, W, shape, form))                         # (8), (9)
 
 
 # --- forward ------------------------------------------------------------------------------
@@ -96,8 +224,7 @@ def phi_pad(Z: np.ndarray, shape: LayerShape) -> np.ndarray:
     array([0., 1., 3., 4.])
     """
     Z, _ = _check_Z(Z, shape)
-    phi = P_phi(shape, Z.dtype) @ (P_pad(shape, Z.dtype) @ _cols(Z, shape.n_in))
-    return _mat(phi, shape.h * shape.h * shape.d)
+    return _mat(_phi_cols(_cols(Z, shape.n_in), shape), shape.W_shape[1])
 
 
 def conv_S(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
@@ -136,64 +263,39 @@ def conv_S(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     _check_form(form, ("I_kron_W", "phiT_kron_I"))
     Z, N = _check_Z(Z, shape)
     W, b = _check_Wb(W, b, shape, Z.dtype)
-    phi = phi_pad(Z, shape)
+    phi = _phi_cols(_cols(Z, shape.n_in), shape)
     if form == "I_kron_W":
-        return _S_from_phi(phi, W, b, shape)
+        return _mat(_S_cols(phi, W, b, shape), shape.d_out)
     bias = ones_kron_I(shape, Z.dtype) @ b
-    S = phiT_kron_I(phi, shape.d_out) @ W.reshape(-1, order="F") + np.tile(bias, N)
+    S = (phiT_kron_I(_mat(phi, shape.W_shape[1]), shape.d_out) @ W.reshape(-1, order="F")
+         + np.tile(bias, N))
     return _mat(S, shape.d_out)
 
 
-def _S_from_phi(phi: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """``vec(S) = (I ⊗ W) vec(phi) + (1 ⊗ I) b`` for every instance."""
-    bias = ones_kron_I(shape, phi.dtype) @ b
-    return _mat(I_kron_W(W, shape) @ _cols(phi, shape.n_phi) + bias[:, None], shape.d_out)
+def pool(sigma_S: np.ndarray, shape: LayerShape) -> np.ndarray:
+    """Pooling: ``Z^{m+1} = mat(P_pool vec(sigma(S)))`` for every instance.
 
-
-def _apply(P: sp.csr_array, M: np.ndarray, rows: int) -> np.ndarray:
-    """``mat(P vec(M^i))`` for every instance; ``P`` may be one instance's or the batch's."""
-    return _mat(P @ _cols(M, P.shape[1]), rows)
-
-
-def _apply_T(P: sp.csr_array, M: np.ndarray, rows: int) -> np.ndarray:
-    """``mat(P^T vec(M^i))`` for every instance (``vec(M)^T P`` as a column)."""
-    return _mat(P.T @ _cols(M, P.shape[0]), rows)
-
-
-@dataclass(frozen=True)
-class LayerCache:
-    """What one layer's forward pass keeps for its backward pass, and nothing else.
-
-    Attributes
+    Parameters
     ----------
+    sigma_S : ndarray of shape (d_out, a_conv*b_conv*N)
     shape : LayerShape
-    phi : ndarray of shape (h*h*d, a_conv*b_conv*N)
-        ``phi(pad(Z))``, needed by equation (1).
-    dsigma_S : ndarray of shape (d_out, a_conv*b_conv*N)
-        ``sigma'(S)``, needed by equation (7).
-    P_pool : csr_array
-        The pooling operator of equation (7): block-diagonal over the batch for max
-        pooling, the shared one-instance operator for average and no pooling.
+
+    Returns
+    -------
+    Z_next : ndarray of shape (d_out, a_out*b_out*N)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = LayerShape(a=2, b=2, d=1, d_out=1, h=1, pool="max", pool_size=2)
+    >>> pool(np.array([[1.0, 4.0, 3.0, 2.0]]), s)
+    array([[4.]])
     """
-
-    shape: LayerShape
-    phi: np.ndarray
-    dsigma_S: np.ndarray
-    P_pool: sp.csr_array
-
-    @property
-    def N(self) -> int:
-        """The number of instances in the batch."""
-        return self.phi.shape[1] // self.shape.n_windows
-
-
-def _convolve(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
-              act: Activation) -> tuple[np.ndarray, np.ndarray, np.ndarray, sp.csr_array]:
-    """``phi``, ``S``, ``sigma(S)`` and ``P_pool`` of one layer (inputs already checked)."""
-    phi = phi_pad(Z, shape)
-    S = _S_from_phi(phi, W, b, shape)
-    sigma_S = act(S)
-    return phi, S, sigma_S, P_pool(shape, sigma_S, dtype=Z.dtype)
+    check_layer_shape(shape)
+    sigma_S = as_float_array(sigma_S, "sigma_S")
+    batch_size(sigma_S, shape.d_out, shape.n_windows, "sigma_S", "(d_out, a_conv*b_conv*N)")
+    sigma = _cols(sigma_S, shape.n_S)
+    return _mat(_apply_cols(_pool_operator(shape, sigma), sigma, shape.n_out), shape.d_out)
 
 
 def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
@@ -240,9 +342,8 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     act = get_activation(activation)
     Z, _ = _check_Z(Z, shape)
     W, b = _check_Wb(W, b, shape, Z.dtype)
-    phi, S, sigma_S, P = _convolve(Z, W, b, shape, act)
-    cache = LayerCache(shape, phi, act.derivative(S), P)
-    return _apply(P, sigma_S, shape.d_out), cache
+    Z_next, cache = _forward_cols(_cols(Z, shape.n_in), W, b, shape, act, keep=True)
+    return _mat(Z_next, shape.d_out), cache
 
 
 def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
@@ -268,8 +369,8 @@ def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     act = get_activation(activation)
     Z, _ = _check_Z(Z, shape)
     W, b = _check_Wb(W, b, shape, Z.dtype)
-    _, _, sigma_S, P = _convolve(Z, W, b, shape, act)
-    return _apply(P, sigma_S, shape.d_out)
+    Z_next, _ = _forward_cols(_cols(Z, shape.n_in), W, b, shape, act, keep=False)
+    return _mat(Z_next, shape.d_out)
 
 
 # --- backward -----------------------------------------------------------------------------
@@ -297,20 +398,26 @@ def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     >>> grad_S(np.array([[10.0]]), cache)      # routed to the maximum, entry 2
     array([[ 0.,  0., 10.,  0.]])
     """
+    shape = _check_dZ_next(dZ_next, cache)
+    dS = _grad_S_cols(_cols(np.asarray(dZ_next), shape.n_out), cache)
+    return _mat(dS, shape.d_out)
+
+
+def _check_dZ_next(dZ_next: object, cache: object) -> LayerShape:
     if not isinstance(cache, LayerCache):
         raise TypeError(f"cache must be the LayerCache from forward(), got {type(cache).__name__}")
     shape = cache.shape
     dZ_next = as_float_array(dZ_next, "dZ_next", cache.phi.dtype)
     check_shape(dZ_next, (shape.d_out, shape.a_out * shape.b_out * cache.N), "dZ_next",
                 "(d_out, a_out*b_out*N)")
-    return _apply_T(cache.P_pool, dZ_next, shape.d_out) * cache.dsigma_S
+    return shape
 
 
 def _check_dS(dS: object, shape: LayerShape) -> np.ndarray:
     check_layer_shape(shape)
     dS = as_float_array(dS, "dS")
     batch_size(dS, shape.d_out, shape.n_windows, "dS", "(d_out, a_conv*b_conv*N)")
-    return dS
+    return _cols(dS, shape.n_S)
 
 
 def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
@@ -324,7 +431,7 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
     ----------
     dS : ndarray of shape (d_out, a_conv*b_conv*N)
     phi : ndarray of shape (h*h*d, a_conv*b_conv*N)
-        ``phi(pad(Z))`` from the forward pass.
+        ``phi(pad(Z))``, as :func:`phi_pad` gives it.
     shape : LayerShape
     form : {"vec", "kron"}, default "vec"
 
@@ -338,7 +445,7 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
     The Kronecker form builds ``phi^T ⊗ I_{d_out}`` explicitly: ``d_out`` times the entries
     of ``phi`` (for a 64-channel layer on a batch, 64 times the memory of ``phi``). It is
     the literal operator of the slides; the vec form, the default, gives the same numbers
-    with one product.
+    with one product per window.
 
     Examples
     --------
@@ -350,10 +457,9 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
     _check_form(form, ("kron", "vec"))
     dS = _check_dS(dS, shape)
     phi = as_float_array(phi, "phi", dS.dtype)
-    check_shape(phi, (shape.W_shape[1], dS.shape[1]), "phi", "(h*h*d, a_conv*b_conv*N)")
-    if form == "kron":
-        return _mat(phiT_kron_I(phi, shape.d_out).T @ dS.reshape(-1, order="F"), shape.d_out)
-    return dS @ phi.T
+    check_shape(phi, (shape.W_shape[1], shape.n_windows * dS.shape[1]), "phi",
+                "(h*h*d, a_conv*b_conv*N)")
+    return _grad_W_cols(dS, _cols(phi, shape.n_phi), shape, form)
 
 
 def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec") -> np.ndarray:
@@ -381,10 +487,7 @@ def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec") -> np.
     array([3.])
     """
     _check_form(form, ("kron", "vec"))
-    dS = _check_dS(dS, shape)
-    if form == "kron":
-        return (ones_kron_I(shape, dS.dtype).T @ _cols(dS, shape.n_S)).sum(axis=1)
-    return dS @ np.ones(dS.shape[1], dtype=dS.dtype)
+    return _grad_b_cols(_check_dS(dS, shape), shape, form)
 
 
 def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape,
@@ -416,12 +519,7 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape,
     dS = _check_dS(dS, shape)
     W = as_float_array(W, "W", dS.dtype)
     check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
-    if form == "kron":
-        g_phi = I_kron_W(W, shape).T @ _cols(dS, shape.n_S)
-    else:
-        g_phi = _cols(W.T @ dS, shape.n_phi)
-    g_Z = P_pad(shape, dS.dtype).T @ (P_phi(shape, dS.dtype).T @ g_phi)
-    return _mat(g_Z, shape.d)
+    return _mat(_grad_Z_cols(dS, W, shape, form), shape.d)
 
 
 def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
@@ -456,8 +554,9 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
     >>> dW.shape, db.shape, dZ.shape
     ((2, 8), (2,), (2, 9))
     """
-    shape = cache.shape
-    dS = grad_S(dZ_next, cache)                                    # (7)
-    return (grad_W(dS, cache.phi, shape, form),                    # (1)
-            grad_b(dS, shape, form),                               # (5)
-            grad_Z(dS, W, shape, form))                            # (8), (9)
+    _check_form(form, ("kron", "vec"))
+    shape = _check_dZ_next(dZ_next, cache)
+    W = as_float_array(W, "W", cache.phi.dtype)
+    check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
+    dW, db, dZ = _backward_cols(_cols(np.asarray(dZ_next), shape.n_out), W, cache, form)
+    return dW, db, _mat(dZ, shape.d)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ._validate import as_float_array, batch_size, check_int, check_shape
 from .architecture import Architecture
-from .layer import BackwardForm, LayerCache, _cols, _mat, backward, forward, layer_output
+from .layer import BackwardForm, LayerCache, _backward_cols, _check_form, _cols, _forward_cols
 from .losses import check_labels, loss_and_grad
 from .parameters import unpack_params
 
@@ -92,31 +92,22 @@ def _chunks(Z: np.ndarray, N: int, arch: Architecture,
 
 def _run(params: list, arch: Architecture, Z: np.ndarray,
          keep: bool) -> tuple[np.ndarray, NetworkCache | None]:
-    """The forward pass; with ``keep``, every layer's cache for the backward pass."""
+    """The forward pass on instance columns; with ``keep``, every layer's cache."""
     n_conv = len(arch.conv_shapes)
     conv_caches, full_caches = [], []
-    for (W, b), shape, act in zip(params[:n_conv], arch.conv_shapes, arch.activations[:n_conv],
-                                  strict=True):
-        if keep:
-            Z, cache = forward(Z, W, b, shape, act)
-            conv_caches.append(cache)
-        else:
-            Z = layer_output(Z, W, b, shape, act)
-    z = _cols(Z, Z.shape[0] * _pixels(arch))                       # z = vec(Z^{L_c+1,i})
-    for (W, b), act in zip(params[n_conv:], arch.activations[n_conv:], strict=True):
-        s = W @ z + b[:, None]
+    a, b, d = arch.input
+    z = _cols(Z, a * b * d)            # column i is vec(Z^{1,i}); it stays so from layer to layer
+    for (W, b_), shape, act in zip(params[:n_conv], arch.conv_shapes, arch.activations[:n_conv],
+                                   strict=True):
+        z, cache = _forward_cols(z, W, b_, shape, act, keep)
+        conv_caches.append(cache)
+    # z = vec(Z^{L_c+1,i}) is column i already: the transition to the full layers is free
+    for (W, b_), act in zip(params[n_conv:], arch.activations[n_conv:], strict=True):
+        s = W @ z + b_[:, None]
         if keep:
             full_caches.append(FullCache(z, act.derivative(s)))
         z = act(s)
     return z, (NetworkCache(tuple(conv_caches), tuple(full_caches)) if keep else None)
-
-
-def _pixels(arch: Architecture) -> int:
-    """``a*b`` of the first fully-connected layer's input image ``Z^{L_c+1}``."""
-    if not arch.conv_shapes:
-        return arch.input[0] * arch.input[1]
-    last = arch.conv_shapes[-1]
-    return last.a_out * last.b_out
 
 
 def forward_network(theta: np.ndarray, arch: Architecture,
@@ -174,6 +165,7 @@ def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
     if not isinstance(cache, NetworkCache):
         raise TypeError(f"cache must be the NetworkCache from forward_network(), "
                         f"got {type(cache).__name__}")
+    _check_form(form, ("kron", "vec"))
     theta = as_float_array(theta, "theta")
     params = unpack_params(theta, arch)
     grad = np.zeros_like(theta)
@@ -187,11 +179,9 @@ def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
         gW[...] = ds @ fc.z.T
         gb[...] = ds.sum(axis=1)
         dz = W.T @ ds
-    if n_conv:
-        dZ = _mat(dz, arch.conv_shapes[-1].d_out)                   # ∂ξ/∂Z^{L_c+1}
-        for m in reversed(range(n_conv)):
-            gW, gb = grads[m]
-            gW[...], gb[...], dZ = backward(dZ, params[m][0], cache.conv[m], form)
+    for m in reversed(range(n_conv)):      # dz = ∂ξ/∂vec(Z^{m+1,i}), instance columns
+        gW, gb = grads[m]
+        gW[...], gb[...], dz = _backward_cols(dz, params[m][0], cache.conv[m], form)
     return grad
 
 

@@ -227,11 +227,43 @@ def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None, *,
         return _P_pool_fixed(shape, _float_dtype(dtype))
     if sigma_S is None:
         raise ValueError("sigma_S is required for max pooling: P_pool depends on the instance")
-    win = _pool_windows(shape)
-    cols = sigma_S.reshape(shape.n_S, N, order="F")[win]        # (n_out, pool_size**2, N)
-    first_max = win[np.arange(shape.n_out)[:, None], cols.argmax(axis=1)]   # (n_out, N)
-    cols = (first_max + shape.n_S * np.arange(N)).ravel(order="F")
+    first_max = _first_max(shape, sigma_S.reshape(shape.n_S, N, order="F"))
+    cols = (first_max + shape.n_S * np.arange(N)).ravel(order="F")    # block n: + n*n_S
     return _one_per_row(cols, (N * shape.n_out, N * shape.n_S), sigma_S.dtype)
+
+
+def _first_max(shape: LayerShape, sigma_cols: np.ndarray) -> np.ndarray:
+    """For every output entry and instance, the column of its window's first maximum.
+
+    ``sigma_cols`` holds ``vec(sigma(S^i))`` in column i, shape (n_S, N); the result,
+    shape (n_out, N), indexes ``vec(sigma(S^i))`` (ties: the first in ``i + h_pool*j``).
+    """
+    win = _pool_windows(shape)
+    values = sigma_cols[win]                                       # (n_out, k*k, N)
+    return win[np.arange(shape.n_out)[:, None], values.argmax(axis=1)]
+
+
+def P_pool_batch_last(shape: LayerShape, sigma_cols: np.ndarray) -> sp.csr_array:
+    """Max pooling for a batch stored instance-fastest ("batch last"), as kronconv's chains do.
+
+    The same per-instance operators as :func:`P_pool`, ordered for vectors whose entry
+    ``(p, i)`` (position p of instance i) sits at ``p*N + i`` (a C-ordered (n, N) array
+    with ``vec(sigma(S^i))`` in column i): row ``r*N + i`` has its 1 in column
+    ``c*N + i`` where ``c`` is the first maximum of instance i's window r.
+
+    Parameters
+    ----------
+    shape : LayerShape
+        With ``pool="max"``.
+    sigma_cols : ndarray of shape (d_out*a_conv*b_conv, N)
+
+    Returns
+    -------
+    csr_array of shape (n_out*N, n_S*N)
+    """
+    N = sigma_cols.shape[1]
+    cols = (_first_max(shape, sigma_cols) * N + np.arange(N)).ravel()
+    return _one_per_row(cols, (shape.n_out * N, shape.n_S * N), sigma_cols.dtype)
 
 
 @lru_cache(maxsize=64)

@@ -16,11 +16,21 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .activations import Activation, get_activation
 from .architecture import Architecture, load_architecture
 from .identities import identity2, identity3, numerical_jacobian
-from .layer import _apply, conv_S, forward, grad_b, grad_S, grad_W, grad_Z, layer_output
+from .layer import (
+    conv_S,
+    forward,
+    grad_b,
+    grad_S,
+    grad_W,
+    grad_Z,
+    layer_output,
+    phi_pad,
+    pool,
+)
 from .layout import Z_from_nchw, nchw_from_Z, oihw_from_W
 from .losses import loss_value
 from .network import NetworkCache, _regularization, forward_network, objective_and_gradient
-from .operators import P_pool, _pool_windows
+from .operators import _pool_windows
 from .parameters import init_params
 from .shapes import LayerShape
 from .torch_reference import torch_available, torch_objective_and_gradient
@@ -206,8 +216,7 @@ def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
         return _xi(layer_output(Z_, W_, b_, shape, act), G)
 
     def xi_of_S(S_):
-        sigma_S = act.sigma(S_)
-        return _xi(_apply(P_pool(shape, sigma_S), sigma_S, shape.d_out), G)
+        return _xi(pool(act(S_), shape), G)
 
     def fd(f, x):
         return numerical_jacobian(f, x, FD_EPS).reshape(x.shape, order="F")
@@ -230,7 +239,8 @@ def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
 
     dS = grad_S(dZ_next, cache)
     add("(7)", "∂ξ/∂S vs finite differences", dS, fd(xi_of_S, S), FD_TOL)
-    dW = {form: grad_W(dS, cache.phi, shape, form) for form in ("kron", "vec")}
+    phi = phi_pad(Z, shape)
+    dW = {form: grad_W(dS, phi, shape, form) for form in ("kron", "vec")}
     db = {form: grad_b(dS, shape, form) for form in ("kron", "vec")}
     dZ = {form: grad_Z(dS, W, shape, form) for form in ("kron", "vec")}
     add("(1)", "∂ξ/∂W: Kronecker form vs vec form", dW["kron"], dW["vec"], FORMS_TOL)
@@ -299,9 +309,9 @@ def run_network_checks(arch: str | Architecture = DEFAULT_NETWORK, batch: int = 
         w_idx = start + rng.permutation(rows * cols)
         b_idx = start + rows * cols + rng.permutation(n_b)
         coords, fd = [], []
-        for pool, want in ((w_idx, samples), (b_idx, 2)):
+        for candidates, want in ((w_idx, samples), (b_idx, 2)):
             taken = 0
-            for j in pool:
+            for j in candidates:
                 if taken == want:
                     break
                 value = difference(int(j))

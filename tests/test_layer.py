@@ -26,8 +26,7 @@ from kronconv import (
     oihw_from_W,
     phi_pad,
 )
-from kronconv.layer import _apply
-from kronconv.operators import P_pool
+from kronconv.layer import pool
 from kronconv.verify import kink_margin
 
 CUBE = Activation("cube", lambda S: S**3 / 3, lambda S: S**2)   # a user-supplied pair
@@ -79,8 +78,11 @@ def test_forward_equals_pixel_loop(shape, seed, act):
         assert_rel_close(S[:, cols], Z_from_chw(S_ref), 1e-12, "S")
         out = slice(n * shape.a_out * shape.b_out, (n + 1) * shape.a_out * shape.b_out)
         assert_rel_close(Z_next[:, out], Z_from_chw(Z_next_ref), 1e-12, "Z_next")
-    assert_rel_close(cache.dsigma_S, act.dsigma(S), 0, "sigma'(S)")
-    assert_rel_close(cache.phi, phi_pad(Z, shape), 0, "phi(pad(Z))")
+    # the cache holds column i = vec(X^i): the batch matrix read column-major, N columns
+    assert_rel_close(cache.dsigma_S, act.dsigma(S).reshape(shape.n_S, N, order="F"), 0,
+                     "sigma'(S)")
+    assert_rel_close(cache.phi, phi_pad(Z, shape).reshape(shape.n_phi, N, order="F"), 0,
+                     "phi(pad(Z))")
 
 
 @settings(max_examples=40, deadline=None)
@@ -131,8 +133,7 @@ def test_backward_equals_finite_differences(shape, seed, act):
     assert_rel_close(dZ, central_differences(lambda Z_: xi(Z_=Z_), Z), 1e-6, "(8) dZ")
 
     def xi_of_S(S):
-        sigma_S = act.sigma(S)
-        return loss(_apply(P_pool(shape, sigma_S), sigma_S, shape.d_out), G)
+        return loss(pool(act.sigma(S), shape), G)
 
     dS = grad_S(G + Z_next, cache)
     assert_rel_close(dS, central_differences(xi_of_S, S), 1e-6, "(7) dS")
