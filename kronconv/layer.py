@@ -25,8 +25,10 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
+from . import dense
 from ._validate import as_float_array, batch_size, check_shape
 from .activations import Activation, get_activation
+from .dense import DenseCache
 from .operators import (
     I_kron_W,
     P_pad,
@@ -54,6 +56,8 @@ __all__ = [
 
 ForwardForm = Literal["I_kron_W", "phiT_kron_I"]
 BackwardForm = Literal["kron", "vec"]
+Backend = Literal["sparse", "dense"]
+BACKENDS = ("sparse", "dense")
 
 
 def _cols(M: np.ndarray, n: int) -> np.ndarray:
@@ -146,8 +150,11 @@ def _apply_T_cols(P: sp.csr_array, M: np.ndarray, rows: int) -> np.ndarray:
 
 
 def _forward_cols(Zc: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
-                  act: Activation, keep: bool) -> tuple[np.ndarray, LayerCache | None]:
+                  act: Activation, keep: bool, backend: str = "sparse"
+                  ) -> tuple[np.ndarray, LayerCache | DenseCache | None]:
     """Equation (6) on columns: ``Z^{m+1}`` and, with ``keep``, the cache."""
+    if backend == "dense":
+        return dense.forward_cols(Zc, W, b, shape, act, keep)
     phi = _phi_cols(Zc, shape)
     S = _S_cols(phi, W, b, shape)
     sigma_S = act(S)
@@ -156,8 +163,10 @@ def _forward_cols(Zc: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShap
     return Z_next, (LayerCache(shape, phi, act.derivative(S), P) if keep else None)
 
 
-def _grad_S_cols(dZc: np.ndarray, cache: LayerCache) -> np.ndarray:
+def _grad_S_cols(dZc: np.ndarray, cache: LayerCache | DenseCache) -> np.ndarray:
     """(7): ``vec(dS^i) = P_pool^T vec(dZ^{m+1,i}) ⊙ vec(sigma'(S^i))``."""
+    if isinstance(cache, DenseCache):
+        return dense.grad_S_cols(dZc, cache)
     return _apply_T_cols(cache.P_pool, dZc, cache.shape.n_S) * cache.dsigma_S
 
 
@@ -176,22 +185,21 @@ def _grad_b_cols(dS: np.ndarray, shape: LayerShape, form: str) -> np.ndarray:
     """(5), summed over the columns."""
     if form == "kron":
         return (ones_kron_I(shape, dS.dtype).T @ dS).sum(axis=1)
-    return dS.reshape(shape.n_windows, shape.d_out, -1).sum(axis=(0, 2))     # dS 1
+    return dense.grad_b_cols(dS, shape)                       # vec(dS 1)
 
 
 def _grad_Z_cols(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str) -> np.ndarray:
     """(8) or (9) on columns."""
-    if form == "kron":
-        g_phi = I_kron_W(W, shape).T @ dS
-    else:                  # vec(W^T dS^i): per window, W^T times that window's columns
-        g_phi = np.matmul(W.T, dS.reshape(shape.n_windows, shape.d_out, -1)).reshape(
-            shape.n_phi, -1)
+    # (8): (I ⊗ W)^T vec(dS);  (9): vec(W^T dS)
+    g_phi = I_kron_W(W, shape).T @ dS if form == "kron" else dense.WT_dS_cols(W, dS, shape)
     return P_pad(shape, dS.dtype).T @ (P_phi(shape, dS.dtype).T @ g_phi)
 
 
-def _backward_cols(dZc: np.ndarray, W: np.ndarray, cache: LayerCache,
+def _backward_cols(dZc: np.ndarray, W: np.ndarray, cache: LayerCache | DenseCache,
                    form: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(7), then (1) and (5), then (8)/(9), on columns."""
+    """(7), then (1) and (5), then (8)/(9), on columns; the cache's backend decides how."""
+    if isinstance(cache, DenseCache):
+        return dense.backward_cols(dZc, W, cache)
     shape = cache.shape
     dS = _grad_S_cols(dZc, cache)                                     # (7)
     return (_grad_W_cols(dS, cache.phi, shape, form),                 # (1)
