@@ -10,8 +10,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .activations import ACTIVATIONS, Activation, get_activation
 from .architecture import PRESETS, Architecture, ConvSpec, FullSpec, load_architecture
+from .dense import DenseCache
 from .identities import identity2, identity3, numerical_jacobian
 from .layer import (
+    BACKENDS,
     LayerCache,
     backward,
     conv_S,
@@ -66,12 +68,14 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "ACTIVATIONS",
+    "BACKENDS",
     "LOSSES",
     "POOL_KINDS",
     "PRESETS",
     "Activation",
     "Architecture",
     "ConvSpec",
+    "DenseCache",
     "FullSpec",
     "I_kron_W",
     "LayerCache",

@@ -41,6 +41,8 @@ from .operators import (
 from .shapes import LayerShape, check_layer_shape
 
 __all__ = [
+    "BACKENDS",
+    "DenseCache",
     "LayerCache",
     "backward",
     "conv_S",
@@ -74,6 +76,11 @@ def _mat(cols: np.ndarray, rows: int) -> np.ndarray:
 def _check_form(form: str, allowed: tuple[str, ...]) -> None:
     if form not in allowed:
         raise ValueError(f"form must be one of {allowed}, got {form!r}")
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
 
 
 def _check_Z(Z: object, shape: LayerShape) -> tuple[np.ndarray, int]:
@@ -199,6 +206,9 @@ def _backward_cols(dZc: np.ndarray, W: np.ndarray, cache: LayerCache | DenseCach
                    form: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(7), then (1) and (5), then (8)/(9), on columns; the cache's backend decides how."""
     if isinstance(cache, DenseCache):
+        if form != "vec":
+            raise ValueError(f"form={form!r} needs the sparse backend's cache; the dense "
+                             "backend computes the vec forms")
         return dense.backward_cols(dZc, W, cache)
     shape = cache.shape
     dS = _grad_S_cols(dZc, cache)                                     # (7)
@@ -307,7 +317,8 @@ def pool(sigma_S: np.ndarray, shape: LayerShape) -> np.ndarray:
 
 
 def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
-            activation: str | Activation = "relu") -> tuple[np.ndarray, LayerCache]:
+            activation: str | Activation = "relu",
+            backend: Backend = "sparse") -> tuple[np.ndarray, LayerCache | DenseCache]:
     """Forward pass of one layer: padding -> convolution -> sigma -> pooling (equation (6)).
 
     ``vec(phi) = P_phi P_pad vec(Z)``, ``vec(S) = (I ⊗ W) vec(phi) + (1 ⊗ I) b``,
@@ -320,13 +331,17 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     b : ndarray of shape (d_out,)
     shape : LayerShape
     activation : str or Activation, default "relu"
+    backend : {"sparse", "dense"}, default "sparse"
+        "sparse" multiplies by the operators of :mod:`kronconv.operators`; "dense" computes
+        the same numbers with gathers, slices and one matrix product per window
+        (:mod:`kronconv.dense`).
 
     Returns
     -------
     Z_next : ndarray of shape (d_out, a_out*b_out*N)
         ``Z^{m+1}``.
-    cache : LayerCache
-        ``phi(pad(Z))``, ``sigma'(S)`` and ``P_pool``, for :func:`backward`.
+    cache : LayerCache or DenseCache
+        ``phi(pad(Z))``, ``sigma'(S)`` and the pooling choice, for :func:`backward`.
 
     Raises
     ------
@@ -348,19 +363,21 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     array([[ 0.,  2.,  8., 10.]])
     """
     act = get_activation(activation)
+    _check_backend(backend)
     Z, _ = _check_Z(Z, shape)
     W, b = _check_Wb(W, b, shape, Z.dtype)
-    Z_next, cache = _forward_cols(_cols(Z, shape.n_in), W, b, shape, act, keep=True)
+    Z_next, cache = _forward_cols(_cols(Z, shape.n_in), W, b, shape, act, True, backend)
     return _mat(Z_next, shape.d_out), cache
 
 
 def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
-                 activation: str | Activation = "relu") -> np.ndarray:
+                 activation: str | Activation = "relu", backend: Backend = "sparse"
+                 ) -> np.ndarray:
     """``Z^{m+1}`` of one layer, as :func:`forward` computes it, with no backward state.
 
     Parameters
     ----------
-    Z, W, b, shape, activation
+    Z, W, b, shape, activation, backend
         As for :func:`forward`.
 
     Returns
@@ -375,9 +392,10 @@ def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     array([[ 2.5,  4.5, 10.5, 12.5]])
     """
     act = get_activation(activation)
+    _check_backend(backend)
     Z, _ = _check_Z(Z, shape)
     W, b = _check_Wb(W, b, shape, Z.dtype)
-    Z_next, _ = _forward_cols(_cols(Z, shape.n_in), W, b, shape, act, keep=False)
+    Z_next, _ = _forward_cols(_cols(Z, shape.n_in), W, b, shape, act, False, backend)
     return _mat(Z_next, shape.d_out)
 
 
@@ -391,7 +409,7 @@ def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     ----------
     dZ_next : ndarray of shape (d_out, a_out*b_out*N)
         ``∂ξ/∂Z^{m+1}``.
-    cache : LayerCache
+    cache : LayerCache or DenseCache
         From the layer's :func:`forward` (gives ``P_pool`` and ``sigma'(S)``).
 
     Returns
@@ -412,8 +430,9 @@ def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
 
 
 def _check_dZ_next(dZ_next: object, cache: object) -> LayerShape:
-    if not isinstance(cache, LayerCache):
-        raise TypeError(f"cache must be the LayerCache from forward(), got {type(cache).__name__}")
+    if not isinstance(cache, (LayerCache, DenseCache)):
+        raise TypeError(f"cache must be the LayerCache or DenseCache from forward(), "
+                        f"got {type(cache).__name__}")
     shape = cache.shape
     dZ_next = as_float_array(dZ_next, "dZ_next", cache.phi.dtype)
     check_shape(dZ_next, (shape.d_out, shape.a_out * shape.b_out * cache.N), "dZ_next",
@@ -539,11 +558,13 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
     dZ_next : ndarray of shape (d_out, a_out*b_out*N)
         ``∂ξ/∂Z^{m+1}``.
     W : ndarray of shape (d_out, h*h*d)
-    cache : LayerCache
-        From the layer's :func:`forward` on the same batch.
+    cache : LayerCache or DenseCache
+        From the layer's :func:`forward` on the same batch; its backend computes the
+        backward pass too.
     form : {"vec", "kron"}, default "vec"
-        Which form of (1), (5) and (8)/(9) to use; both give the same numbers. "kron"
-        builds the Kronecker operators ``phi^T ⊗ I``, ``1 ⊗ I`` and ``I ⊗ W``.
+        For the sparse backend, which form of (1), (5) and (8)/(9) to use; both give the
+        same numbers. "kron" builds the Kronecker operators ``phi^T ⊗ I``, ``1 ⊗ I`` and
+        ``I ⊗ W``. The dense backend computes the vec forms.
 
     Returns
     -------

@@ -21,7 +21,17 @@ import numpy as np
 
 from ._validate import as_float_array, batch_size, check_int, check_shape
 from .architecture import Architecture
-from .layer import BackwardForm, LayerCache, _backward_cols, _check_form, _cols, _forward_cols
+from .layer import (
+    Backend,
+    BackwardForm,
+    DenseCache,
+    LayerCache,
+    _backward_cols,
+    _check_backend,
+    _check_form,
+    _cols,
+    _forward_cols,
+)
 from .losses import check_labels, loss_and_grad
 from .parameters import unpack_params
 
@@ -50,7 +60,7 @@ class FullCache:
 class NetworkCache:
     """Every layer's cache from :func:`forward_network`, convolutional layers first."""
 
-    conv: tuple[LayerCache, ...]
+    conv: tuple[LayerCache | DenseCache, ...]
     full: tuple[FullCache, ...]
 
 
@@ -90,8 +100,8 @@ def _chunks(Z: np.ndarray, N: int, arch: Architecture,
 # --- forward and backward on one batch -----------------------------------------------------
 
 
-def _run(params: list, arch: Architecture, Z: np.ndarray,
-         keep: bool) -> tuple[np.ndarray, NetworkCache | None]:
+def _run(params: list, arch: Architecture, Z: np.ndarray, keep: bool,
+         backend: str) -> tuple[np.ndarray, NetworkCache | None]:
     """The forward pass on instance columns; with ``keep``, every layer's cache."""
     n_conv = len(arch.conv_shapes)
     conv_caches, full_caches = [], []
@@ -99,7 +109,7 @@ def _run(params: list, arch: Architecture, Z: np.ndarray,
     z = _cols(Z, a * b * d)            # column i is vec(Z^{1,i}); it stays so from layer to layer
     for (W, b_), shape, act in zip(params[:n_conv], arch.conv_shapes, arch.activations[:n_conv],
                                    strict=True):
-        z, cache = _forward_cols(z, W, b_, shape, act, keep)
+        z, cache = _forward_cols(z, W, b_, shape, act, keep, backend)
         conv_caches.append(cache)
     # z = vec(Z^{L_c+1,i}) is column i already: the transition to the full layers is free
     for (W, b_), act in zip(params[n_conv:], arch.activations[n_conv:], strict=True):
@@ -110,8 +120,8 @@ def _run(params: list, arch: Architecture, Z: np.ndarray,
     return z, (NetworkCache(tuple(conv_caches), tuple(full_caches)) if keep else None)
 
 
-def forward_network(theta: np.ndarray, arch: Architecture,
-                    Z: np.ndarray) -> tuple[np.ndarray, NetworkCache]:
+def forward_network(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
+                    backend: Backend = "sparse") -> tuple[np.ndarray, NetworkCache]:
     """The network's outputs ``z^{L+1,i}`` and what :func:`backward_network` needs.
 
     Parameters
@@ -121,6 +131,8 @@ def forward_network(theta: np.ndarray, arch: Architecture,
     arch : Architecture
     Z : ndarray of shape (d, a*b*N)
         The input images side by side (see :func:`~kronconv.Z_from_nchw`).
+    backend : {"sparse", "dense"}, default "sparse"
+        How the convolutional layers compute (see :func:`~kronconv.forward`).
 
     Returns
     -------
@@ -135,8 +147,9 @@ def forward_network(theta: np.ndarray, arch: Architecture,
     >>> z.shape, len(cache.conv), len(cache.full)
     ((10, 5), 2, 2)
     """
+    _check_backend(backend)
     _, params, Z, _ = _check(theta, arch, Z)
-    return _run(params, arch, Z, keep=True)
+    return _run(params, arch, Z, True, backend)
 
 
 def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
@@ -189,8 +202,8 @@ def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
 
 
 def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
-              C: float = math.inf, loss: str = "squared",
-              chunk_size: int | None = None) -> float:
+              C: float = math.inf, loss: str = "squared", chunk_size: int | None = None,
+              backend: Backend = "sparse") -> float:
     """``f(theta) = theta^T theta / (2 C l) + (1/l) sum_i ξ_i``, without any backward state.
 
     Parameters
@@ -205,6 +218,7 @@ def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarra
     loss : {"squared", "cross_entropy"}, default "squared"
     chunk_size : int, optional
         Evaluate this many instances at a time (default: all at once).
+    backend : {"sparse", "dense"}, default "sparse"
 
     Returns
     -------
@@ -219,11 +233,12 @@ def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarra
     1.0
     """
     C = _check_C(C)
+    _check_backend(backend)
     theta, params, Z, N = _check(theta, arch, Z)
     y = check_labels(y, arch.n_classes, N)
     total = 0.0
     for rows, Zc in _chunks(Z, N, arch, chunk_size):
-        z, _ = _run(params, arch, Zc, keep=False)
+        z, _ = _run(params, arch, Zc, False, backend)
         total += float(loss_and_grad(z, y[rows], loss)[0].sum())
     return _regularization(theta, C, N) + total / N
 
@@ -235,8 +250,8 @@ def _regularization(theta: np.ndarray, C: float, n: int) -> float:
 
 def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
                            y: np.ndarray, C: float = math.inf, loss: str = "squared",
-                           chunk_size: int | None = None,
-                           form: BackwardForm = "vec") -> tuple[float, np.ndarray]:
+                           chunk_size: int | None = None, form: BackwardForm = "vec",
+                           backend: Backend = "sparse") -> tuple[float, np.ndarray]:
     """``f(theta)`` and ``∇f(theta) = theta / (C l) + (1/l) sum_i ∂ξ_i/∂theta``.
 
     Parameters
@@ -244,7 +259,8 @@ def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     theta, arch, Z, y, C, loss, chunk_size
         As for :func:`objective`; memory is bounded by ``chunk_size`` instances.
     form : {"vec", "kron"}, default "vec"
-        The form of the convolutional layers' backward equations.
+        The form of the convolutional layers' backward equations (sparse backend).
+    backend : {"sparse", "dense"}, default "sparse"
 
     Returns
     -------
@@ -263,11 +279,13 @@ def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     ((3658,), True)
     """
     C = _check_C(C)
+    _check_backend(backend)
+    _check_form(form, ("kron", "vec"))
     theta, params, Z, N = _check(theta, arch, Z)
     y = check_labels(y, arch.n_classes, N)
     total, grad = 0.0, np.zeros_like(theta)
     for rows, Zc in _chunks(Z, N, arch, chunk_size):
-        z, cache = _run(params, arch, Zc, keep=True)
+        z, cache = _run(params, arch, Zc, True, backend)
         xi, dz = loss_and_grad(z, y[rows], loss)
         total += float(xi.sum())
         grad += backward_network(dz, theta, arch, cache, form)
@@ -281,31 +299,37 @@ def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
 
 
 def network_output(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
-                   chunk_size: int | None = None) -> np.ndarray:
+                   chunk_size: int | None = None, backend: Backend = "sparse") -> np.ndarray:
     """The last layer's outputs ``z^{L+1,i}`` for every instance, with no backward state.
+
+    Parameters
+    ----------
+    theta, arch, Z, chunk_size, backend
+        As for :func:`objective`.
 
     Returns
     -------
     ndarray of shape (n_classes, N)
     """
+    _check_backend(backend)
     _, params, Z, N = _check(theta, arch, Z)
-    return np.concatenate([_run(params, arch, Zc, keep=False)[0]
+    return np.concatenate([_run(params, arch, Zc, False, backend)[0]
                            for _, Zc in _chunks(Z, N, arch, chunk_size)], axis=1)
 
 
 def predict(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
-            chunk_size: int | None = None) -> np.ndarray:
+            chunk_size: int | None = None, backend: Backend = "sparse") -> np.ndarray:
     """The predicted class of every instance: the index of its largest output.
 
     Returns
     -------
     ndarray of shape (N,), int64
     """
-    return network_output(theta, arch, Z, chunk_size).argmax(axis=0).astype(np.int64)
+    return network_output(theta, arch, Z, chunk_size, backend).argmax(axis=0).astype(np.int64)
 
 
 def accuracy(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
-             chunk_size: int | None = None) -> float:
+             chunk_size: int | None = None, backend: Backend = "sparse") -> float:
     """The fraction of instances whose predicted class equals the label ``y``."""
-    pred = predict(theta, arch, Z, chunk_size)
+    pred = predict(theta, arch, Z, chunk_size, backend)
     return float(np.mean(pred == check_labels(y, arch.n_classes, pred.size)))

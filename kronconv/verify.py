@@ -15,6 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .activations import Activation, get_activation
 from .architecture import Architecture, load_architecture
+from .dense import DenseCache
 from .identities import identity2, identity3, numerical_jacobian
 from .layer import (
     conv_S,
@@ -150,7 +151,7 @@ def activation_pattern(cache: NetworkCache, arch: Architecture) -> list[np.ndarr
         if act.name in _KINKED:
             pattern.append(c.dsigma_S)
         if c.shape.pool == "max":
-            pattern.append(c.P_pool.indices)
+            pattern.append(c.pool_index if isinstance(c, DenseCache) else c.P_pool.indices)
     for c, act in zip(cache.full, acts[len(cache.conv):], strict=True):
         if act.name in _KINKED:
             pattern.append(c.dsigma_s)

@@ -56,7 +56,7 @@ def torch_layer(x, w, b, shape, activation):
 @given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1),
        activation=st.sampled_from(sorted(TORCH_ACTIVATIONS)))
 @with_edge_shapes(seed=0, activation="relu")
-def test_forward_and_backward_equal_torch(shape, seed, activation):
+def test_forward_and_backward_equal_torch(shape, seed, activation, backend):
     rng = np.random.default_rng(seed)
     N = 3
     x = rng.normal(size=(N, shape.d, shape.a, shape.b))
@@ -64,7 +64,7 @@ def test_forward_and_backward_equal_torch(shape, seed, activation):
     b = rng.normal(size=shape.d_out)
     Z, W = Z_from_nchw(x), W_from_oihw(w)
 
-    Z_next, cache = forward(Z, W, b, shape, activation)
+    Z_next, cache = forward(Z, W, b, shape, activation, backend)
     # at an exact kink (ReLU at 0 or a max-pool tie with gradient) the two libraries may
     # pick different one-sided derivatives; away from them they must agree
     assume(kink_margin(conv_S(Z, W, b, shape), activation, shape) > 1e-9)

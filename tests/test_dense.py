@@ -1,0 +1,92 @@
+"""The dense fast path gives the sparse chain's numbers, on every test shape."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _networks import random_data, random_network
+from _reference import assert_rel_close
+from _strategies import layer_shapes, with_edge_shapes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kronconv import (
+    ACTIVATIONS,
+    Architecture,
+    LayerShape,
+    backward,
+    forward,
+    layer_output,
+    objective_and_gradient,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1),
+       act=st.sampled_from(sorted(ACTIVATIONS)))
+@with_edge_shapes(seed=0, act="relu")
+def test_backends_agree_on_one_layer(shape, seed, act):
+    rng = np.random.default_rng(seed)
+    N = 3
+    Z = rng.normal(size=(shape.d, shape.a * shape.b * N))
+    W, b = rng.normal(size=shape.W_shape), rng.normal(size=shape.d_out)
+    out_s, cache_s = forward(Z, W, b, shape, act, "sparse")
+    out_d, cache_d = forward(Z, W, b, shape, act, "dense")
+    assert_rel_close(out_d, out_s, 1e-12, "Z^{m+1}")
+    assert_rel_close(layer_output(Z, W, b, shape, act, "dense"), out_s, 1e-12, "layer_output")
+    assert_rel_close(cache_d.phi, cache_s.phi, 0, "phi")
+    assert_rel_close(cache_d.dsigma_S, cache_s.dsigma_S, 1e-12, "sigma'(S)")
+    G = rng.normal(size=out_s.shape)
+    for name, x, y in zip(("dW", "db", "dZ"), backward(G, W, cache_d), backward(G, W, cache_s),
+                          strict=True):
+        assert_rel_close(x, y, 1e-12, name)
+
+
+def test_max_pool_ties_and_overlaps_route_like_the_sparse_operator():
+    # integer-valued inputs tie often; overlapping windows share entries
+    shape = LayerShape(a=7, b=6, d=2, d_out=2, h=2, pool="max", pool_size=3, pool_stride=1)
+    rng = np.random.default_rng(0)
+    Z = rng.integers(-2, 3, size=(2, 42 * 4)).astype(float)
+    W = rng.integers(-1, 2, size=shape.W_shape).astype(float)
+    b = np.zeros(2)
+    out_s, cache_s = forward(Z, W, b, shape, "relu", "sparse")
+    out_d, cache_d = forward(Z, W, b, shape, "relu", "dense")
+    np.testing.assert_array_equal(out_d, out_s)
+    G = rng.normal(size=out_s.shape)
+    for x, y in zip(backward(G, W, cache_d), backward(G, W, cache_s), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_backends_agree_on_networks(seed):
+    arch, loss, C = random_network(seed)
+    theta, Z, y = random_data(arch, N=5, seed=seed)
+    f_s, g_s = objective_and_gradient(theta, arch, Z, y, C, loss, backend="sparse")
+    f_d, g_d = objective_and_gradient(theta, arch, Z, y, C, loss, backend="dense",
+                                      chunk_size=2)
+    assert f_d == pytest.approx(f_s, rel=1e-12)
+    assert_rel_close(g_d, g_s, 1e-12, "∇f dense vs sparse")
+
+
+@pytest.mark.parametrize("name", ["mnist-3layer", "cifar10-3layer"])
+def test_backends_agree_on_presets_in_both_dtypes(name):
+    arch = Architecture.preset(name)
+    theta, Z, y = random_data(arch, N=3, seed=1)
+    f_s, g_s = objective_and_gradient(theta, arch, Z, y, 0.1, "cross_entropy")
+    f_d, g_d = objective_and_gradient(theta, arch, Z, y, 0.1, "cross_entropy", backend="dense")
+    assert f_d == pytest.approx(f_s, rel=1e-12)
+    assert_rel_close(g_d, g_s, 1e-12, f"{name} ∇f")
+    f32, g32 = objective_and_gradient(theta.astype(np.float32), arch, Z.astype(np.float32), y,
+                                      0.1, "cross_entropy", backend="dense")
+    assert g32.dtype == np.float32
+    assert f32 == pytest.approx(f_s, rel=1e-5)
+    assert_rel_close(g32, g_s, 1e-4, f"{name} ∇f float32")
+
+
+def test_dense_backend_rejects_the_kronecker_form():
+    shape = LayerShape(a=3, b=3, d=1, d_out=1, h=2)
+    out, cache = forward(np.ones((1, 9)), np.ones((1, 4)), np.zeros(1), shape, backend="dense")
+    with pytest.raises(ValueError, match="form='kron' needs the sparse backend's cache"):
+        backward(out, np.ones((1, 4)), cache, form="kron")
+    with pytest.raises(ValueError, match=r"backend must be one of \('sparse', 'dense'\)"):
+        forward(np.ones((1, 9)), np.ones((1, 4)), np.zeros(1), shape, backend="gpu")
