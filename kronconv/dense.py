@@ -2,19 +2,23 @@
 
 Every operator of :mod:`kronconv.operators` is replaced by what it does to the data:
 
-- ``P_pad v``: an interior slice of a zero buffer; ``P_pad^T v``: the interior slice back.
-- ``P_phi v``: a gather through ``P_phi``'s row -> column index (``P_phi(shape).indices``);
-  ``v^T P_phi``: ``h*h`` strided slice-adds into the padded buffer (``np.add.at`` and
-  ``np.bincount`` measured slower, and ``bincount`` accumulates float32 in float64).
-- ``(I ⊗ W) v``: one matrix product per window for the whole batch (BLAS).
+- ``P_pad v``: the interior of a zero buffer; ``P_pad^T v``: the interior sliced back out.
+- ``P_phi v`` (im2col): ``h*h`` strided slice copies; ``v^T P_phi`` (col2im): ``h*h``
+  strided slice-adds (measured against ``np.take`` through P_phi's row index,
+  ``np.add.at`` and ``np.bincount``; ``bincount`` also accumulates float32 in float64).
+- ``(I ⊗ W) vec(phi)``: one matrix product ``W phi`` for the whole batch (BLAS), and
+  likewise ``dS phi^T`` for (1) and ``W^T dS`` for (9).
 - ``P_pool``: ``h_pool**2`` strided slices; max pooling keeps the index of the first
   maximum in the window order ``i + h_pool*j`` (NOTATION.md's tie rule) and routes the
   gradient through it.
 
-The data layout is the chain's: instance columns, C-ordered ``(n, N)``, which as a 4-d
-array is ``(b, a, d, N)`` (column, row, channel, instance), so every slice moves runs of
-``N`` contiguous numbers. No Python loop runs over instances or entries; the loops below
-run over the ``h*h`` window offsets.
+Layout: channel first, instance last. A layer's input is the 4-d array ``X[c, q, r, n]``
+(channel, image column, image row, instance), C-ordered, so ``phi`` comes out as the
+matrix ``(h*h*d, a_conv*b_conv*N)`` with the window offsets and channels in NOTATION.md's
+row order and each product is one large GEMM; every slice moves runs of contiguous
+numbers. The network converts from and to the sparse chain's instance columns once, at
+the first layer and at the first fully-connected layer. No Python loop runs over
+instances or entries; the loops below run over the ``h*h`` window offsets.
 """
 
 from __future__ import annotations
@@ -24,10 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import Activation
-from .operators import P_phi
 from .shapes import LayerShape
 
-__all__ = ["DenseCache"]
+__all__ = ["DenseCache", "cm_from_cols", "cols_from_cm"]
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,13 @@ class DenseCache:
     Attributes
     ----------
     shape : LayerShape
-    phi : ndarray of shape (h*h*d*a_conv*b_conv, N)
-        Column i is ``vec(phi(pad(Z^i)))``.
-    dsigma_S : ndarray of shape (d_out*a_conv*b_conv, N)
-        Column i is ``vec(sigma'(S^i))``.
+    phi : ndarray of shape (h*h*d, a_conv*b_conv*N)
+        ``phi(pad(Z))`` of every instance, window ``u + a_conv*w`` of instance n in column
+        ``(w*a_conv + u)*N + n``.
+    dsigma_S : ndarray of shape (d_out, b_conv, a_conv, N)
+        ``sigma'(S)``, channel first.
     pool_index : ndarray of int8 or None
-        For max pooling, shape (b_out, a_out, d_out, N): the window entry (in the order
+        For max pooling, shape (d_out, b_out, a_out, N): the window entry (in the order
         ``i + h_pool*j``) that holds the first maximum.
     """
 
@@ -53,138 +57,140 @@ class DenseCache:
 
     @property
     def N(self) -> int:
-        return self.phi.shape[1]
+        return self.dsigma_S.shape[-1]
 
 
-def _window_slices(stride: int, count: int, size: int) -> list[slice]:
+# --- layouts ---------------------------------------------------------------------------------
+
+
+def cm_from_cols(Zc: np.ndarray, a: int, b: int, d: int) -> np.ndarray:
+    """Instance columns ``(d*a*b, N)``, entry ``(c, r, q)`` at ``c + d*(r + a*q)``, to
+    ``X[c, q, r, n]``."""
+    return np.ascontiguousarray(Zc.reshape(b, a, d, -1).transpose(2, 0, 1, 3))
+
+
+def cols_from_cm(X: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`cm_from_cols`."""
+    d, b, a, N = X.shape
+    return np.ascontiguousarray(X.transpose(1, 2, 0, 3)).reshape(d * a * b, N)
+
+
+def _offsets(stride: int, count: int, size: int) -> list[slice]:
     """For each offset ``k < size``, the slice ``k, k + stride, ..., k + (count-1)*stride``."""
     return [slice(k, k + stride * (count - 1) + 1, stride) for k in range(size)]
 
 
-def _pad(Zc: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """``P_pad vec(Z^i)`` for every column: the image in the interior of a zero buffer."""
-    p, N = shape.padding, Zc.shape[1]
+# --- the operators, as what they do ----------------------------------------------------------
+
+
+def _pad(X: np.ndarray, shape: LayerShape) -> np.ndarray:
+    """``P_pad``: the image in the interior of a zero buffer."""
+    p = shape.padding
     if p == 0:
-        return Zc
-    out = np.zeros((shape.b_pad, shape.a_pad, shape.d, N), dtype=Zc.dtype)
-    out[p:p + shape.b, p:p + shape.a] = Zc.reshape(shape.b, shape.a, shape.d, N)
-    return out.reshape(shape.n_pad, N)
+        return X
+    out = np.zeros((shape.d, shape.b_pad, shape.a_pad, X.shape[-1]), dtype=X.dtype)
+    out[:, p:p + shape.b, p:p + shape.a] = X
+    return out
 
 
 def _pad_T(G: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """``P_pad^T`` for every column: the interior of the padded gradient."""
-    p, N = shape.padding, G.shape[1]
-    if p == 0:
-        return G
-    G4 = G.reshape(shape.b_pad, shape.a_pad, shape.d, N)
-    return np.ascontiguousarray(G4[p:p + shape.b, p:p + shape.a]).reshape(shape.n_in, N)
+    """``P_pad^T``: the interior of the padded gradient."""
+    p = shape.padding
+    return G if p == 0 else np.ascontiguousarray(G[:, p:p + shape.b, p:p + shape.a])
 
 
 def _phi(X: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """``P_phi vec(pad(Z^i))`` for every column: a gather of rows through P_phi's index."""
-    return np.take(X, P_phi(shape).indices, axis=0)
+    """``P_phi`` (im2col): for each window offset (i, j), one strided slice of every window."""
+    h, N = shape.h, X.shape[-1]
+    out = np.empty((shape.d, h, h, shape.b_conv, shape.a_conv, N), dtype=X.dtype)
+    rows, cols = _offsets(shape.stride, shape.a_conv, h), _offsets(shape.stride, shape.b_conv, h)
+    for j in range(h):
+        for i in range(h):
+            out[:, j, i] = X[:, cols[j], rows[i]]
+    return out.reshape(h * h * shape.d, -1)          # row i + h*j + h*h*c, as in P_phi
 
 
 def _phi_T(G: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """``P_phi^T`` for every column: ``h*h`` strided slice-adds (col2im)."""
-    h, N = shape.h, G.shape[1]
-    out = np.zeros((shape.b_pad, shape.a_pad, shape.d, N), dtype=G.dtype)
-    G6 = G.reshape(shape.b_conv, shape.a_conv, shape.d, h, h, N)      # (w, u, c, j, i, N)
-    rows = _window_slices(shape.stride, shape.a_conv, h)
-    cols = _window_slices(shape.stride, shape.b_conv, h)
+    """``P_phi^T`` (col2im): ``h*h`` strided slice-adds into the padded buffer."""
+    h, N = shape.h, G.shape[-1] // shape.n_windows
+    out = np.zeros((shape.d, shape.b_pad, shape.a_pad, N), dtype=G.dtype)
+    G6 = G.reshape(shape.d, h, h, shape.b_conv, shape.a_conv, N)
+    rows, cols = _offsets(shape.stride, shape.a_conv, h), _offsets(shape.stride, shape.b_conv, h)
     for j in range(h):
         for i in range(h):
-            out[cols[j], rows[i]] += G6[:, :, :, j, i, :]
-    return out.reshape(shape.n_pad, N)
+            out[:, cols[j], rows[i]] += G6[:, j, i]
+    return out
 
 
-def _pool(sigma: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, np.ndarray | None]:
-    """``P_pool vec(sigma(S^i))`` for every column, and the first-maximum index for max."""
-    N = sigma.shape[1]
-    if shape.pool == "none":
-        return sigma, None
+def _window_entries(shape: LayerShape):
+    """``(e, row slice, column slice)`` of every pooling-window entry, in the order i + k*j."""
     k = shape.pool_size
-    A = sigma.reshape(shape.b_conv, shape.a_conv, shape.d_out, N)
-    rows = _window_slices(shape.pool_stride, shape.a_out, k)
-    cols = _window_slices(shape.pool_stride, shape.b_out, k)
-    order = [(i, j) for j in range(k) for i in range(k)]             # i + k*j
-    i0, j0 = order[0]
-    out = A[cols[j0], rows[i0]].copy()
+    rows = _offsets(shape.pool_stride, shape.a_out, k)
+    cols = _offsets(shape.pool_stride, shape.b_out, k)
+    return [(i + k * j, rows[i], cols[j]) for j in range(k) for i in range(k)]
+
+
+def _pool(A: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, np.ndarray | None]:
+    """``P_pool``, and for max pooling the index of each window's first maximum."""
+    if shape.pool == "none":
+        return A, None
+    entries = _window_entries(shape)
+    _, r0, c0 = entries[0]
+    out = A[:, c0, r0].copy()
     if shape.pool == "average":
-        for i, j in order[1:]:
-            out += A[cols[j], rows[i]]
-        out /= k * k
-        return out.reshape(shape.n_out, N), None
+        for _, r, c in entries[1:]:
+            out += A[:, c, r]
+        out /= len(entries)
+        return out, None
     index = np.zeros(out.shape, dtype=np.int8)
-    for e, (i, j) in enumerate(order[1:], 1):
-        window_entry = A[cols[j], rows[i]]
-        larger = window_entry > out                                   # strict: ties keep the first
-        np.copyto(out, window_entry, where=larger)
+    for e, r, c in entries[1:]:
+        entry = A[:, c, r]
+        larger = entry > out                         # strict: a tie keeps the earlier entry
+        np.copyto(out, entry, where=larger)
         index[larger] = e
-    return out.reshape(shape.n_out, N), index
+    return out, index
 
 
 def _pool_T(G: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np.ndarray:
-    """``P_pool^T`` for every column: each output's gradient back to its window entries."""
-    N = G.shape[1]
+    """``P_pool^T``: each output's gradient back to its window's entries."""
     if shape.pool == "none":
         return G
-    k = shape.pool_size
-    G4 = G.reshape(shape.b_out, shape.a_out, shape.d_out, N)
-    out = np.zeros((shape.b_conv, shape.a_conv, shape.d_out, N), dtype=G.dtype)
-    rows = _window_slices(shape.pool_stride, shape.a_out, k)
-    cols = _window_slices(shape.pool_stride, shape.b_out, k)
-    order = [(i, j) for j in range(k) for i in range(k)]
+    out = np.zeros((shape.d_out, shape.b_conv, shape.a_conv, G.shape[-1]), dtype=G.dtype)
+    entries = _window_entries(shape)
     if shape.pool == "average":
-        share = G4 / (k * k)
-        for i, j in order:
-            out[cols[j], rows[i]] += share
+        share = G / len(entries)
+        for _, r, c in entries:
+            out[:, c, r] += share
     else:
-        for e, (i, j) in enumerate(order):
-            out[cols[j], rows[i]] += np.where(index == e, G4, 0)
-    return out.reshape(shape.n_S, N)
+        for e, r, c in entries:
+            out[:, c, r] += np.where(index == e, G, 0)
+    return out
 
 
-def forward_cols(Zc: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
-                 act: Activation, keep: bool) -> tuple[np.ndarray, DenseCache | None]:
-    """Equation (6) on instance columns: ``Z^{m+1}`` and, with ``keep``, the cache."""
-    N = Zc.shape[1]
-    phi = _phi(_pad(Zc, shape), shape)
-    S = np.matmul(W, phi.reshape(shape.n_windows, -1, N))                # (I ⊗ W) vec(phi)
-    S += b[:, None]
-    S = S.reshape(shape.n_S, N)
-    Z_next, index = _pool(act(S), shape)
-    return Z_next, (DenseCache(shape, phi, act.derivative(S), index) if keep else None)
+# --- one layer -------------------------------------------------------------------------------
 
 
-def grad_S_cols(dZc: np.ndarray, cache: DenseCache) -> np.ndarray:
-    """(7): ``P_pool^T vec(dZ^{m+1,i}) ⊙ vec(sigma'(S^i))`` for every column."""
-    return _pool_T(dZc, cache.shape, cache.pool_index) * cache.dsigma_S
+def forward_cm(X: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
+               act: Activation, keep: bool) -> tuple[np.ndarray, DenseCache | None]:
+    """Equation (6): ``X`` (d, b, a, N) to ``Z^{m+1}`` (d_out, b_out, a_out, N), and the cache."""
+    N = X.shape[-1]
+    phi = _phi(_pad(X, shape), shape)
+    S = (W @ phi).reshape(shape.d_out, shape.b_conv, shape.a_conv, N)   # (I ⊗ W) vec(phi)
+    S += b[:, None, None, None]
+    Y, index = _pool(act(S), shape)
+    return Y, (DenseCache(shape, phi, act.derivative(S), index) if keep else None)
 
 
-def grad_W_cols(dS: np.ndarray, phi: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """(1) as ``vec(dS phi^T)``: per window, ``dS_w (d_out, N)`` times ``phi_w^T (N, h*h*d)``,
-    summed over the windows (and so over the instances)."""
-    N = dS.shape[1]
-    return np.matmul(dS.reshape(shape.n_windows, shape.d_out, N),
-                     phi.reshape(shape.n_windows, -1, N).transpose(0, 2, 1)).sum(axis=0)
+def grad_S_cm(dY: np.ndarray, cache: DenseCache) -> np.ndarray:
+    """(7): ``P_pool^T vec(dZ^{m+1}) ⊙ vec(sigma'(S))``, channel first."""
+    return _pool_T(dY, cache.shape, cache.pool_index) * cache.dsigma_S
 
 
-def grad_b_cols(dS: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """(5) as ``dS 1``, summed over the instances."""
-    return dS.reshape(shape.n_windows, shape.d_out, -1).sum(axis=(0, 2))
-
-
-def WT_dS_cols(W: np.ndarray, dS: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """``vec(W^T dS^i)`` for every column: one matrix product per window (the start of (9))."""
-    return np.matmul(W.T, dS.reshape(shape.n_windows, shape.d_out, -1)).reshape(shape.n_phi, -1)
-
-
-def backward_cols(dZc: np.ndarray, W: np.ndarray,
-                  cache: DenseCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(7), then (1) and (5), then (9), on instance columns."""
+def backward_cm(dY: np.ndarray, W: np.ndarray,
+                cache: DenseCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(7), then (1) and (5), then (9); ``dX`` channel first like the layer's input."""
     shape = cache.shape
-    dS = grad_S_cols(dZc, cache)                                             # (7)
-    return (grad_W_cols(dS, cache.phi, shape),                               # (1)
-            grad_b_cols(dS, shape),                                          # (5)
-            _pad_T(_phi_T(WT_dS_cols(W, dS, shape), shape), shape))          # (9)
+    dS = grad_S_cm(dY, cache).reshape(shape.d_out, -1)                  # (7)
+    dW = dS @ cache.phi.T                                                 # (1) vec(dS phi^T)
+    db = dS.sum(axis=1)                                                   # (5) vec(dS 1)
+    return dW, db, _pad_T(_phi_T(W.T @ dS, shape), shape)                # (9) vec(W^T dS)

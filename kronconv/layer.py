@@ -157,11 +157,8 @@ def _apply_T_cols(P: sp.csr_array, M: np.ndarray, rows: int) -> np.ndarray:
 
 
 def _forward_cols(Zc: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
-                  act: Activation, keep: bool, backend: str = "sparse"
-                  ) -> tuple[np.ndarray, LayerCache | DenseCache | None]:
+                  act: Activation, keep: bool) -> tuple[np.ndarray, LayerCache | None]:
     """Equation (6) on columns: ``Z^{m+1}`` and, with ``keep``, the cache."""
-    if backend == "dense":
-        return dense.forward_cols(Zc, W, b, shape, act, keep)
     phi = _phi_cols(Zc, shape)
     S = _S_cols(phi, W, b, shape)
     sigma_S = act(S)
@@ -170,10 +167,8 @@ def _forward_cols(Zc: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShap
     return Z_next, (LayerCache(shape, phi, act.derivative(S), P) if keep else None)
 
 
-def _grad_S_cols(dZc: np.ndarray, cache: LayerCache | DenseCache) -> np.ndarray:
+def _grad_S_cols(dZc: np.ndarray, cache: LayerCache) -> np.ndarray:
     """(7): ``vec(dS^i) = P_pool^T vec(dZ^{m+1,i}) ⊙ vec(sigma'(S^i))``."""
-    if isinstance(cache, DenseCache):
-        return dense.grad_S_cols(dZc, cache)
     return _apply_T_cols(cache.P_pool, dZc, cache.shape.n_S) * cache.dsigma_S
 
 
@@ -192,29 +187,59 @@ def _grad_b_cols(dS: np.ndarray, shape: LayerShape, form: str) -> np.ndarray:
     """(5), summed over the columns."""
     if form == "kron":
         return (ones_kron_I(shape, dS.dtype).T @ dS).sum(axis=1)
-    return dense.grad_b_cols(dS, shape)                       # vec(dS 1)
+    return dS.reshape(shape.n_windows, shape.d_out, -1).sum(axis=(0, 2))     # vec(dS 1)
 
 
 def _grad_Z_cols(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str) -> np.ndarray:
     """(8) or (9) on columns."""
-    # (8): (I ⊗ W)^T vec(dS);  (9): vec(W^T dS)
-    g_phi = I_kron_W(W, shape).T @ dS if form == "kron" else dense.WT_dS_cols(W, dS, shape)
-    return P_pad(shape, dS.dtype).T @ (P_phi(shape, dS.dtype).T @ g_phi)
+    if form == "kron":                                        # (I ⊗ W)^T vec(dS)
+        g_phi = I_kron_W(W, shape).T @ dS
+    else:                                                     # vec(W^T dS), per window
+        g_phi = np.matmul(W.T, dS.reshape(shape.n_windows, shape.d_out, -1))
+    return P_pad(shape, dS.dtype).T @ (P_phi(shape, dS.dtype).T @ g_phi.reshape(shape.n_phi, -1))
 
 
-def _backward_cols(dZc: np.ndarray, W: np.ndarray, cache: LayerCache | DenseCache,
+def _backward_cols(dZc: np.ndarray, W: np.ndarray, cache: LayerCache,
                    form: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(7), then (1) and (5), then (8)/(9), on columns; the cache's backend decides how."""
-    if isinstance(cache, DenseCache):
-        if form != "vec":
-            raise ValueError(f"form={form!r} needs the sparse backend's cache; the dense "
-                             "backend computes the vec forms")
-        return dense.backward_cols(dZc, W, cache)
+    """(7), then (1) and (5), then (8)/(9), on columns."""
     shape = cache.shape
     dS = _grad_S_cols(dZc, cache)                                     # (7)
     return (_grad_W_cols(dS, cache.phi, shape, form),                 # (1)
             _grad_b_cols(dS, shape, form),                            # (5)
             _grad_Z_cols(dS, W, shape, form))                         # (8), (9)
+
+
+# --- either backend: the network runs a layer through these -------------------------------
+# The sparse chain keeps instance columns from layer to layer; the dense path keeps its
+# channel-first arrays (kronconv.dense). _enter/_leave convert at the ends of a run.
+
+
+def _enter(Zc: np.ndarray, a: int, b: int, d: int, backend: str) -> np.ndarray:
+    """Instance columns of (d, a, b) images into the backend's own layout."""
+    return Zc if backend == "sparse" else dense.cm_from_cols(Zc, a, b, d)
+
+
+def _leave(X: np.ndarray, backend: str) -> np.ndarray:
+    """The backend's layout back to instance columns."""
+    return X if backend == "sparse" else dense.cols_from_cm(X)
+
+
+def _forward_layer(X: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
+                   act: Activation, keep: bool, backend: str):
+    if backend == "dense":
+        return dense.forward_cm(X, W, b, shape, act, keep)
+    return _forward_cols(X, W, b, shape, act, keep)
+
+
+def _backward_layer(dX: np.ndarray, W: np.ndarray, cache: LayerCache | DenseCache,
+                    form: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The backward pass of the cache's backend."""
+    if isinstance(cache, DenseCache):
+        if form != "vec":
+            raise ValueError(f"form={form!r} needs the sparse backend's cache; the dense "
+                             "backend computes the vec forms")
+        return dense.backward_cm(dX, W, cache)
+    return _backward_cols(dX, W, cache, form)
 
 
 # --- forward ------------------------------------------------------------------------------
@@ -366,8 +391,9 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     _check_backend(backend)
     Z, _ = _check_Z(Z, shape)
     W, b = _check_Wb(W, b, shape, Z.dtype)
-    Z_next, cache = _forward_cols(_cols(Z, shape.n_in), W, b, shape, act, True, backend)
-    return _mat(Z_next, shape.d_out), cache
+    X = _enter(_cols(Z, shape.n_in), shape.a, shape.b, shape.d, backend)
+    Z_next, cache = _forward_layer(X, W, b, shape, act, True, backend)
+    return _mat(_leave(Z_next, backend), shape.d_out), cache
 
 
 def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
@@ -395,8 +421,9 @@ def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     _check_backend(backend)
     Z, _ = _check_Z(Z, shape)
     W, b = _check_Wb(W, b, shape, Z.dtype)
-    Z_next, _ = _forward_cols(_cols(Z, shape.n_in), W, b, shape, act, False, backend)
-    return _mat(Z_next, shape.d_out)
+    X = _enter(_cols(Z, shape.n_in), shape.a, shape.b, shape.d, backend)
+    Z_next, _ = _forward_layer(X, W, b, shape, act, False, backend)
+    return _mat(_leave(Z_next, backend), shape.d_out)
 
 
 # --- backward -----------------------------------------------------------------------------
@@ -425,8 +452,11 @@ def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     array([[ 0.,  0., 10.,  0.]])
     """
     shape = _check_dZ_next(dZ_next, cache)
-    dS = _grad_S_cols(_cols(np.asarray(dZ_next), shape.n_out), cache)
-    return _mat(dS, shape.d_out)
+    dZc = _cols(np.asarray(dZ_next), shape.n_out)
+    if isinstance(cache, DenseCache):
+        dY = dense.cm_from_cols(dZc, shape.a_out, shape.b_out, shape.d_out)
+        return _mat(dense.cols_from_cm(dense.grad_S_cm(dY, cache)), shape.d_out)
+    return _mat(_grad_S_cols(dZc, cache), shape.d_out)
 
 
 def _check_dZ_next(dZ_next: object, cache: object) -> LayerShape:
@@ -587,5 +617,8 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
     shape = _check_dZ_next(dZ_next, cache)
     W = as_float_array(W, "W", cache.phi.dtype)
     check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
-    dW, db, dZ = _backward_cols(_cols(np.asarray(dZ_next), shape.n_out), W, cache, form)
-    return dW, db, _mat(dZ, shape.d)
+    backend = "dense" if isinstance(cache, DenseCache) else "sparse"
+    dX = _enter(_cols(np.asarray(dZ_next), shape.n_out), shape.a_out, shape.b_out, shape.d_out,
+                backend)
+    dW, db, dZ = _backward_layer(dX, W, cache, form)
+    return dW, db, _mat(_leave(dZ, backend), shape.d)

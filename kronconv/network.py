@@ -26,11 +26,13 @@ from .layer import (
     BackwardForm,
     DenseCache,
     LayerCache,
-    _backward_cols,
+    _backward_layer,
     _check_backend,
     _check_form,
     _cols,
-    _forward_cols,
+    _enter,
+    _forward_layer,
+    _leave,
 )
 from .losses import check_labels, loss_and_grad
 from .parameters import unpack_params
@@ -106,12 +108,14 @@ def _run(params: list, arch: Architecture, Z: np.ndarray, keep: bool,
     n_conv = len(arch.conv_shapes)
     conv_caches, full_caches = [], []
     a, b, d = arch.input
-    z = _cols(Z, a * b * d)            # column i is vec(Z^{1,i}); it stays so from layer to layer
+    z = _cols(Z, a * b * d)              # column i is vec(Z^{1,i})
+    X = _enter(z, a, b, d, backend)      # the backend's layout, kept from layer to layer
     for (W, b_), shape, act in zip(params[:n_conv], arch.conv_shapes, arch.activations[:n_conv],
                                    strict=True):
-        z, cache = _forward_cols(z, W, b_, shape, act, keep, backend)
+        X, cache = _forward_layer(X, W, b_, shape, act, keep, backend)
         conv_caches.append(cache)
-    # z = vec(Z^{L_c+1,i}) is column i already: the transition to the full layers is free
+    z = _leave(X, backend)
+    # z = vec(Z^{L_c+1,i}) is column i: the input of the first fully-connected layer
     for (W, b_), act in zip(params[n_conv:], arch.activations[n_conv:], strict=True):
         s = W @ z + b_[:, None]
         if keep:
@@ -192,9 +196,13 @@ def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
         gW[...] = ds @ fc.z.T
         gb[...] = ds.sum(axis=1)
         dz = W.T @ ds
-    for m in reversed(range(n_conv)):      # dz = ∂ξ/∂vec(Z^{m+1,i}), instance columns
-        gW, gb = grads[m]
-        gW[...], gb[...], dz = _backward_cols(dz, params[m][0], cache.conv[m], form)
+    if n_conv:                             # dz = ∂ξ/∂vec(Z^{L_c+1,i}), instance columns
+        last = arch.conv_shapes[-1]
+        backend = "dense" if isinstance(cache.conv[0], DenseCache) else "sparse"
+        dX = _enter(dz, last.a_out, last.b_out, last.d_out, backend)
+        for m in reversed(range(n_conv)):
+            gW, gb = grads[m]
+            gW[...], gb[...], dX = _backward_layer(dX, params[m][0], cache.conv[m], form)
     return grad
 
 

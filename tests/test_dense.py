@@ -34,8 +34,12 @@ def test_backends_agree_on_one_layer(shape, seed, act):
     out_d, cache_d = forward(Z, W, b, shape, act, "dense")
     assert_rel_close(out_d, out_s, 1e-12, "Z^{m+1}")
     assert_rel_close(layer_output(Z, W, b, shape, act, "dense"), out_s, 1e-12, "layer_output")
-    assert_rel_close(cache_d.phi, cache_s.phi, 0, "phi")
-    assert_rel_close(cache_d.dsigma_S, cache_s.dsigma_S, 1e-12, "sigma'(S)")
+    # the same phi and sigma'(S), in the dense path's channel-first layout
+    K, n = shape.W_shape[1], shape.n_windows
+    phi_s = cache_s.phi.reshape(n, K, N).transpose(1, 0, 2).reshape(K, n * N)
+    assert_rel_close(cache_d.phi, phi_s, 0, "phi")
+    dsigma_s = cache_s.dsigma_S.reshape(shape.b_conv, shape.a_conv, shape.d_out, N)
+    assert_rel_close(cache_d.dsigma_S, dsigma_s.transpose(2, 0, 1, 3), 1e-12, "sigma'(S)")
     G = rng.normal(size=out_s.shape)
     for name, x, y in zip(("dW", "db", "dZ"), backward(G, W, cache_d), backward(G, W, cache_s),
                           strict=True):

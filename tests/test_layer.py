@@ -78,11 +78,15 @@ def test_forward_equals_pixel_loop(shape, seed, act, backend):
         assert_rel_close(S[:, cols], Z_from_chw(S_ref), 1e-12, "S")
         out = slice(n * shape.a_out * shape.b_out, (n + 1) * shape.a_out * shape.b_out)
         assert_rel_close(Z_next[:, out], Z_from_chw(Z_next_ref), 1e-12, "Z_next")
-    # the cache holds column i = vec(X^i): the batch matrix read column-major, N columns
-    assert_rel_close(cache.dsigma_S, act.dsigma(S).reshape(shape.n_S, N, order="F"), 1e-12,
-                     "sigma'(S)")
-    assert_rel_close(cache.phi, phi_pad(Z, shape).reshape(shape.n_phi, N, order="F"), 0,
-                     "phi(pad(Z))")
+    dsigma, phi = act.dsigma(S), phi_pad(Z, shape)
+    if backend == "sparse":   # instance columns: column i = vec(X^i)
+        dsigma, phi = dsigma.reshape(shape.n_S, N, order="F"), phi.reshape(-1, N, order="F")
+    else:                     # channel first, instance last
+        dsigma = dsigma.reshape(shape.d_out, shape.a_conv, shape.b_conv, N, order="F")
+        dsigma = dsigma.transpose(0, 2, 1, 3)
+        phi = phi.reshape(-1, shape.n_windows, N, order="F").reshape(phi.shape[0], -1)
+    assert_rel_close(cache.dsigma_S, dsigma, 1e-12, "sigma'(S)")
+    assert_rel_close(cache.phi, phi, 0, "phi(pad(Z))")
 
 
 @settings(max_examples=40, deadline=None)
