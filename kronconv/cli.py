@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
 from .activations import ACTIVATIONS
+from .architecture import load_architecture
+from .bench import BENCH_BACKENDS, format_report, run_bench
 from .torch_reference import torch_available
 from .verify import DEFAULT_NETWORK, DEFAULT_SHAPE, Check, run_checks, run_network_checks
 
@@ -41,7 +44,41 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--batch", type=_positive_int, default=2, help="instances (2)")
     verify.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
                         help="activation sigma (relu)")
+    bench = sub.add_parser(
+        "bench",
+        help="time value-and-gradient: sparse chain, dense path, PyTorch",
+        description="Time f and its gradient on one batch with the sparse chain, the dense "
+        "path and (when installed) PyTorch, on the same network, weights and data, with the "
+        "same thread count for BLAS and PyTorch. Prints medians, minimums and ratios.",
+    )
+    bench.add_argument("--arch", default="cifar10-3layer",
+                       help="a preset (%(default)s) or an architecture file")
+    bench.add_argument("--batch", type=_positive_int, default=128, help="instances (128)")
+    bench.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    bench.add_argument("--threads", type=_positive_int, default=1,
+                       help="BLAS and PyTorch threads (1)")
+    bench.add_argument("--repeat", type=_positive_int, default=5, help="timed runs (5)")
+    bench.add_argument("--backends", default="sparse,dense,torch",
+                       help="comma-separated, among sparse, dense, torch (all)")
+    bench.add_argument("--chunk-size", type=_positive_int, default=None,
+                       help="instances per chunk for kronconv's backends (the whole batch)")
+    bench.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
+
+
+def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    bad = sorted(set(backends) - set(BENCH_BACKENDS))
+    if bad or not backends:
+        parser.error(f"--backends: choose among {', '.join(BENCH_BACKENDS)}, got {args.backends!r}")
+    try:
+        arch = load_architecture(args.arch)
+    except (ValueError, TypeError) as exc:
+        parser.error(f"--arch: {exc}")
+    report = run_bench(arch, args.batch, args.dtype, args.threads, args.repeat, backends,
+                       chunk_size=args.chunk_size)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
 
 
 def _print_checks(checks: list[Check], width: int) -> None:
@@ -72,9 +109,12 @@ def _verify(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``kronconv`` command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "verify":
         return _verify(args)
+    if args.command == "bench":
+        return _bench(args, parser)
     raise AssertionError(f"unhandled command {args.command}")  # argparse enforces choices
 
 

@@ -24,7 +24,7 @@ from .layout import (
 from .losses import check_labels
 from .parameters import pack_params, unpack_params
 
-__all__ = ["torch_available", "torch_objective_and_gradient"]
+__all__ = ["torch_available", "torch_objective_and_gradient", "torch_problem"]
 
 
 def torch_available() -> bool:
@@ -73,6 +73,58 @@ def _theta_from_torch(grads: list[np.ndarray], arch: Architecture) -> np.ndarray
     return pack_params(conv + full)
 
 
+def torch_problem(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
+                  C: float = math.inf, loss: str = "squared"):
+    """The network and data as PyTorch tensors, and a function that evaluates f and ∇f.
+
+    The weights and images are converted once (layout converters); the returned function
+    ``value_and_grad()`` runs PyTorch's forward and backward only, so it can be timed.
+
+    Returns
+    -------
+    value_and_grad : callable
+        ``value_and_grad() -> (f, z, grads)``: ``f`` a 0-d tensor, ``z`` the outputs
+        (N, n_classes), ``grads`` the gradients of the PyTorch-layout weights.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if loss not in ("squared", "cross_entropy"):
+        raise ValueError(f"loss must be 'squared' or 'cross_entropy', got {loss!r}")
+    a, b, _ = arch.input
+    x0 = torch.tensor(nchw_from_Z(Z, a, b))
+    N = x0.shape[0]
+    labels = torch.tensor(check_labels(y, arch.n_classes, N))
+    tensors = [torch.tensor(np.ascontiguousarray(p), requires_grad=True)
+               for layer in _torch_weights(np.asarray(theta), arch) for p in layer]
+    n_conv = len(arch.conv_shapes)
+    acts = [_torch_activation(act.name) for act in arch.activations]
+
+    def value_and_grad():
+        x = x0
+        for m, shape in enumerate(arch.conv_shapes):
+            x = acts[m](F.conv2d(x, tensors[2 * m], tensors[2 * m + 1], stride=shape.stride,
+                                 padding=shape.padding))
+            if shape.pool == "max":
+                x = F.max_pool2d(x, shape.pool_size, shape.pool_stride)
+            elif shape.pool == "average":
+                x = F.avg_pool2d(x, shape.pool_size, shape.pool_stride)
+        z = x.reshape(N, -1)
+        for m in range(n_conv, len(acts)):
+            z = acts[m](F.linear(z, tensors[2 * m], tensors[2 * m + 1]))
+        if loss == "squared":
+            xi = ((z - F.one_hot(labels, arch.n_classes).to(z.dtype)) ** 2).sum(dim=1)
+        else:
+            xi = F.cross_entropy(z, labels, reduction="none")
+        f = xi.mean()
+        if not math.isinf(C):
+            f = f + sum((t * t).sum() for t in tensors) / (2 * C * N)
+        grads = torch.autograd.grad(f, tensors)
+        return f.detach(), z.detach(), grads
+
+    return value_and_grad
+
+
 def torch_objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
                                  y: np.ndarray, C: float = math.inf, loss: str = "squared"
                                  ) -> tuple[float, np.ndarray, np.ndarray]:
@@ -94,37 +146,6 @@ def torch_objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.nd
     ImportError
         If PyTorch is not installed.
     """
-    import torch
-    import torch.nn.functional as F
-
-    a, b, _ = arch.input
-    x = torch.tensor(nchw_from_Z(Z, a, b))
-    N = x.shape[0]
-    labels = torch.tensor(check_labels(y, arch.n_classes, N))
-    tensors = [torch.tensor(np.ascontiguousarray(p), requires_grad=True)
-               for layer in _torch_weights(np.asarray(theta), arch) for p in layer]
-    n_conv = len(arch.conv_shapes)
-    for m, shape in enumerate(arch.conv_shapes):
-        x = F.conv2d(x, tensors[2 * m], tensors[2 * m + 1], stride=shape.stride,
-                     padding=shape.padding)
-        x = _torch_activation(arch.activations[m].name)(x)
-        if shape.pool == "max":
-            x = F.max_pool2d(x, shape.pool_size, shape.pool_stride)
-        elif shape.pool == "average":
-            x = F.avg_pool2d(x, shape.pool_size, shape.pool_stride)
-    z = x.reshape(N, -1)
-    for m in range(n_conv, len(arch.activations)):
-        z = _torch_activation(arch.activations[m].name)(
-            F.linear(z, tensors[2 * m], tensors[2 * m + 1]))
-    if loss == "squared":
-        xi = ((z - F.one_hot(labels, arch.n_classes).to(z.dtype)) ** 2).sum(dim=1)
-    elif loss == "cross_entropy":
-        xi = F.cross_entropy(z, labels, reduction="none")
-    else:
-        raise ValueError(f"loss must be 'squared' or 'cross_entropy', got {loss!r}")
-    f = xi.mean()
-    if not math.isinf(C):
-        f = f + sum((t * t).sum() for t in tensors) / (2 * C * N)
-    f.backward()
-    grad = _theta_from_torch([t.grad.numpy() for t in tensors], arch)
-    return float(f.detach()), grad, z.detach().numpy().T.copy()
+    f, z, grads = torch_problem(theta, arch, Z, y, C, loss)()
+    grad = _theta_from_torch([g.numpy() for g in grads], arch)
+    return float(f), grad, z.numpy().T.copy()

@@ -1,0 +1,166 @@
+"""``kronconv bench``: time value-and-gradient on the sparse chain, the dense path and PyTorch.
+
+All three run on the same network, weights (converted with the layout converters for
+PyTorch) and data, with the same thread count for BLAS and for PyTorch. Each is run once
+to warm up and then ``repeat`` times; the report gives medians, minimums, ratios, and how
+far each gradient is from the sparse chain's (a benchmark that computed something else
+would be no benchmark).
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .architecture import Architecture, load_architecture
+from .network import objective_and_gradient
+from .parameters import init_params
+from .torch_reference import _theta_from_torch, torch_available, torch_problem
+from .verify import max_relative_error
+
+__all__ = ["BENCH_BACKENDS", "format_report", "run_bench"]
+
+BENCH_BACKENDS = ("sparse", "dense", "torch")
+
+
+def _thread_limit(threads: int):
+    """A context that sets BLAS's thread count (threadpoolctl, the ``bench`` extra)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise ImportError("kronconv bench sets the BLAS thread count with threadpoolctl: "
+                          "pip install threadpoolctl (or the 'bench' extra)") from None
+    return threadpool_limits(limits=threads)
+
+
+def _blas_info() -> list[dict[str, Any]]:
+    from threadpoolctl import threadpool_info
+
+    keys = ("internal_api", "version", "architecture", "num_threads")
+    return [{k: info.get(k) for k in keys} for info in threadpool_info()]
+
+
+def _time(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
+    result = fn()                                      # warm-up (caches, allocations)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return times, result
+
+
+def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
+              dtype: str = "float64", threads: int = 1, repeat: int = 5,
+              backends: tuple[str, ...] = BENCH_BACKENDS, seed: int = 0,
+              loss: str = "cross_entropy", C: float = 0.01,
+              chunk_size: int | None = None) -> dict[str, Any]:
+    """Time ``f`` and ``∇f`` of one batch with each backend.
+
+    Parameters
+    ----------
+    arch : str or Architecture, default "cifar10-3layer"
+    batch : int, default 128
+    dtype : {"float64", "float32"}
+    threads : int, default 1
+        For BLAS (numpy, scipy) and for PyTorch alike.
+    repeat : int, default 5
+        Timed runs after one warm-up run.
+    backends : tuple of {"sparse", "dense", "torch"}
+        "torch" is skipped, and said so, when PyTorch is not installed.
+    seed : int, default 0
+        Seeds theta (He initialization), the images and the labels.
+    loss, C, chunk_size
+        As for :func:`~kronconv.objective_and_gradient` (``chunk_size`` for kronconv's
+        backends only).
+
+    Returns
+    -------
+    dict
+        ``config``, ``machine`` and ``results``: per backend the times in seconds, their
+        median and minimum, the ratios of the medians to PyTorch's and the dense path's,
+        and the max relative difference of its gradient from the sparse chain's.
+    """
+    arch = arch if isinstance(arch, Architecture) else load_architecture(arch)
+    dt = np.dtype(dtype)
+    unknown = set(backends) - set(BENCH_BACKENDS)
+    if unknown:
+        raise ValueError(f"backends must be among {BENCH_BACKENDS}, got {sorted(unknown)}")
+    rng = np.random.default_rng(seed)
+    a, b, d = arch.input
+    theta = init_params(arch, seed, dt)
+    Z = rng.standard_normal((d, a * b * batch)).astype(dt)
+    y = rng.integers(0, arch.n_classes, size=batch)
+    skipped = []
+    runs: dict[str, tuple[list[float], np.ndarray]] = {}
+    with _thread_limit(threads):
+        for backend in backends:
+            if backend == "torch":
+                if not torch_available():
+                    skipped.append("torch (not installed)")
+                    continue
+                import torch
+
+                torch.set_num_threads(threads)
+                problem = torch_problem(theta, arch, Z, y, C, loss)
+                times, (_, _, grads) = _time(problem, repeat)
+                grad = _theta_from_torch([g.numpy() for g in grads], arch)
+            else:
+                times, (_, grad) = _time(
+                    lambda be=backend: objective_and_gradient(theta, arch, Z, y, C, loss,
+                                                              chunk_size, backend=be), repeat)
+            runs[backend] = times, grad
+        blas = _blas_info()
+    medians = {k: statistics.median(t) for k, (t, _) in runs.items()}
+    reference = runs.get("sparse", next(iter(runs.values()), (None, None)))[1]
+    results = {}
+    for backend, (times, grad) in runs.items():
+        results[backend] = {
+            "times_s": times, "median_s": medians[backend], "min_s": min(times),
+            "vs_torch": medians[backend] / medians["torch"] if "torch" in medians else None,
+            "vs_dense": medians[backend] / medians["dense"] if "dense" in medians else None,
+            "grad_max_rel_diff_vs_sparse": max_relative_error(grad, reference),
+        }
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    import scipy
+
+    versions["scipy"] = scipy.__version__
+    if "torch" in runs:
+        import torch
+
+        versions["torch"] = torch.__version__
+    return {
+        "config": {"arch": arch.name or "custom", "batch": batch, "dtype": dt.name,
+                   "threads": threads, "repeat": repeat, "loss": loss,
+                   "C": None if math.isinf(C) else C, "chunk_size": chunk_size, "seed": seed,
+                   "skipped": skipped},
+        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                    "versions": versions, "blas": blas},
+        "results": results,
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The human-readable table of a :func:`run_bench` report."""
+    cfg = report["config"]
+    lines = [f"kronconv bench: {cfg['arch']}, batch {cfg['batch']}, {cfg['dtype']}, "
+             f"{cfg['threads']} thread(s), value and gradient, median of {cfg['repeat']} runs",
+             f"{'backend':<8} {'median ms':>10} {'min ms':>8} {'x torch':>8} {'x dense':>8}"
+             f"  {'grad vs sparse':>14}"]
+
+    def ratio(x: float | None) -> str:
+        return f"{x:8.2f}" if x is not None else f"{'-':>8}"
+
+    for backend, r in report["results"].items():
+        lines.append(f"{backend:<8} {1e3 * r['median_s']:10.1f} {1e3 * r['min_s']:8.1f} "
+                     f"{ratio(r['vs_torch'])} {ratio(r['vs_dense'])}  "
+                     f"{r['grad_max_rel_diff_vs_sparse']:14.1e}")
+    for skip in cfg["skipped"]:
+        lines.append(f"skipped: {skip}")
+    return "\n".join(lines)
