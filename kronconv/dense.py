@@ -45,7 +45,7 @@ class DenseCache:
         ``(w*a_conv + u)*N + n``.
     dsigma_S : ndarray of shape (d_out, b_conv, a_conv, N)
         ``sigma'(S)``, channel first.
-    pool_index : ndarray of int8 or None
+    pool_index : ndarray of int8 (int32 beyond 127 window entries) or None
         For max pooling, shape (d_out, b_out, a_out, N): the window entry (in the order
         ``i + h_pool*j``) that holds the first maximum.
     """
@@ -142,12 +142,17 @@ def _pool(A: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, np.ndarray | No
             out += A[:, c, r]
         out /= len(entries)
         return out, None
-    index = np.zeros(out.shape, dtype=np.int8)
+    itype = np.int8 if len(entries) <= np.iinfo(np.int8).max else np.int32
+    index = np.zeros(out.shape, dtype=itype)
+    larger = np.empty(out.shape, dtype=bool)
+    step = np.empty(out.shape, dtype=itype)
     for e, r, c in entries[1:]:
         entry = A[:, c, r]
-        larger = entry > out                         # strict: a tie keeps the earlier entry
-        np.copyto(out, entry, where=larger)
-        index[larger] = e
+        np.greater(entry, out, out=larger)           # strict: a tie keeps the earlier entry
+        np.maximum(out, entry, out=out)
+        # e grows along the window order, so a new maximum's e exceeds the index so far
+        np.multiply(larger, itype(e), out=step)
+        np.maximum(index, step, out=index)
     return out, index
 
 
@@ -162,8 +167,10 @@ def _pool_T(G: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np.nd
         for _, r, c in entries:
             out[:, c, r] += share
     else:
+        routed = np.empty_like(G)
         for e, r, c in entries:
-            out[:, c, r] += np.where(index == e, G, 0)
+            np.multiply(G, index == e, out=routed)
+            out[:, c, r] += routed
     return out
 
 

@@ -94,3 +94,16 @@ def test_dense_backend_rejects_the_kronecker_form():
         backward(out, np.ones((1, 4)), cache, form="kron")
     with pytest.raises(ValueError, match=r"backend must be one of \('sparse', 'dense'\)"):
         forward(np.ones((1, 9)), np.ones((1, 4)), np.zeros(1), shape, backend="gpu")
+
+
+def test_large_pooling_windows_keep_their_index():
+    # 12 x 12 = 144 window entries do not fit int8: the first maximum must still be found
+    shape = LayerShape(a=12, b=12, d=1, d_out=1, h=1, pool="max", pool_size=12)
+    Z = np.zeros((1, 144 * 2))
+    Z[0, 140], Z[0, 144 + 5] = 3.0, 2.0              # instance 1's max at entry 140, 2's at 5
+    W, b = np.ones((1, 1)), np.zeros(1)
+    out_d, cache_d = forward(Z, W, b, shape, "identity", "dense")
+    _, cache_s = forward(Z, W, b, shape, "identity", "sparse")
+    np.testing.assert_array_equal(out_d, [[3.0, 2.0]])
+    np.testing.assert_array_equal(backward(np.ones((1, 2)), W, cache_d)[2],
+                                  backward(np.ones((1, 2)), W, cache_s)[2])
