@@ -193,11 +193,16 @@ def grad_S_cm(dY: np.ndarray, cache: DenseCache) -> np.ndarray:
     return _pool_T(dY, cache.shape, cache.pool_index) * cache.dsigma_S
 
 
-def backward_cm(dY: np.ndarray, W: np.ndarray,
-                cache: DenseCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(7), then (1) and (5), then (9); ``dX`` channel first like the layer's input."""
+def backward_cm(dY: np.ndarray, W: np.ndarray, cache: DenseCache, need_dX: bool = True
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(7), then (1) and (5), then (9); ``dX`` channel first like the layer's input.
+
+    ``need_dX=False`` skips (9), which the first layer of a network does not need.
+    """
     shape = cache.shape
     dS = grad_S_cm(dY, cache).reshape(shape.d_out, -1)                  # (7)
     dW = dS @ cache.phi.T                                                 # (1) vec(dS phi^T)
     db = dS.sum(axis=1)                                                   # (5) vec(dS 1)
+    if not need_dX:
+        return dW, db, None
     return dW, db, _pad_T(_phi_T(W.T @ dS, shape), shape)                # (9) vec(W^T dS)

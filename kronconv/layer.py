@@ -199,14 +199,14 @@ def _grad_Z_cols(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str) ->
     return P_pad(shape, dS.dtype).T @ (P_phi(shape, dS.dtype).T @ g_phi.reshape(shape.n_phi, -1))
 
 
-def _backward_cols(dZc: np.ndarray, W: np.ndarray, cache: LayerCache,
-                   form: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(7), then (1) and (5), then (8)/(9), on columns."""
+def _backward_cols(dZc: np.ndarray, W: np.ndarray, cache: LayerCache, form: str,
+                   need_dZ: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(7), then (1) and (5), then (8)/(9), on columns (``need_dZ=False`` skips (8)/(9))."""
     shape = cache.shape
     dS = _grad_S_cols(dZc, cache)                                     # (7)
     return (_grad_W_cols(dS, cache.phi, shape, form),                 # (1)
             _grad_b_cols(dS, shape, form),                            # (5)
-            _grad_Z_cols(dS, W, shape, form))                         # (8), (9)
+            _grad_Z_cols(dS, W, shape, form) if need_dZ else None)    # (8), (9)
 
 
 # --- either backend: the network runs a layer through these -------------------------------
@@ -231,15 +231,15 @@ def _forward_layer(X: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShap
     return _forward_cols(X, W, b, shape, act, keep)
 
 
-def _backward_layer(dX: np.ndarray, W: np.ndarray, cache: LayerCache | DenseCache,
-                    form: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The backward pass of the cache's backend."""
+def _backward_layer(dX: np.ndarray, W: np.ndarray, cache: LayerCache | DenseCache, form: str,
+                    need_dZ: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The backward pass of the cache's backend; ``need_dZ=False`` skips (8)/(9)."""
     if isinstance(cache, DenseCache):
         if form != "vec":
             raise ValueError(f"form={form!r} needs the sparse backend's cache; the dense "
                              "backend computes the vec forms")
-        return dense.backward_cm(dX, W, cache)
-    return _backward_cols(dX, W, cache, form)
+        return dense.backward_cm(dX, W, cache, need_dZ)
+    return _backward_cols(dX, W, cache, form, need_dZ)
 
 
 # --- forward ------------------------------------------------------------------------------

@@ -202,7 +202,9 @@ def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
         dX = _enter(dz, last.a_out, last.b_out, last.d_out, backend)
         for m in reversed(range(n_conv)):
             gW, gb = grads[m]
-            gW[...], gb[...], dX = _backward_layer(dX, params[m][0], cache.conv[m], form)
+            # the first layer's ∂ξ/∂Z^1 (the images) is not part of the gradient: skip (9)
+            gW[...], gb[...], dX = _backward_layer(dX, params[m][0], cache.conv[m], form,
+                                                   need_dZ=m > 0)
     return grad
 
 

@@ -78,8 +78,8 @@ def test_network_checks_detect_a_wrong_gradient(monkeypatch):
 
     real = network_module._backward_layer
 
-    def wrong_bias(dZ, W, cache, form):
-        dW, db, dZ_prev = real(dZ, W, cache, form)
+    def wrong_bias(dZ, W, cache, form, need_dZ=True):
+        dW, db, dZ_prev = real(dZ, W, cache, form, need_dZ)
         return dW, db * 1.001, dZ_prev
 
     monkeypatch.setattr(network_module, "_backward_layer", wrong_bias)
