@@ -89,10 +89,26 @@ def _check_C(C: float) -> float:
     return float(C)
 
 
-def _chunks(Z: np.ndarray, N: int, arch: Architecture,
-            chunk_size: int | None) -> Iterator[tuple[slice, np.ndarray]]:
+# The dense path runs fastest on chunks whose largest phi is a few MB (measured with
+# kronconv bench on cifar10-3layer: 16 instances in float64, 32 in float32, ~15% faster
+# than the whole batch of 128); the sparse chain gains nothing from chunks.
+DENSE_CHUNK_BYTES = 8 * 2**20
+
+
+def _default_chunk(arch: Architecture, dtype: np.dtype, backend: str, N: int) -> int:
+    if backend != "dense" or not arch.conv_shapes:
+        return N
+    phi_bytes = max(s.n_phi for s in arch.conv_shapes) * np.dtype(dtype).itemsize
+    return max(1, min(N, DENSE_CHUNK_BYTES // phi_bytes))
+
+
+def _chunks(Z: np.ndarray, N: int, arch: Architecture, chunk_size: int | None,
+            backend: str) -> Iterator[tuple[slice, np.ndarray]]:
     """``(instances, Z of those instances)`` for consecutive chunks of the batch."""
-    size = N if chunk_size is None else check_int(chunk_size, "chunk_size", 1)
+    if chunk_size is None:
+        size = _default_chunk(arch, Z.dtype, backend, N)
+    else:
+        size = check_int(chunk_size, "chunk_size", 1)
     cols = arch.input[0] * arch.input[1]
     for start in range(0, N, size):
         stop = min(start + size, N)
@@ -227,7 +243,8 @@ def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarra
         Regularization constant; ``inf`` drops the regularization term.
     loss : {"squared", "cross_entropy"}, default "squared"
     chunk_size : int, optional
-        Evaluate this many instances at a time (default: all at once).
+        Evaluate this many instances at a time. Default: all at once for the sparse
+        backend; for the dense backend, chunks whose largest ``phi`` is about 8 MB (faster).
     backend : {"sparse", "dense"}, default "sparse"
 
     Returns
@@ -247,7 +264,7 @@ def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarra
     theta, params, Z, N = _check(theta, arch, Z)
     y = check_labels(y, arch.n_classes, N)
     total = 0.0
-    for rows, Zc in _chunks(Z, N, arch, chunk_size):
+    for rows, Zc in _chunks(Z, N, arch, chunk_size, backend):
         z, _ = _run(params, arch, Zc, False, backend)
         total += float(loss_and_grad(z, y[rows], loss)[0].sum())
     return _regularization(theta, C, N) + total / N
@@ -294,7 +311,7 @@ def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     theta, params, Z, N = _check(theta, arch, Z)
     y = check_labels(y, arch.n_classes, N)
     total, grad = 0.0, np.zeros_like(theta)
-    for rows, Zc in _chunks(Z, N, arch, chunk_size):
+    for rows, Zc in _chunks(Z, N, arch, chunk_size, backend):
         z, cache = _run(params, arch, Zc, True, backend)
         xi, dz = loss_and_grad(z, y[rows], loss)
         total += float(xi.sum())
@@ -324,7 +341,7 @@ def network_output(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     _check_backend(backend)
     _, params, Z, N = _check(theta, arch, Z)
     return np.concatenate([_run(params, arch, Zc, False, backend)[0]
-                           for _, Zc in _chunks(Z, N, arch, chunk_size)], axis=1)
+                           for _, Zc in _chunks(Z, N, arch, chunk_size, backend)], axis=1)
 
 
 def predict(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
