@@ -172,15 +172,22 @@ def _grad_S_cols(dZc: np.ndarray, cache: LayerCache) -> np.ndarray:
     return _apply_T_cols(cache.P_pool, dZc, cache.shape.n_S) * cache.dsigma_S
 
 
+# Up to this many instances, the per-window products of (1) and (9) run as one product.
+_SMALL_BATCH = 32
+
+
 def _grad_W_cols(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: str) -> np.ndarray:
     """(1), summed over the columns."""
     if form == "kron":    # (phi^T ⊗ I)^T vec(dS) over the whole batch matrix
         return _mat(phiT_kron_I(_mat(phi, shape.W_shape[1]), shape.d_out).T
                     @ dS.ravel(order="F"), shape.d_out)
     n, N = shape.n_windows, dS.shape[1]
-    # vec(dS phi^T): per window w, dS_w (d_out, N) times phi_w^T (N, h*h*d), summed over w
-    return np.matmul(dS.reshape(n, shape.d_out, N),
-                     phi.reshape(n, -1, N).transpose(0, 2, 1)).sum(axis=0)
+    dS3, phi3 = dS.reshape(n, shape.d_out, N), phi.reshape(n, -1, N)
+    # vec(dS phi^T) = sum over windows w and instances of dS_w phi_w^T: one product over
+    # both (small batches), or one per window (large batches; measured faster there)
+    if N <= _SMALL_BATCH:
+        return np.tensordot(dS3, phi3, axes=([0, 2], [0, 2]))
+    return np.matmul(dS3, phi3.transpose(0, 2, 1)).sum(axis=0)
 
 
 def _grad_b_cols(dS: np.ndarray, shape: LayerShape, form: str) -> np.ndarray:
@@ -194,6 +201,9 @@ def _grad_Z_cols(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str) ->
     """(8) or (9) on columns."""
     if form == "kron":                                        # (I ⊗ W)^T vec(dS)
         g_phi = I_kron_W(W, shape).T @ dS
+    elif dS.shape[1] <= _SMALL_BATCH:                         # vec(W^T dS), one product
+        dS3 = dS.reshape(shape.n_windows, shape.d_out, -1)
+        g_phi = np.tensordot(dS3, W, axes=([1], [0])).transpose(0, 2, 1)
     else:                                                     # vec(W^T dS), per window
         g_phi = np.matmul(W.T, dS.reshape(shape.n_windows, shape.d_out, -1))
     return P_pad(shape, dS.dtype).T @ (P_phi(shape, dS.dtype).T @ g_phi.reshape(shape.n_phi, -1))

@@ -287,3 +287,17 @@ def test_user_activation_must_be_entrywise(backend):
     Z_next, cache = forward(one, one, np.zeros(1, np.float32), shape, cube64, backend)
     assert Z_next.dtype == np.float32
     assert cache.dsigma_S.dtype == np.float32
+
+
+def test_large_batches_take_the_per_window_products_and_agree():
+    # more than 32 instances: (1) and (9) run one product per window instead of one in all
+    shape = EDGE_SHAPES["overlapping_max_pool_stride3"]
+    rng = np.random.default_rng(11)
+    Z, W, b = random_layer(shape, 40, rng)
+    Z_next, cache = forward(Z, W, b, shape)
+    G = rng.normal(size=Z_next.shape)
+    vec, kron = backward(G, W, cache), backward(G, W, cache, form="kron")
+    dense = backward(G, W, forward(Z, W, b, shape, backend="dense")[1])
+    for name, x, y, z in zip(("(1) dW", "(5) db", "(9) dZ"), vec, kron, dense, strict=True):
+        assert_rel_close(x, y, 1e-12, name)
+        assert_rel_close(z, y, 1e-12, name + " dense")
