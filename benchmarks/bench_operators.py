@@ -1,43 +1,84 @@
-"""Building the operators of one layer (asv). The full suite comes with the benchmark issue."""
+"""Building the operators of every layer of each preset: time, peak memory, nnz and bytes."""
 
 import numpy as np
 import scipy.sparse as sp
 
-from kronconv import I_kron_W, LayerShape, P_phi
-from kronconv.operators import _block_diagonal_structure, _P_phi
+import kronconv as kc
 
-# cifar10-3layer's second and third convolutions: 64 -> 64 channels on 16x16, 3x3, pad 1
-CIFAR_64 = LayerShape(a=16, b=16, d=64, d_out=64, h=3, padding=1, pool="max", pool_size=2)
+from .common import PRESETS, clear_operator_caches, instance_independent_operators
+
+LAYERS = [0, 1, 2]
+OPERATORS = ["P_pad", "P_phi", "ones_kron_I", "I_kron_W"]
+
+
+def _layer(preset, layer):
+    shape = kc.Architecture.preset(preset).conv_shapes[layer]
+    return shape, np.random.default_rng(0).standard_normal(shape.W_shape)
+
+
+class BuildLayer:
+    """All operators of one convolutional layer, from cold caches."""
+
+    params = (PRESETS, LAYERS)
+    param_names = ("preset", "layer")
+
+    def setup(self, preset, layer):
+        self.shape, self.W = _layer(preset, layer)
+
+    def time_build_cold(self, preset, layer):
+        clear_operator_caches()
+        instance_independent_operators(self.shape, self.W)
+
+    def peakmem_build_cold(self, preset, layer):
+        clear_operator_caches()
+        instance_independent_operators(self.shape, self.W)
+
+
+class BuildNetwork:
+    """Every instance-independent operator of a preset (target for cifar10: <= 50 ms)."""
+
+    params = PRESETS
+    param_names = ("preset",)
+
+    def setup(self, preset):
+        arch = kc.Architecture.preset(preset)
+        self.layers = [(s, np.random.default_rng(0).standard_normal(s.W_shape))
+                       for s in arch.conv_shapes]
+
+    def time_build_all_cold(self, preset):
+        clear_operator_caches()
+        for shape, W in self.layers:
+            instance_independent_operators(shape, W)
 
 
 class IKronW:
-    """I ⊗ W for the CIFAR-size layer (9.4 M nonzeros): kronconv vs generic scipy.sparse.kron."""
+    """I ⊗ W with the cached index structure, against a generic scipy.sparse.kron."""
 
     def setup(self):
-        self.W = np.random.default_rng(0).normal(size=CIFAR_64.W_shape)
-        I_kron_W(self.W, CIFAR_64)              # the index structure is cached per shape
+        self.shape, self.W = _layer("cifar10-3layer", 2)       # 64 -> 64 channels, 8 x 8
+        kc.I_kron_W(self.W, self.shape)
 
     def time_I_kron_W(self):
-        I_kron_W(self.W, CIFAR_64)
+        kc.I_kron_W(self.W, self.shape)
 
     def time_scipy_kron(self):
-        sp.kron(sp.eye_array(CIFAR_64.n_windows), self.W, format="csr")
-
-    def time_I_kron_W_cold(self):
-        _block_diagonal_structure.cache_clear()
-        I_kron_W(self.W, CIFAR_64)
-
-    def track_I_kron_W_nnz(self):
-        return I_kron_W(self.W, CIFAR_64).nnz
+        sp.kron(sp.eye_array(self.shape.n_windows), self.W, format="csr")
 
 
-class PPhi:
-    """P_phi for the CIFAR-size layer, built from index arrays (cold cache)."""
+class OperatorSize:
+    """Stored entries and bytes (data + indices + indptr) of each operator."""
 
-    def time_P_phi_cold(self):
-        _P_phi.cache_clear()
-        P_phi(CIFAR_64)
+    params = (PRESETS, LAYERS, OPERATORS)
+    param_names = ("preset", "layer", "operator")
 
-    def peakmem_P_phi_cold(self):
-        _P_phi.cache_clear()
-        P_phi(CIFAR_64)
+    def setup(self, preset, layer, operator):
+        shape, W = _layer(preset, layer)
+        self.op = instance_independent_operators(shape, W)[operator]
+
+    def track_nnz(self, preset, layer, operator):
+        return self.op.nnz
+
+    def track_bytes(self, preset, layer, operator):
+        return self.op.data.nbytes + self.op.indices.nbytes + self.op.indptr.nbytes
+
+    track_bytes.unit = "bytes"
