@@ -261,7 +261,8 @@ def run_network_checks(arch: str | Architecture = DEFAULT_NETWORK, batch: int = 
     The gradient against central differences of ``f`` on ``samples`` sampled weight
     coordinates and two bias coordinates per layer (coordinates whose difference step
     would cross a kink of ReLU or max pooling are sampled again); the Kronecker and vec
-    forms; evaluation in chunks of one instance against the whole batch; and, when
+    forms; the dense path against the sparse chain; evaluation in chunks of one instance
+    against the whole batch; and, when
     PyTorch is installed, ``f``, ``∇f`` and the outputs against PyTorch autograd.
 
     Parameters
@@ -326,6 +327,9 @@ def run_network_checks(arch: str | Architecture = DEFAULT_NETWORK, batch: int = 
 
     _, grad_kron = objective_and_gradient(theta, arch, Z, y, C, loss, form="kron")
     add("∇f: Kronecker forms vs vec forms of (1), (5), (8)/(9)", grad_kron, grad, FORMS_TOL)
+    f_dense, grad_dense = objective_and_gradient(theta, arch, Z, y, C, loss, backend="dense")
+    add("f: dense path vs sparse chain", np.array(f_dense), np.array(f), FORMS_TOL)
+    add("∇f: dense path vs sparse chain", grad_dense, grad, FORMS_TOL)
     f1, grad1 = objective_and_gradient(theta, arch, Z, y, C, loss, chunk_size=1)
     add("f: chunks of one instance vs one batch", np.array(f1), np.array(f), FORMS_TOL)
     add("∇f: chunks of one instance vs one batch", grad1, grad, FORMS_TOL)
