@@ -351,6 +351,18 @@ def pool(sigma_S: np.ndarray, shape: LayerShape) -> np.ndarray:
     return _mat(_apply_cols(_pool_operator(shape, sigma), sigma, shape.n_out), shape.d_out)
 
 
+def _forward_public(Z: object, W: object, b: object, shape: LayerShape,
+                    activation: str | Activation, backend: str, keep: bool):
+    """:func:`forward` and :func:`layer_output`: check, run on columns, return batch matrices."""
+    act = get_activation(activation)
+    _check_backend(backend)
+    Z, _ = _check_Z(Z, shape)
+    W, b = _check_Wb(W, b, shape, Z.dtype)
+    X = _enter(_cols(Z, shape.n_in), shape.a, shape.b, shape.d, backend)
+    Z_next, cache = _forward_layer(X, W, b, shape, act, keep, backend)
+    return _mat(_leave(Z_next, backend), shape.d_out), cache
+
+
 def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
             activation: str | Activation = "relu",
             backend: Backend = "sparse") -> tuple[np.ndarray, LayerCache | DenseCache]:
@@ -397,13 +409,8 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     >>> Z_next
     array([[ 0.,  2.,  8., 10.]])
     """
-    act = get_activation(activation)
-    _check_backend(backend)
-    Z, _ = _check_Z(Z, shape)
-    W, b = _check_Wb(W, b, shape, Z.dtype)
-    X = _enter(_cols(Z, shape.n_in), shape.a, shape.b, shape.d, backend)
-    Z_next, cache = _forward_layer(X, W, b, shape, act, True, backend)
-    return _mat(_leave(Z_next, backend), shape.d_out), cache
+    Z_next, cache = _forward_public(Z, W, b, shape, activation, backend, keep=True)
+    return Z_next, cache
 
 
 def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
@@ -427,13 +434,7 @@ def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     >>> layer_output(np.arange(16.0).reshape(1, 16), np.eye(1), np.zeros(1), s)
     array([[ 2.5,  4.5, 10.5, 12.5]])
     """
-    act = get_activation(activation)
-    _check_backend(backend)
-    Z, _ = _check_Z(Z, shape)
-    W, b = _check_Wb(W, b, shape, Z.dtype)
-    X = _enter(_cols(Z, shape.n_in), shape.a, shape.b, shape.d, backend)
-    Z_next, _ = _forward_layer(X, W, b, shape, act, False, backend)
-    return _mat(_leave(Z_next, backend), shape.d_out)
+    return _forward_public(Z, W, b, shape, activation, backend, keep=False)[0]
 
 
 # --- backward -----------------------------------------------------------------------------
