@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .activations import ACTIVATIONS, Activation, get_activation
 from .architecture import PRESETS, Architecture, ConvSpec, FullSpec, load_architecture
 from .dense import DenseCache
+from .gauss_newton import GaussNewton, jacobian_T_vector, jacobian_vector
 from .identities import identity2, identity3, numerical_jacobian
 from .layer import (
     BACKENDS,
@@ -77,6 +78,7 @@ __all__ = [
     "ConvSpec",
     "DenseCache",
     "FullSpec",
+    "GaussNewton",
     "I_kron_W",
     "LayerCache",
     "LayerShape",
@@ -110,6 +112,8 @@ __all__ = [
     "identity2",
     "identity3",
     "init_params",
+    "jacobian_T_vector",
+    "jacobian_vector",
     "layer_output",
     "load_architecture",
     "loss_and_grad",

@@ -173,6 +173,16 @@ def _pool(A: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, np.ndarray | No
     return out, index
 
 
+def _pool_again(A: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np.ndarray:
+    """``P_pool`` as the forward pass chose it (max: the stored entries), applied to ``A``."""
+    if shape.pool != "max":
+        return _pool(A, shape)[0]
+    out = np.zeros((shape.d_out, shape.b_out, shape.a_out, A.shape[-1]), dtype=A.dtype)
+    for e, r, c in _window_entries(shape):
+        out += A[:, c, r] * (index == e)
+    return out
+
+
 def _pool_T(G: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np.ndarray:
     """``P_pool^T``: each output's gradient back to its window's entries."""
     if shape.pool == "none":
@@ -223,3 +233,19 @@ def backward_cm(dY: np.ndarray, W: np.ndarray, cache: DenseCache, need_dX: bool 
     if not need_dX:
         return dW, db, None
     return dW, db, _pad_T(_phi_T(W.T @ dS, shape), shape)                # (9) vec(W^T dS)
+
+
+def R_forward_cm(RX: np.ndarray | None, VW: np.ndarray, vb: np.ndarray, W: np.ndarray,
+                 cache: DenseCache) -> np.ndarray:
+    """The R-operator of one layer: ``R(Z^{m+1})`` along ``(V_W, v_b)`` given ``R(Z^m)``.
+
+    ``R(S) = W R(phi) + V_W phi + v_b 1^T``, ``R(sigma(S)) = sigma'(S) ⊙ R(S)``, then the
+    pooling chosen by the forward pass. ``RX=None`` means ``R(Z^m) = 0`` (the images).
+    """
+    shape = cache.shape
+    RS = VW @ cache.phi
+    if RX is not None:
+        RS += W @ _phi(_pad(RX, shape), shape)
+    RS = RS.reshape(cache.dsigma_S.shape)
+    RS += vb[:, None, None, None]
+    return _pool_again(RS * cache.dsigma_S, shape, cache.pool_index)

@@ -241,6 +241,30 @@ def _forward_layer(X: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShap
     return _forward_cols(X, W, b, shape, act, keep)
 
 
+def _R_forward_cols(RZc: np.ndarray | None, VW: np.ndarray, vb: np.ndarray, W: np.ndarray,
+                    cache: LayerCache) -> np.ndarray:
+    """The R-operator of one layer on columns, with the sparse operators:
+
+    ``R(vec S) = (I ⊗ W) P_phi P_pad R(vec Z) + (phi^T ⊗ I) vec(V_W) + (1 ⊗ I) v_b``, the
+    middle term computed as ``(I ⊗ V_W) vec(phi)`` (identities (2), (3)); then
+    ``R(vec sigma(S)) = vec(sigma'(S)) ⊙ R(vec S)`` and the forward pass's ``P_pool``.
+    ``RZc=None`` means ``R(Z) = 0`` (the images).
+    """
+    shape = cache.shape
+    RS = I_kron_W(VW, shape) @ cache.phi + (ones_kron_I(shape, cache.phi.dtype) @ vb)[:, None]
+    if RZc is not None:
+        RS += I_kron_W(W, shape) @ _phi_cols(RZc, shape)
+    return _apply_cols(cache.P_pool, cache.dsigma_S * RS, shape.n_out)
+
+
+def _R_forward_layer(RX: np.ndarray | None, VW: np.ndarray, vb: np.ndarray, W: np.ndarray,
+                     cache: LayerCache | DenseCache) -> np.ndarray:
+    """The R-operator of the cache's backend."""
+    if isinstance(cache, DenseCache):
+        return dense.R_forward_cm(RX, VW, vb, W, cache)
+    return _R_forward_cols(RX, VW, vb, W, cache)
+
+
 def _backward_layer(dX: np.ndarray, W: np.ndarray, cache: LayerCache | DenseCache, form: str,
                     need_dZ: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The backward pass of the cache's backend; ``need_dZ=False`` skips (8)/(9)."""

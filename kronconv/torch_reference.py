@@ -24,7 +24,12 @@ from .layout import (
 from .losses import check_labels
 from .parameters import pack_params, unpack_params
 
-__all__ = ["torch_available", "torch_objective_and_gradient", "torch_problem"]
+__all__ = [
+    "torch_available",
+    "torch_gauss_newton_vector",
+    "torch_objective_and_gradient",
+    "torch_problem",
+]
 
 
 def torch_available() -> bool:
@@ -73,6 +78,40 @@ def _theta_from_torch(grads: list[np.ndarray], arch: Architecture) -> np.ndarray
     return pack_params(conv + full)
 
 
+def _torch_network(arch: Architecture):
+    """``outputs(x, tensors)``: the network in PyTorch (NCHW images, PyTorch-layout weights)."""
+    import torch.nn.functional as F
+
+    n_conv = len(arch.conv_shapes)
+    acts = [_torch_activation(act.name) for act in arch.activations]
+
+    def outputs(x, tensors):
+        for m, shape in enumerate(arch.conv_shapes):
+            x = acts[m](F.conv2d(x, tensors[2 * m], tensors[2 * m + 1], stride=shape.stride,
+                                 padding=shape.padding))
+            if shape.pool == "max":
+                x = F.max_pool2d(x, shape.pool_size, shape.pool_stride)
+            elif shape.pool == "average":
+                x = F.avg_pool2d(x, shape.pool_size, shape.pool_stride)
+        z = x.reshape(x.shape[0], -1)
+        for m in range(n_conv, len(acts)):
+            z = acts[m](F.linear(z, tensors[2 * m], tensors[2 * m + 1]))
+        return z
+
+    return outputs
+
+
+def _torch_inputs(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray):
+    import torch
+
+    a, b, _ = arch.input
+    x = torch.tensor(nchw_from_Z(Z, a, b))
+    labels = torch.tensor(check_labels(y, arch.n_classes, x.shape[0]))
+    tensors = [torch.tensor(np.ascontiguousarray(p))
+               for layer in _torch_weights(np.asarray(theta), arch) for p in layer]
+    return x, labels, tensors
+
+
 def torch_problem(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
                   C: float = math.inf, loss: str = "squared"):
     """The network and data as PyTorch tensors, and a function that evaluates f and ∇f.
@@ -91,27 +130,13 @@ def torch_problem(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.nd
 
     if loss not in ("squared", "cross_entropy"):
         raise ValueError(f"loss must be 'squared' or 'cross_entropy', got {loss!r}")
-    a, b, _ = arch.input
-    x0 = torch.tensor(nchw_from_Z(Z, a, b))
-    N = x0.shape[0]
-    labels = torch.tensor(check_labels(y, arch.n_classes, N))
-    tensors = [torch.tensor(np.ascontiguousarray(p), requires_grad=True)
-               for layer in _torch_weights(np.asarray(theta), arch) for p in layer]
-    n_conv = len(arch.conv_shapes)
-    acts = [_torch_activation(act.name) for act in arch.activations]
+    x, labels, tensors = _torch_inputs(theta, arch, Z, y)
+    for t in tensors:
+        t.requires_grad_(True)
+    outputs, N = _torch_network(arch), x.shape[0]
 
     def value_and_grad():
-        x = x0
-        for m, shape in enumerate(arch.conv_shapes):
-            x = acts[m](F.conv2d(x, tensors[2 * m], tensors[2 * m + 1], stride=shape.stride,
-                                 padding=shape.padding))
-            if shape.pool == "max":
-                x = F.max_pool2d(x, shape.pool_size, shape.pool_stride)
-            elif shape.pool == "average":
-                x = F.avg_pool2d(x, shape.pool_size, shape.pool_stride)
-        z = x.reshape(N, -1)
-        for m in range(n_conv, len(acts)):
-            z = acts[m](F.linear(z, tensors[2 * m], tensors[2 * m + 1]))
+        z = outputs(x, tensors)
         if loss == "squared":
             xi = ((z - F.one_hot(labels, arch.n_classes).to(z.dtype)) ** 2).sum(dim=1)
         else:
@@ -123,6 +148,32 @@ def torch_problem(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.nd
         return f.detach(), z.detach(), grads
 
     return value_and_grad
+
+
+def torch_gauss_newton_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
+                              y: np.ndarray, v: np.ndarray, C: float = math.inf,
+                              loss: str = "squared", n_total: int | None = None) -> np.ndarray:
+    """``G v`` by ``torch.func.jvp`` and ``torch.func.vjp`` (see :class:`kronconv.GaussNewton`)."""
+    import torch
+
+    x, _, tensors = _torch_inputs(theta, arch, Z, y)
+    directions = [torch.tensor(np.ascontiguousarray(p))
+                  for layer in _torch_weights(np.asarray(v), arch) for p in layer]
+    outputs, N = _torch_network(arch), x.shape[0]
+
+    def f(*ts):
+        return outputs(x, list(ts))
+
+    z, Jv = torch.func.jvp(f, tuple(tensors), tuple(directions))
+    if loss == "squared":
+        BJv = 2 * Jv
+    else:
+        p = torch.softmax(z, dim=1)
+        BJv = p * Jv - p * (p * Jv).sum(dim=1, keepdim=True)
+    _, vjp = torch.func.vjp(f, *tensors)
+    JtBJv = _theta_from_torch([g.numpy() for g in vjp(BJv)], arch)
+    reg = 0.0 if math.isinf(C) else 1.0 / (C * (N if n_total is None else n_total))
+    return JtBJv / N + reg * np.asarray(v)
 
 
 def torch_objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
