@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from . import train_cli
 from .activations import ACTIVATIONS
 from .architecture import load_architecture
 from .bench import BENCH_BACKENDS, format_report, run_bench
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--chunk-size", type=_positive_int, default=None,
                        help="instances per chunk for kronconv's backends (the whole batch)")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
+    train_cli.add_parsers(sub, _positive_int)
     return parser
 
 
@@ -115,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _verify(args)
     if args.command == "bench":
         return _bench(args, parser)
+    if args.command == "train":
+        return train_cli.run_train(args, parser)
+    if args.command == "predict":
+        return train_cli.run_predict(args, parser)
     raise AssertionError(f"unhandled command {args.command}")  # argparse enforces choices
 
 

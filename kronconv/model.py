@@ -1,0 +1,111 @@
+"""Saved models: architecture, theta, scaling, options and the training state, in one ``.npz``.
+
+The file is written atomically (a temporary file beside it, then ``os.replace``), so a run
+killed while saving leaves the previous model intact, and read with ``allow_pickle=False``.
+Keys: ``meta`` (a 0-d string array holding JSON: ``format_version``, ``kronconv_version``,
+``arch`` in the documented schema, ``scaling_divisor``, ``options``, ``state``), ``theta``,
+``scaling_mean`` (d, a, b), and ``velocity`` for SG.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .architecture import Architecture
+from .data import Scaling
+from .train import TrainState
+
+__all__ = ["FORMAT_VERSION", "Model", "atomic_write", "load_model", "save_model"]
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Model:
+    """A trained (or training) network with everything needed to predict and to resume."""
+
+    arch: Architecture
+    scaling: Scaling
+    options: dict[str, Any]
+    state: TrainState
+
+    @property
+    def theta(self) -> np.ndarray:
+        return self.state.theta
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then move it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_model(path: str | Path, model: Model) -> None:
+    """Write ``model`` to ``path`` (``.npz``) atomically."""
+    from . import __version__
+
+    st = model.state
+    meta = {"format_version": FORMAT_VERSION, "kronconv_version": __version__,
+            "arch": model.arch.to_dict(), "scaling_divisor": model.scaling.divisor,
+            "options": model.options,
+            "state": {"iteration": st.iteration, "rng_state": st.rng_state, "lam": st.lam,
+                      "elapsed": st.elapsed, "stop_reason": st.stop_reason,
+                      "history": st.history}}
+    arrays = {"meta": np.array(json.dumps(meta)), "theta": st.theta,
+              "scaling_mean": model.scaling.mean}
+    if st.velocity is not None:
+        arrays["velocity"] = st.velocity
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_model(path: str | Path) -> Model:
+    """Read a model written by :func:`save_model`.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, truncated, corrupted, or of another format version; the
+        message names the file.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+            arrays = {k: np.array(f[k]) for k in f.files if k != "meta"}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError,
+            json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable kronconv model ({exc})") from None
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: model format version {meta.get('format_version')!r}, "
+                         f"this kronconv reads {FORMAT_VERSION}")
+    try:
+        arch = Architecture.from_dict(meta["arch"])
+        s = meta["state"]
+        state = TrainState(arrays["theta"], s["iteration"], s["rng_state"], s["lam"],
+                           arrays.get("velocity"), s["elapsed"], s["stop_reason"],
+                           s["history"])
+        scaling = Scaling(meta["scaling_divisor"], arrays["scaling_mean"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: incomplete kronconv model ({exc})") from None
+    if state.theta.shape != (arch.n_params,):
+        raise ValueError(f"{path}: theta has shape {state.theta.shape}, the architecture "
+                         f"needs ({arch.n_params},)")
+    return Model(arch, scaling, meta["options"], state)
