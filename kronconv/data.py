@@ -128,7 +128,7 @@ def load_data(path: str | Path, shape: tuple[int, int, int] | None = None) -> Da
     path = Path(path)
     try:
         if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as f:
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
                 x, y = np.asarray(f["x"]), np.asarray(f["y"])
         elif path.suffix == ".mat":
             from scipy.io import loadmat

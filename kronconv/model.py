@@ -51,6 +51,9 @@ def atomic_write(path: str | Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)          # the permissions a plain open() would give
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -87,7 +90,7 @@ def load_model(path: str | Path) -> Model:
     """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as f:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             meta = json.loads(str(f["meta"]))
             arrays = {k: np.array(f[k]) for k in f.files if k != "meta"}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError,

@@ -43,7 +43,7 @@ def add_parsers(sub, positive_int) -> None:
     train.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--iterations", type=positive_int, default=None,
-                       help="Newton iterations or SG epochs (100 / 60)")
+                       help="Newton iterations or SG epochs (200 / 60)")
     train.add_argument("--C", type=_float, default=1.0, help="regularization C (1.0)")
     train.add_argument("--loss", choices=("squared", "cross_entropy"), default=None,
                        help="squared for newton, cross_entropy for sg by default")
@@ -129,7 +129,7 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                                          else "cross_entropy")}
         scaling = None
         state = None
-    iterations = args.iterations or (100 if options["optimizer"] == "newton" else 60)
+    iterations = args.iterations or (200 if options["optimizer"] == "newton" else 60)
     train_set = _load(options["data"], arch.input, 0)
     val_spec = options["val_data"] or ("digits" if options["data"] == "digits" else None)
     val_set = _load(val_spec, arch.input, 1) if val_spec else None

@@ -1,0 +1,166 @@
+"""Training: accuracy on digits, backends agree, kill and resume, model files, data loaders."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from scipy.io import savemat
+
+from kronconv import Architecture, Z_from_nchw, init_params
+from kronconv.cli import main
+from kronconv.data import Scaling, digits_split, load_data, load_idx
+from kronconv.model import load_model
+from kronconv.train import NewtonOptions, Problem, TrainState, newton_cg
+
+pytest.importorskip("sklearn")          # the digits data ships with scikit-learn (test extra)
+
+
+def test_newton_cg_reaches_97_percent_on_digits(tmp_path, capsys):
+    out = tmp_path / "newton.npz"
+    assert main(["train", "--optimizer", "newton", "--out", str(out), "--quiet"]) == 0
+    accuracy = float(capsys.readouterr().out.split("validation accuracy ")[1].split("%")[0])
+    assert accuracy >= 97.0
+    model = load_model(out)
+    assert model.state.iteration == 200
+    assert model.options["loss"] == "squared"
+    assert main(["predict", "--model", str(out), "--out", str(tmp_path / "p.txt")]) == 0
+    assert f"accuracy {accuracy:.2f}% on 359 instances" in capsys.readouterr().out
+    predictions = np.loadtxt(tmp_path / "p.txt", dtype=int)
+    assert predictions.shape == (359,)
+    assert 100 * np.mean(predictions == digits_split()[1].y) == pytest.approx(accuracy, abs=0.01)
+
+
+def test_sg_reaches_97_percent_on_digits(tmp_path, capsys):
+    out = tmp_path / "sg.npz"
+    assert main(["train", "--optimizer", "sg", "--out", str(out), "--quiet"]) == 0
+    accuracy = float(capsys.readouterr().out.split("validation accuracy ")[1].split("%")[0])
+    assert accuracy >= 97.0
+    assert load_model(out).state.velocity is not None
+
+
+def _digits_problem(backend):
+    train, _ = digits_split()
+    scaling = Scaling.fit(train.x)
+    arch = Architecture.preset("digits")
+    return arch, Problem(arch, Z_from_nchw(scaling(train.x)), train.y, 1.0, "squared", backend)
+
+
+def test_backends_give_the_same_first_newton_iterations():
+    fs = {}
+    for backend in ("sparse", "dense"):
+        arch, problem = _digits_problem(backend)
+        state = newton_cg(problem, TrainState(init_params(arch, 3)), NewtonOptions(iterations=3),
+                          seed=3)
+        fs[backend] = [row["f"] for row in state.history]
+    assert len(fs["dense"]) == 3
+    np.testing.assert_allclose(fs["dense"], fs["sparse"], rtol=1e-10)
+
+
+def test_line_search_gives_up_with_a_reason():
+    class Rising(Problem):
+        def f(self, theta):                        # every step looks worse
+            return super().f(theta) + 100.0
+
+    arch, problem = _digits_problem("dense")
+    rising = Rising(**{k: getattr(problem, k) for k in problem.__dataclass_fields__})
+    state = newton_cg(rising, TrainState(init_params(arch, 0)),
+                      NewtonOptions(iterations=3, max_halvings=5))
+    assert state.iteration == 0
+    assert state.stop_reason == "line search: no sufficient decrease after 5 halvings"
+
+
+def test_a_killed_run_resumes_to_the_same_theta(tmp_path):
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "kronconv", "train", "--iterations", "40", "--quiet"]
+    full, killed = tmp_path / "full.npz", tmp_path / "killed.npz"
+    subprocess.run([*command, "--out", str(full)], env=env, check=True, capture_output=True)
+    process = subprocess.Popen([*command, "--out", str(killed)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if killed.exists() and load_model(killed).state.iteration >= 3:
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    stopped_at = load_model(killed).state.iteration        # the last save is whole
+    assert 3 <= stopped_at < 40, "the run was not stopped mid-way"
+    subprocess.run([*command, "--out", str(killed), "--resume"], env=env, check=True,
+                   capture_output=True)
+    resumed, reference = load_model(killed), load_model(full)
+    assert resumed.state.iteration == 40
+    np.testing.assert_array_equal(resumed.theta, reference.theta)
+    assert [r["f"] for r in resumed.state.history] == [r["f"] for r in reference.state.history]
+
+
+def test_model_files_are_checked(tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    assert main(["train", "--iterations", "2", "--out", str(out), "--quiet"]) == 0
+    raw = out.read_bytes()
+    (tmp_path / "truncated.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match=r"truncated\.npz: not a readable kronconv model"):
+        load_model(tmp_path / "truncated.npz")
+    np.savez(tmp_path / "other.npz", meta=np.array('{"format_version": 99}'))
+    with pytest.raises(ValueError, match=r"other\.npz: model format version 99"):
+        load_model(tmp_path / "other.npz")
+    with pytest.raises(SystemExit):
+        main(["predict", "--model", str(tmp_path / "truncated.npz")])
+    assert "--model:" in capsys.readouterr().err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temp files left
+
+
+def test_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "log.png"
+    assert main(["train", "--iterations", "3", "--out", str(tmp_path / "m.npz"), "--quiet",
+                 "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _idx(path, array, gz):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    with (gzip.open if gz else open)(path, "wb") as f:
+        f.write(data)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_files(tmp_path, gz):
+    x = np.random.default_rng(0).integers(0, 256, size=(5, 4, 3))
+    y = np.arange(5) % 3
+    suffix = ".gz" if gz else ""
+    _idx(tmp_path / f"img{suffix}", x, gz)
+    _idx(tmp_path / f"lab{suffix}", y, gz)
+    data = load_idx(tmp_path / f"img{suffix}", tmp_path / f"lab{suffix}")
+    np.testing.assert_array_equal(data.x[:, 0], x)
+    np.testing.assert_array_equal(data.y, y)
+    assert Scaling.fit(data.x).divisor == 255.0
+    (tmp_path / "bad").write_bytes(b"\x00\x00\x08\x03" + (9).to_bytes(4, "big"))
+    with pytest.raises(ValueError, match="bad: not an IDX file"):
+        load_idx(tmp_path / "bad", tmp_path / f"lab{suffix}")
+
+
+def test_npz_and_mat_files(tmp_path):
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(6, 2, 3, 4)), rng.integers(0, 5, size=6)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    data = load_data(tmp_path / "d.npz")
+    np.testing.assert_array_equal(data.x, x)
+    # a simpleNN .mat: rows vec(Z^n) (channel fastest), labels 1..K
+    rows = np.stack([Z_from_nchw(x[n:n + 1]).reshape(-1, order="F") for n in range(6)])
+    savemat(tmp_path / "d.mat", {"Z": rows, "y": (y + 1)[:, None]})
+    data = load_data(tmp_path / "d.mat", shape=(3, 4, 2))
+    np.testing.assert_allclose(data.x, x)
+    np.testing.assert_array_equal(data.y, y)
+    np.savez(tmp_path / "noy.npz", x=x)
+    with pytest.raises(ValueError, match=r"noy\.npz: .*y"):
+        load_data(tmp_path / "noy.npz")
+    with pytest.raises(ValueError, match=r"expected a \.npz or \.mat file"):
+        load_data(tmp_path / "d.csv")
