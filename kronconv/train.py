@@ -103,8 +103,9 @@ class SGOptions:
     lr_decay: float = 1.0             # lr of epoch k: lr * lr_decay**k
 
 
-def _conjugate_gradient(G: GaussNewton, lam: float, g: np.ndarray, rtol: float,
-                        maxiter: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _conjugate_gradient(G: GaussNewton, lam: float, g: np.ndarray, rtol: float, maxiter: int,
+                        progress: Callable[[str], None] | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, int]:
     """CG on ``(G + lam I) d = -g`` from d = 0; returns ``d``, ``G d`` and the iterations."""
     d = np.zeros_like(g)
     r = -g.copy()
@@ -124,6 +125,8 @@ def _conjugate_gradient(G: GaussNewton, lam: float, g: np.ndarray, rtol: float,
         p = r + (rr_new / rr) * p
         rr = rr_new
         k += 1
+        if progress is not None:
+            progress(f"CG step {k}, ||r|| / ||grad f|| = {np.sqrt(rr) / np.linalg.norm(g):.3f}")
     return d, Gd, k
 
 
@@ -137,8 +140,8 @@ def _log(state: TrainState, problem: Problem, f: float, grad_norm: float, starte
 
 
 def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = NewtonOptions(),
-              seed: int = 0, callback: Callable[[TrainState, dict], None] | None = None
-              ) -> TrainState:
+              seed: int = 0, callback: Callable[[TrainState, dict], None] | None = None,
+              progress: Callable[[str], None] | None = None) -> TrainState:
     """Subsampled Gauss-Newton with CG, Levenberg-Marquardt damping and a line search.
 
     Each iteration: ``f`` and ``∇f`` over all the data; a fresh subsample S
@@ -159,6 +162,8 @@ def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = Newt
         Seeds the generator when the state has none.
     callback : callable, optional
         ``callback(state, row)`` after every iteration (the CLI logs and saves there).
+    progress : callable, optional
+        ``progress(message)`` during an iteration (CG steps, line search), for a display.
 
     Returns
     -------
@@ -179,7 +184,7 @@ def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = Newt
         G = GaussNewton(state.theta, problem.arch, problem.instances(S), problem.y[S],
                         problem.C, problem.loss, n_total=problem.l, backend=problem.backend)
         d, Gd, cg_steps = _conjugate_gradient(G, state.lam, g, options.cg_rtol,
-                                              options.cg_maxiter)
+                                              options.cg_maxiter, progress)
         gd = float(g @ d)
         alpha, halvings = 1.0, 0
         while True:
@@ -190,6 +195,8 @@ def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = Newt
                 break
             alpha /= 2
             halvings += 1
+            if progress is not None:
+                progress(f"line search, alpha = {alpha:g}")
         if f_new > f + options.eta * alpha * gd:
             state.stop_reason = (f"line search: no sufficient decrease after "
                                  f"{options.max_halvings} halvings")
@@ -213,7 +220,8 @@ def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = Newt
 
 
 def sg(problem: Problem, state: TrainState, options: SGOptions = SGOptions(), seed: int = 0,
-       callback: Callable[[TrainState, dict], None] | None = None) -> TrainState:
+       callback: Callable[[TrainState, dict], None] | None = None,
+       progress: Callable[[str], None] | None = None) -> TrainState:
     """Stochastic gradient with momentum, one shuffled pass over the data an iteration.
 
     A mini-batch B's gradient is that of ``theta^T theta / (2 C l) + (1/|B|) sum_{i in B} ξ_i``
@@ -240,6 +248,9 @@ def sg(problem: Problem, state: TrainState, options: SGOptions = SGOptions(), se
             g += reg * state.theta
             state.velocity = options.momentum * state.velocity - lr * g
             state.theta = state.theta + state.velocity
+            if progress is not None:
+                done = min(start + options.batch_size, problem.l)
+                progress(f"{done}/{problem.l} instances")
         state.iteration += 1
         state.rng_state = rng.bit_generator.state
         f, g = problem.f_and_grad(state.theta)

@@ -163,13 +163,21 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
               f"{options['backend']} backend, {options['dtype']}, seed {options['seed']}")
         print(header)
 
+    on_terminal = not args.quiet and sys.stderr.isatty()
+
+    def show(message: str) -> None:          # a transient status line on a terminal
+        sys.stderr.write(f"\r  iteration {state.iteration + 1}: {message}\x1b[K")
+        sys.stderr.flush()
+
     def checkpoint(st: TrainState, row: dict) -> None:
         save_model(args.out, Model(arch, scaling, options, st))
+        if on_terminal:
+            sys.stderr.write("\r\x1b[K")
         if not args.quiet:
             print(_row(row), flush=True)
 
     run = newton_cg if options["optimizer"] == "newton" else sg
-    state = run(problem, state, opt, options["seed"], checkpoint)
+    state = run(problem, state, opt, options["seed"], checkpoint, show if on_terminal else None)
     save_model(args.out, Model(arch, scaling, options, state))
     if state.stop_reason:
         print(f"stopped: {state.stop_reason}", file=sys.stderr)
