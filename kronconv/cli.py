@@ -11,6 +11,8 @@ from . import train_cli
 from .activations import ACTIVATIONS
 from .architecture import load_architecture
 from .bench import BENCH_BACKENDS, format_report, run_bench
+from .golden import write_golden
+from .ops import export_operators, network_operators, operator_table, plot_operators
 from .torch_reference import torch_available
 from .verify import DEFAULT_NETWORK, DEFAULT_SHAPE, Check, run_checks, run_network_checks
 
@@ -65,7 +67,66 @@ def _parser() -> argparse.ArgumentParser:
                        help="instances per chunk for kronconv's backends (the whole batch)")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
     train_cli.add_parsers(sub, _positive_int)
+
+    golden = sub.add_parser(
+        "golden", help="write a golden test vector (.npz)",
+        description="Write a self-describing test vector: inputs, labels, weights, every "
+        "layer's intermediates, outputs, f, the gradient, and a direction v with Jv and Gv. "
+        "The same arguments give byte-identical files; the schema is in kronconv/golden.py.")
+    golden.add_argument("--arch", default="digits", help="a preset or an architecture file")
+    golden.add_argument("--batch", type=_positive_int, default=4)
+    golden.add_argument("--seed", type=int, default=0)
+    golden.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    golden.add_argument("--loss", choices=("squared", "cross_entropy"), default="cross_entropy")
+    golden.add_argument("--C", type=float, default=0.01, help="regularization C (0.01; inf)")
+    golden.add_argument("--out", required=True, help="the .npz to write")
+
+    ops = sub.add_parser(
+        "ops", help="list, export or draw every operator of a network",
+        description="A table of every operator of the convolutional layers (shape, nnz, "
+        "density, bytes); max pooling's P_pool and phi^T ⊗ I for one random instance.")
+    ops.add_argument("--arch", default="digits", help="a preset or an architecture file")
+    ops.add_argument("--layer", type=_positive_int, default=None, help="one layer only")
+    ops.add_argument("--seed", type=int, default=0)
+    ops.add_argument("--export", default=None, metavar="DIR", help="write them to DIR")
+    ops.add_argument("--format", choices=("npz", "mtx"), default="npz",
+                     help="scipy.sparse .npz or Matrix Market .mtx (npz)")
+    ops.add_argument("--plot", default=None, metavar="FILE.png", help="draw their patterns")
     return parser
+
+
+def _arch(args: argparse.Namespace, parser: argparse.ArgumentParser):
+    try:
+        return load_architecture(args.arch)
+    except (ValueError, TypeError) as exc:
+        parser.error(f"--arch: {exc}")
+
+
+def _golden(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    meta = write_golden(args.out, _arch(args, parser), args.batch, args.seed, args.dtype,
+                        args.loss, args.C)
+    print(f"wrote {args.out}: {meta['arch'].get('name', 'custom')}, batch {meta['batch']}, "
+          f"{meta['dtype']}, {meta['loss']}, C = {meta['C']}, seed {meta['seed']}")
+    return 0
+
+
+def _ops(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        operators = network_operators(_arch(args, parser), args.layer, args.seed)
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(operator_table(operators))
+    if args.export:
+        written = export_operators(args.export, operators, args.format)
+        print(f"wrote {len(written)} files to {args.export}")
+    if args.plot:
+        try:
+            plot_operators(args.plot, operators)
+        except ImportError as exc:
+            print(f"kronconv ops --plot: {exc}", file=sys.stderr)
+            return 1
+        print(f"drew {args.plot}")
+    return 0
 
 
 def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -73,10 +134,7 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     bad = sorted(set(backends) - set(BENCH_BACKENDS))
     if bad or not backends:
         parser.error(f"--backends: choose among {', '.join(BENCH_BACKENDS)}, got {args.backends!r}")
-    try:
-        arch = load_architecture(args.arch)
-    except (ValueError, TypeError) as exc:
-        parser.error(f"--arch: {exc}")
+    arch = _arch(args, parser)
     report = run_bench(arch, args.batch, args.dtype, args.threads, args.repeat, backends,
                        chunk_size=args.chunk_size)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
@@ -117,6 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _verify(args)
     if args.command == "bench":
         return _bench(args, parser)
+    if args.command == "golden":
+        return _golden(args, parser)
+    if args.command == "ops":
+        return _ops(args, parser)
     if args.command == "train":
         return train_cli.run_train(args, parser)
     if args.command == "predict":

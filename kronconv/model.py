@@ -10,8 +10,6 @@ Keys: ``meta`` (a 0-d string array holding JSON: ``format_version``, ``kronconv_
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from ._files import atomic_write
 from .architecture import Architecture
 from .data import Scaling
 from .train import TrainState
 
-__all__ = ["FORMAT_VERSION", "Model", "atomic_write", "load_model", "save_model"]
+__all__ = ["FORMAT_VERSION", "Model", "load_model", "save_model"]
 
 FORMAT_VERSION = 1
 
@@ -40,25 +39,6 @@ class Model:
     @property
     def theta(self) -> np.ndarray:
         return self.state.theta
-
-
-def atomic_write(path: str | Path, write) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, then move it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)          # the permissions a plain open() would give
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_model(path: str | Path, model: Model) -> None:

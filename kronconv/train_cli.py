@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_write
 from .architecture import load_architecture
 from .data import Dataset, Scaling, digits_split, load_data, load_idx
 from .layout import Z_from_nchw
-from .model import Model, atomic_write, load_model, save_model
+from .model import Model, load_model, save_model
 from .network import predict
 from .parameters import init_params
 from .train import NewtonOptions, Problem, SGOptions, TrainState, newton_cg, sg

@@ -1,0 +1,118 @@
+"""Golden test vectors: one self-describing ``.npz`` with a network's inputs, weights,
+every layer's intermediates, outputs, objective, gradient and a Gauss-Newton product.
+
+Keys (``np.load(path, allow_pickle=False)`` reads them all):
+
+- ``meta``: 0-d string array, JSON with ``format_version`` (1), ``kronconv_version``,
+  ``arch`` (the documented architecture schema), ``loss``, ``C`` (null for infinity),
+  ``seed``, ``dtype``, ``batch``.
+- ``x_nchw`` (N, d, a, b) inputs and ``y`` (N,) integer labels.
+- per convolutional layer m = 1, 2, ...: ``conv{m}.w_oihw`` (d_out, d, h, h), ``conv{m}.b``;
+  in kronconv's layout for the whole batch: ``conv{m}.Z`` (d, a*b*N), ``conv{m}.phi``
+  (h*h*d, a_conv*b_conv*N), ``conv{m}.S`` (d_out, a_conv*b_conv*N), ``conv{m}.Z_next``
+  (d_out, a_out*b_out*N).
+- per fully-connected layer m: ``full{m}.W`` (n_out, n_in) and ``full{m}.b``; ``full1.W``
+  acts on ``z = vec(Z^{L_c+1})`` (channel fastest; :func:`~kronconv.nchw_flat_from_W` gives
+  the weight for a flattened NCHW map).
+- ``z_out`` (N, n_classes), ``f`` (0-d), ``grad`` (n_params,) in theta's order, and per
+  layer ``conv{m}.grad_w_oihw``, ``conv{m}.grad_b``, ``full{m}.grad_W``, ``full{m}.grad_b``.
+- ``v`` (n_params,) a random direction, ``Jv`` (N, n_classes), ``Gv`` (n_params,) (the
+  Gauss-Newton product on the whole batch).
+
+The same arguments give byte-identical files: the zip members carry a fixed timestamp.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._files import atomic_write
+from .architecture import Architecture
+from .gauss_newton import GaussNewton, jacobian_vector
+from .layer import conv_S, layer_output, phi_pad
+from .layout import Z_from_nchw, oihw_from_W
+from .network import network_output, objective_and_gradient
+from .parameters import init_params, unpack_params
+
+__all__ = ["GOLDEN_FORMAT_VERSION", "golden_arrays", "write_golden"]
+
+GOLDEN_FORMAT_VERSION = 1
+
+
+def golden_arrays(arch: Architecture, batch: int = 4, seed: int = 0, dtype: str = "float64",
+                  loss: str = "cross_entropy", C: float = 0.01) -> dict[str, np.ndarray]:
+    """Every array of a golden file, keyed as the module docstring lists them."""
+    from . import __version__
+
+    dt = np.dtype(dtype)
+    rng = np.random.default_rng(seed)
+    a, b, d = arch.input
+    theta = init_params(arch, seed, dt)
+    x = rng.standard_normal((batch, d, a, b)).astype(dt)
+    y = rng.integers(0, arch.n_classes, size=batch)
+    meta = {"format_version": GOLDEN_FORMAT_VERSION, "kronconv_version": __version__,
+            "arch": arch.to_dict(), "loss": loss, "C": None if math.isinf(C) else C,
+            "seed": seed, "dtype": dt.name, "batch": batch}
+    out: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta, sort_keys=True)),
+                                  "x_nchw": x, "y": y}
+    params = unpack_params(theta, arch)
+    Z = Z_from_nchw(x)
+    for m, ((W, bias), shape, act) in enumerate(
+            zip(params, arch.conv_shapes, arch.activations, strict=False), 1):
+        out |= {f"conv{m}.w_oihw": oihw_from_W(W, shape.h), f"conv{m}.b": bias.copy(),
+                f"conv{m}.Z": Z, f"conv{m}.phi": phi_pad(Z, shape),
+                f"conv{m}.S": conv_S(Z, W, bias, shape)}
+        Z = layer_output(Z, W, bias, shape, act)
+        out[f"conv{m}.Z_next"] = Z
+    n_conv = len(arch.conv_shapes)
+    for m, (W, bias) in enumerate(params[n_conv:], 1):
+        out |= {f"full{m}.W": W.copy(), f"full{m}.b": bias.copy()}
+    f, grad = objective_and_gradient(theta, arch, Z_from_nchw(x), y, C, loss)
+    out |= {"z_out": network_output(theta, arch, Z_from_nchw(x)).T.copy(),
+            "f": np.array(f, dtype=dt), "grad": grad}
+    grads = unpack_params(grad, arch)
+    for m, ((gW, gb), shape) in enumerate(zip(grads, arch.conv_shapes, strict=False), 1):
+        out |= {f"conv{m}.grad_w_oihw": oihw_from_W(gW, shape.h), f"conv{m}.grad_b": gb.copy()}
+    for m, (gW, gb) in enumerate(grads[n_conv:], 1):
+        out |= {f"full{m}.grad_W": gW.copy(), f"full{m}.grad_b": gb.copy()}
+    v = rng.standard_normal(theta.size).astype(dt)
+    out |= {"v": v, "Jv": jacobian_vector(theta, arch, Z_from_nchw(x), v).T.copy(),
+            "Gv": GaussNewton(theta, arch, Z_from_nchw(x), y, C, loss).matvec(v)}
+    return {k: np.array(a_, order="C") for k, a_ in out.items()}
+
+
+def _write_npz(f: io.BufferedIOBase, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` with a fixed timestamp on every member, so equal arrays give equal bytes."""
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, array, allow_pickle=False)
+            zf.writestr(info, buffer.getvalue())
+
+
+def write_golden(path: str | Path, arch: Architecture, batch: int = 4, seed: int = 0,
+                 dtype: str = "float64", loss: str = "cross_entropy",
+                 C: float = 0.01) -> dict[str, Any]:
+    """Write a golden file (atomically) and return its ``meta``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from kronconv import Architecture
+    >>> path = os.path.join(tempfile.mkdtemp(), "digits.npz")
+    >>> write_golden(path, Architecture.preset("digits"), batch=2)["batch"]
+    2
+    >>> sorted(np.load(path, allow_pickle=False).files)[:3]
+    ['Gv', 'Jv', 'conv1.S']
+    """
+    arrays = golden_arrays(arch, batch, seed, dtype, loss, C)
+    atomic_write(path, lambda f: _write_npz(f, arrays))
+    return json.loads(str(arrays["meta"]))

@@ -1,0 +1,110 @@
+"""``kronconv ops``: every operator of a network's convolutional layers, to list, export and draw.
+
+The instance-dependent operators (max pooling's ``P_pool``, ``phi^T ⊗ I``) are built for one
+random instance; ``I ⊗ W`` for the He-initialized ``W`` of the seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+import scipy.sparse as sp
+
+from ._files import atomic_write
+from .architecture import Architecture
+from .layer import conv_S, layer_output, phi_pad
+from .operators import I_kron_W, P_pad, P_phi, P_pool, ones_kron_I, phiT_kron_I
+from .parameters import init_params, unpack_params
+
+__all__ = ["export_operators", "network_operators", "operator_table", "plot_operators"]
+
+
+def network_operators(arch: Architecture, layer: int | None = None,
+                      seed: int = 0) -> dict[str, sp.csr_array]:
+    """``{"conv{m}.{name}": operator}`` for every convolutional layer m (or only ``layer``)."""
+    if not arch.conv_shapes:
+        raise ValueError("the architecture has no convolutional layer")
+    if layer is not None and not 1 <= layer <= len(arch.conv_shapes):
+        raise ValueError(f"layer must be in 1..{len(arch.conv_shapes)}, got {layer}")
+    rng = np.random.default_rng(seed)
+    params = unpack_params(init_params(arch, seed), arch)
+    a, b, d = arch.input
+    Z = rng.standard_normal((d, a * b))                      # one random instance
+    ops = {}
+    for m, ((W, bias), shape, act) in enumerate(
+            zip(params, arch.conv_shapes, arch.activations, strict=False), 1):
+        if layer is None or m == layer:
+            sigma_S = act(conv_S(Z, W, bias, shape))
+            ops |= {f"conv{m}.P_pad": P_pad(shape), f"conv{m}.P_phi": P_phi(shape),
+                    f"conv{m}.P_pool": P_pool(shape, sigma_S),
+                    f"conv{m}.I_kron_W": I_kron_W(W, shape),
+                    f"conv{m}.ones_kron_I": ones_kron_I(shape),
+                    f"conv{m}.phiT_kron_I": phiT_kron_I(phi_pad(Z, shape), shape.d_out)}
+        Z = layer_output(Z, W, bias, shape, act)
+    return ops
+
+
+def operator_table(ops: dict[str, sp.csr_array]) -> str:
+    """A table: operator, shape, stored entries, density, bytes (data + indices + indptr)."""
+    lines = [f"{'operator':<20} {'shape':>22} {'nnz':>11} {'density':>10} {'bytes':>12}"]
+    for name, A in ops.items():
+        size = A.data.nbytes + A.indices.nbytes + A.indptr.nbytes
+        density = A.nnz / (A.shape[0] * A.shape[1])
+        shape = f"{A.shape[0]} x {A.shape[1]}"
+        lines.append(f"{name:<20} {shape:>22} {A.nnz:>11} {density:>10.3e} {size:>12}")
+    return "\n".join(lines)
+
+
+def export_operators(directory: str | Path, ops: dict[str, sp.csr_array],
+                     fmt: str = "npz") -> list[Path]:
+    """Write every operator to ``directory`` as ``NAME.npz`` (scipy.sparse) or ``NAME.mtx``.
+
+    Each file is written atomically; ``scipy.sparse.load_npz`` / ``scipy.io.mmread`` read
+    them back.
+    """
+    if fmt not in ("npz", "mtx"):
+        raise ValueError(f"fmt must be 'npz' or 'mtx', got {fmt!r}")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, A in ops.items():
+        path = directory / f"{name}.{fmt}"
+        if fmt == "npz":
+            atomic_write(path, lambda f, A=A: sp.save_npz(f, A))
+        else:
+            atomic_write(path, lambda f, A=A, name=name: scipy.io.mmwrite(
+                f, sp.coo_matrix(A), comment=f"kronconv {name}"))
+        written.append(path)
+    return written
+
+
+def plot_operators(path: str | Path, ops: dict[str, sp.csr_array]) -> None:
+    """Draw every operator's sparsity pattern into one PNG (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("drawing the operators needs matplotlib: pip install matplotlib "
+                          "(or the 'plot' extra)") from None
+    cols = 3
+    rows = -(-len(ops) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.6 * rows), squeeze=False,
+                             constrained_layout=True)
+    for ax, (name, A) in zip(axes.ravel(), ops.items(), strict=False):
+        # the pattern binned to at most 300 x 300 cells: a cell is dark if it holds an entry
+        coo = A.tocoo()
+        bins = (min(A.shape[0], 300), min(A.shape[1], 300))
+        cells, _, _ = np.histogram2d(coo.row, coo.col, bins=bins,
+                                     range=((0, A.shape[0]), (0, A.shape[1])))
+        ax.imshow(cells > 0, cmap="Greys", interpolation="nearest", aspect="auto",
+                  extent=(0, A.shape[1], A.shape[0], 0))
+        ax.set_title(f"{name}\n{A.shape[0]} x {A.shape[1]}, nnz {A.nnz}", fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(ops):]:
+        ax.axis("off")
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=90))
+    plt.close(fig)

@@ -1,0 +1,112 @@
+"""Golden files: byte-identical, self-consistent, and recomputed by PyTorch from their contents."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from _reference import assert_rel_close
+
+from kronconv import Architecture, W_from_nchw_flat, nchw_flat_from_W
+from kronconv.cli import main
+from kronconv.golden import golden_arrays, write_golden
+
+
+def test_same_arguments_give_byte_identical_files(tmp_path):
+    arch = Architecture.preset("digits")
+    write_golden(tmp_path / "a.npz", arch, batch=3, seed=5)
+    assert main(["golden", "--arch", "digits", "--batch", "3", "--seed", "5",
+                 "--out", str(tmp_path / "b.npz")]) == 0
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    write_golden(tmp_path / "c.npz", arch, batch=3, seed=6)
+    assert (tmp_path / "a.npz").read_bytes() != (tmp_path / "c.npz").read_bytes()
+
+
+def test_contents_and_consistency(tmp_path):
+    arch = Architecture.preset("digits")
+    path = tmp_path / "g.npz"
+    write_golden(path, arch, batch=2, dtype="float32", loss="squared", C=float("inf"))
+    with np.load(path, allow_pickle=False) as g:
+        meta = json.loads(str(g["meta"]))
+        assert meta["format_version"] == 1
+        assert meta["dtype"] == "float32"
+        assert meta["C"] is None
+        assert Architecture.from_dict(meta["arch"]) == arch
+        for m in (1, 2):
+            for key in ("w_oihw", "b", "Z", "phi", "S", "Z_next", "grad_w_oihw", "grad_b"):
+                assert f"conv{m}.{key}" in g.files
+            assert g[f"conv{m}.S"].dtype == np.float32
+        np.testing.assert_array_equal(g["conv1.Z_next"], g["conv2.Z"])
+        assert g["z_out"].shape == (2, 10)
+        assert g["Jv"].shape == (2, 10)
+        assert g["Gv"].shape == g["v"].shape == g["grad"].shape == (arch.n_params,)
+        assert {"full1.W", "full2.b", "full1.grad_W", "full2.grad_b"} <= set(g.files)
+
+
+def _require_torch():
+    if os.environ.get("KRONCONV_REQUIRE_TORCH"):
+        import torch
+    else:
+        torch = pytest.importorskip("torch")
+    return torch
+
+
+@pytest.mark.parametrize(("preset", "loss"), [("digits", "cross_entropy"),
+                                              ("mnist-3layer", "squared")])
+def test_pytorch_recomputes_the_golden_gradients_from_the_file(tmp_path, preset, loss):
+    torch = _require_torch()
+    F = torch.nn.functional
+    path = tmp_path / "g.npz"
+    write_golden(path, Architecture.preset(preset), batch=3, seed=2, loss=loss, C=0.5)
+    g = dict(np.load(path, allow_pickle=False))
+    meta = json.loads(str(g["meta"]))
+    spec = meta["arch"]
+    x = torch.tensor(g["x_nchw"])
+    tensors = {}
+
+    def param(key, array):
+        tensors[key] = torch.tensor(array, requires_grad=True)
+        return tensors[key]
+
+    act = {"relu": torch.relu, "identity": lambda t: t}
+    for m, layer in enumerate(spec["conv"], 1):
+        x = act[layer["activation"]](F.conv2d(x, param(f"conv{m}.w", g[f"conv{m}.w_oihw"]),
+                                              param(f"conv{m}.b", g[f"conv{m}.b"]),
+                                              stride=layer["stride"], padding=layer["padding"]))
+        if layer["pool"] == "max":
+            x = F.max_pool2d(x, layer["pool_size"], layer["pool_stride"])
+    d, a, b = x.shape[1:]
+    z = x.reshape(x.shape[0], -1)
+    for m, layer in enumerate(spec["full"], 1):
+        W = g[f"full{m}.W"] if m > 1 else nchw_flat_from_W(g["full1.W"], d, a, b)
+        z = act[layer["activation"]](F.linear(z, param(f"full{m}.W", W),
+                                              param(f"full{m}.b", g[f"full{m}.b"])))
+    y = torch.tensor(g["y"])
+    if meta["loss"] == "squared":
+        xi = ((z - F.one_hot(y, z.shape[1]).to(z.dtype)) ** 2).sum(dim=1)
+    else:
+        xi = F.cross_entropy(z, y, reduction="none")
+    f = xi.mean() + sum((t * t).sum() for t in tensors.values()) / (2 * meta["C"] * len(y))
+    f.backward()
+    assert_rel_close(z.detach().numpy(), g["z_out"], 1e-10, "z_out")
+    assert_rel_close(np.array(f.item()), g["f"], 1e-10, "f")
+    for m in range(1, len(spec["conv"]) + 1):
+        assert_rel_close(tensors[f"conv{m}.w"].grad.numpy(), g[f"conv{m}.grad_w_oihw"], 1e-10,
+                         f"conv{m}.grad_w_oihw")
+        assert_rel_close(tensors[f"conv{m}.b"].grad.numpy(), g[f"conv{m}.grad_b"], 1e-10,
+                         f"conv{m}.grad_b")
+    gW1 = tensors["full1.W"].grad.numpy()
+    assert_rel_close(W_from_nchw_flat(gW1, d, a, b), g["full1.grad_W"], 1e-10, "full1.grad_W")
+    assert_rel_close(tensors["full1.b"].grad.numpy(), g["full1.grad_b"], 1e-10, "full1.grad_b")
+
+
+def test_golden_arrays_match_written_file(tmp_path):
+    arch = Architecture.preset("digits")
+    arrays = golden_arrays(arch, batch=2)
+    write_golden(tmp_path / "g.npz", arch, batch=2)
+    with np.load(tmp_path / "g.npz", allow_pickle=False) as g:
+        assert list(g.files) == list(arrays)
+        for key in arrays:
+            np.testing.assert_array_equal(g[key], arrays[key])
