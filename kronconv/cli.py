@@ -38,11 +38,16 @@ def _parser() -> argparse.ArgumentParser:
         help="check equations (1)-(9) numerically on one layer",
         description="Check every equation of one convolutional layer numerically (float64): "
         "both forms of each equation agree, and the gradients equal central finite "
-        f"differences. The layer is {DEFAULT_SHAPE}. Then check the objective and "
-        f"gradient of the network {DEFAULT_NETWORK} (finite differences on sampled "
-        "coordinates, chunked evaluation, and PyTorch autograd when installed). "
+        f"differences. The layer is {DEFAULT_SHAPE}. Then check a network ({DEFAULT_NETWORK} "
+        "by default): its gradient against finite differences on sampled coordinates, Jv, "
+        "J^T u and Gv, the Kronecker against the vec forms, the dense path against the sparse "
+        "chain, chunked evaluation, and PyTorch (autograd, torch.func) when installed. "
         "Exit status 0 only if all checks pass.",
     )
+    verify.add_argument("--arch", default=DEFAULT_NETWORK,
+                        help=f"the network: a preset or a file ({DEFAULT_NETWORK})")
+    verify.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="the network section's dtype; references stay float64 (float64)")
     verify.add_argument("--seed", type=int, default=0, help="seed of the random data (0)")
     verify.add_argument("--batch", type=_positive_int, default=2, help="instances (2)")
     verify.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
@@ -148,16 +153,17 @@ def _print_checks(checks: list[Check], width: int) -> None:
               f"{'pass' if c.passed else 'FAIL'}")
 
 
-def _verify(args: argparse.Namespace) -> int:
+def _verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    arch = _arch(args, parser)
     layer = run_checks(DEFAULT_SHAPE, batch=args.batch, seed=args.seed,
                        activation=args.activation)
-    network = run_network_checks(DEFAULT_NETWORK, batch=args.batch, seed=args.seed)
+    network = run_network_checks(arch, batch=args.batch, seed=args.seed, dtype=args.dtype)
     width = max(len(c.compared) for c in layer + network)
     print(f"One layer: {DEFAULT_SHAPE}, batch {args.batch}, {args.activation}, "
           f"seed {args.seed}, float64")
     _print_checks(layer, width)
-    print(f"\nThe network {DEFAULT_NETWORK}: batch {args.batch}, cross-entropy, C = 0.1, "
-          f"He initialization, seed {args.seed}, float64")
+    print(f"\nThe network {arch.name or args.arch}: batch {args.batch}, cross-entropy, "
+          f"C = 0.1, He initialization, seed {args.seed}, {args.dtype}")
     _print_checks(network, width)
     if not torch_available():
         print("(PyTorch is not installed: the PyTorch checks were skipped)")
@@ -172,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "verify":
-        return _verify(args)
+        return _verify(args, parser)
     if args.command == "bench":
         return _bench(args, parser)
     if args.command == "golden":

@@ -16,8 +16,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .activations import Activation, get_activation
 from .architecture import Architecture, load_architecture
 from .dense import DenseCache
+from .gauss_newton import GaussNewton, jacobian_T_vector, jacobian_vector
 from .identities import identity2, identity3, numerical_jacobian
 from .layer import (
+    BACKENDS,
     conv_S,
     forward,
     grad_b,
@@ -34,7 +36,11 @@ from .network import NetworkCache, _regularization, forward_network, objective_a
 from .operators import _pool_windows
 from .parameters import init_params
 from .shapes import LayerShape
-from .torch_reference import torch_available, torch_objective_and_gradient
+from .torch_reference import (
+    torch_available,
+    torch_gauss_newton_vector,
+    torch_objective_and_gradient,
+)
 
 __all__ = [
     "DEFAULT_NETWORK",
@@ -253,44 +259,59 @@ def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
     return checks
 
 
+# Tolerances by dtype: (two kronconv computations, against differences, against PyTorch).
+# In float32 the references (differences, PyTorch) are computed in float64.
+TOLERANCES = {"float64": (FORMS_TOL, FD_TOL, TORCH_TOL), "float32": (1e-4, 1e-3, 1e-4)}
+
+
 def run_network_checks(arch: str | Architecture = DEFAULT_NETWORK, batch: int = 2,
                        seed: int = 0, loss: str = "cross_entropy", C: float = 0.1,
-                       samples: int = 6) -> list[Check]:
-    """Check a whole network's objective and gradient numerically (float64).
+                       samples: int = 6, dtype: str = "float64") -> list[Check]:
+    """Check a whole network's objective, gradient and Gauss-Newton products numerically.
 
     The gradient against central differences of ``f`` on ``samples`` sampled weight
     coordinates and two bias coordinates per layer (coordinates whose difference step
-    would cross a kink of ReLU or max pooling are sampled again); the Kronecker and vec
-    forms; the dense path against the sparse chain; evaluation in chunks of one instance
-    against the whole batch; and, when
-    PyTorch is installed, ``f``, ``∇f`` and the outputs against PyTorch autograd.
+    would cross a kink of ReLU or max pooling are sampled again); ``J v`` against the
+    differences of the outputs along ``v``; ``<u, J v> = <J^T u, v>``; the symmetry of ``G``;
+    the Kronecker and vec forms; the dense path against the sparse chain; evaluation in
+    chunks of one instance against the whole batch; and, when PyTorch is installed, ``f``,
+    ``∇f``, the outputs and ``G v`` against PyTorch (autograd, torch.func).
 
     Parameters
     ----------
     arch : str or Architecture, default "mnist-3layer"
     batch : int, default 2
     seed : int, default 0
-        Seeds theta (He initialization), the data, the labels and the coordinates.
+        Seeds theta (He initialization), the data, the labels, the directions and the
+        coordinates.
     loss : {"cross_entropy", "squared"}, default "cross_entropy"
     C : float, default 0.1
     samples : int, default 6
+    dtype : {"float64", "float32"}, default "float64"
+        kronconv computes in this dtype; the references stay in float64.
 
     Returns
     -------
     list of Check
     """
     arch = load_architecture(arch) if not isinstance(arch, Architecture) else arch
+    forms_tol, fd_tol, torch_tol = TOLERANCES[dtype]
     rng = np.random.default_rng(seed)
     a, b, d = arch.input
     theta = init_params(arch, seed)
     Z = rng.normal(size=(d, a * b * batch))
     y = rng.integers(0, arch.n_classes, size=batch)
-    f, grad = objective_and_gradient(theta, arch, Z, y, C, loss)
+    theta_t, Z_t = theta.astype(dtype), Z.astype(dtype)          # what kronconv computes in
+    f, grad = objective_and_gradient(theta_t, arch, Z_t, y, C, loss)
     pattern = activation_pattern(forward_network(theta, arch, Z)[1], arch)
     checks = []
 
     def add(compared: str, x, ref, tol: float) -> None:
         checks.append(Check("net", compared, max_relative_error(x, ref), tol))
+
+    def off_kinks(t: np.ndarray) -> tuple[np.ndarray, bool]:
+        z, cache = forward_network(t, arch, Z)
+        return z, same_pattern(activation_pattern(cache, arch), pattern)
 
     def difference(j: int) -> float | None:
         """Central difference of f along coordinate j, or None if it would cross a kink."""
@@ -298,8 +319,8 @@ def run_network_checks(arch: str | Architecture = DEFAULT_NETWORK, batch: int = 
         for sign in (1, -1):
             t = theta.copy()
             t[j] += sign * FD_EPS_NETWORK
-            z, cache = forward_network(t, arch, Z)
-            if not same_pattern(activation_pattern(cache, arch), pattern):
+            z, same = off_kinks(t)
+            if not same:
                 return None
             ends.append(_regularization(t, C, batch) + loss_value(z, y, loss).mean())
         return (ends[0] - ends[1]) / (2 * FD_EPS_NETWORK)
@@ -322,21 +343,42 @@ def run_network_checks(arch: str | Architecture = DEFAULT_NETWORK, batch: int = 
                     fd.append(value)
                     taken += 1
         add(f"∇f of {name} (W, b) vs finite differences, {len(coords)} coordinates",
-            grad[coords], np.array(fd), FD_TOL)
+            grad[coords], np.array(fd), fd_tol)
         start += rows * cols + n_b
 
-    _, grad_kron = objective_and_gradient(theta, arch, Z, y, C, loss, form="kron")
-    add("∇f: Kronecker forms vs vec forms of (1), (5), (8)/(9)", grad_kron, grad, FORMS_TOL)
-    f_dense, grad_dense = objective_and_gradient(theta, arch, Z, y, C, loss, backend="dense")
-    add("f: dense path vs sparse chain", np.array(f_dense), np.array(f), FORMS_TOL)
-    add("∇f: dense path vs sparse chain", grad_dense, grad, FORMS_TOL)
-    f1, grad1 = objective_and_gradient(theta, arch, Z, y, C, loss, chunk_size=1)
-    add("f: chunks of one instance vs one batch", np.array(f1), np.array(f), FORMS_TOL)
-    add("∇f: chunks of one instance vs one batch", grad1, grad, FORMS_TOL)
+    for _ in range(20):                  # a direction whose difference step stays off kinks
+        v = rng.normal(size=theta.size)
+        v /= np.linalg.norm(v)                                   # a unit step of FD_EPS
+        (z_plus, same_plus), (z_minus, same_minus) = (off_kinks(theta + s * FD_EPS_NETWORK * v)
+                                                      for s in (1, -1))
+        if same_plus and same_minus:
+            break
+    Jv = jacobian_vector(theta_t, arch, Z_t, v)
+    add("Jv vs finite differences of the outputs", Jv,
+        (z_plus - z_minus) / (2 * FD_EPS_NETWORK), fd_tol)
+    u = rng.normal(size=Jv.shape).astype(dtype)
+    add("<u, Jv> vs <J^T u, v>", np.array(np.sum(u * Jv)),
+        np.array(jacobian_T_vector(theta_t, arch, Z_t, u) @ v), forms_tol)
+    G = {be: GaussNewton(theta_t, arch, Z_t, y, C, loss, backend=be) for be in BACKENDS}
+    Gv = G["sparse"].matvec(v)
+    w = rng.normal(size=theta.size)
+    add("G symmetric: <w, Gv> vs <Gw, v>", np.array(w @ Gv),
+        np.array(G["sparse"].matvec(w) @ v), forms_tol)
+    add("Gv: dense path vs sparse chain", G["dense"].matvec(v), Gv, forms_tol)
+    _, grad_kron = objective_and_gradient(theta_t, arch, Z_t, y, C, loss, form="kron")
+    add("∇f: Kronecker forms vs vec forms of (1), (5), (8)/(9)", grad_kron, grad, forms_tol)
+    f_dense, grad_dense = objective_and_gradient(theta_t, arch, Z_t, y, C, loss, backend="dense")
+    add("f: dense path vs sparse chain", np.array(f_dense), np.array(f), forms_tol)
+    add("∇f: dense path vs sparse chain", grad_dense, grad, forms_tol)
+    f1, grad1 = objective_and_gradient(theta_t, arch, Z_t, y, C, loss, chunk_size=1)
+    add("f: chunks of one instance vs one batch", np.array(f1), np.array(f), forms_tol)
+    add("∇f: chunks of one instance vs one batch", grad1, grad, forms_tol)
     if torch_available():
         f_t, grad_t, z_t = torch_objective_and_gradient(theta, arch, Z, y, C, loss)
-        z, _ = forward_network(theta, arch, Z)
-        add("network outputs z vs PyTorch", z, z_t, TORCH_TOL)
-        add("f vs PyTorch", np.array(f), np.array(f_t), TORCH_TOL)
-        add("∇f vs PyTorch autograd", grad, grad_t, TORCH_TOL)
+        z, _ = forward_network(theta_t, arch, Z_t)
+        add("network outputs z vs PyTorch", z, z_t, torch_tol)
+        add("f vs PyTorch", np.array(f), np.array(f_t), torch_tol)
+        add("∇f vs PyTorch autograd", grad, grad_t, torch_tol)
+        add("Gv vs PyTorch torch.func (jvp, vjp)", Gv,
+            torch_gauss_newton_vector(theta, arch, Z, y, v, C, loss), torch_tol)
     return checks

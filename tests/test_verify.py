@@ -115,3 +115,20 @@ def test_console_entry_point_runs():
                             text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "passed, 0 failed" in result.stdout
+
+
+def test_cli_verify_other_network_and_dtype(capsys):
+    assert main(["verify", "--arch", "digits", "--dtype", "float32", "--batch", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "The network digits: batch 3" in out
+    assert "float32" in out
+    for what in ("Jv vs finite differences", "<u, Jv> vs <J^T u, v>", "G symmetric",
+                 "Gv: dense path vs sparse chain"):
+        assert what in out
+
+
+def test_cli_verify_bad_arch(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["verify", "--arch", "nope"])
+    assert info.value.code == 2
+    assert "--arch: 'nope' is neither a preset" in capsys.readouterr().err
