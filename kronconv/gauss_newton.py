@@ -106,6 +106,16 @@ def jacobian_T_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, u: n
     Returns
     -------
     ndarray of shape (arch.n_params,)
+
+    Examples
+    --------
+    >>> from kronconv import Architecture, init_params
+    >>> arch = Architecture.preset("digits")
+    >>> theta, Z = init_params(arch), np.ones((1, 64 * 2))
+    >>> v, u = np.ones(arch.n_params), np.ones((10, 2))
+    >>> lhs = np.sum(u * jacobian_vector(theta, arch, Z, v))
+    >>> bool(np.isclose(lhs, jacobian_T_vector(theta, arch, Z, u) @ v))     # <u, Jv> = <J^T u, v>
+    True
     """
     theta, params, Z, _ = _check(theta, arch, Z)
     _, cache = _run(params, arch, Z, True, backend)

@@ -194,6 +194,15 @@ def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
     -------
     grad : ndarray of shape (arch.n_params,)
         Summed over the instances, in the order of theta.
+
+    Examples
+    --------
+    >>> from kronconv import init_params
+    >>> arch = Architecture.preset("digits")
+    >>> theta = init_params(arch)
+    >>> z, cache = forward_network(theta, arch, np.ones((1, 64 * 2)))
+    >>> backward_network(np.ones_like(z), theta, arch, cache).shape
+    (3658,)
     """
     if not isinstance(cache, NetworkCache):
         raise TypeError(f"cache must be the NetworkCache from forward_network(), "
@@ -337,6 +346,21 @@ def network_output(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     Returns
     -------
     ndarray of shape (n_classes, N)
+
+    Examples
+    --------
+    >>> arch = Architecture.preset("digits")
+    >>> network_output(np.zeros(arch.n_params), arch, np.ones((1, 64 * 3)))
+    array([[0., 0., 0.],
+           [0., 0., 0.],
+           [0., 0., 0.],
+           [0., 0., 0.],
+           [0., 0., 0.],
+           [0., 0., 0.],
+           [0., 0., 0.],
+           [0., 0., 0.],
+           [0., 0., 0.],
+           [0., 0., 0.]])
     """
     _check_backend(backend)
     _, params, Z, N = _check(theta, arch, Z)
@@ -348,15 +372,45 @@ def predict(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
             chunk_size: int | None = None, backend: Backend = "sparse") -> np.ndarray:
     """The predicted class of every instance: the index of its largest output.
 
+    Parameters
+    ----------
+    theta, arch, Z, chunk_size, backend
+        As for :func:`objective`.
+
     Returns
     -------
     ndarray of shape (N,), int64
+
+    Examples
+    --------
+    >>> from kronconv import init_params
+    >>> arch = Architecture.preset("digits")
+    >>> predict(init_params(arch), arch, np.ones((1, 64 * 4))).shape
+    (4,)
     """
     return network_output(theta, arch, Z, chunk_size, backend).argmax(axis=0).astype(np.int64)
 
 
 def accuracy(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
              chunk_size: int | None = None, backend: Backend = "sparse") -> float:
-    """The fraction of instances whose predicted class equals the label ``y``."""
+    """The fraction of instances whose predicted class equals the label ``y``.
+
+    Parameters
+    ----------
+    theta, arch, Z, chunk_size, backend
+        As for :func:`objective`.
+    y : ndarray of shape (N,)
+        Integer classes.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> arch = Architecture.preset("digits")
+    >>> accuracy(np.zeros(arch.n_params), arch, np.ones((1, 64 * 2)), [0, 5])   # all argmax 0
+    0.5
+    """
     pred = predict(theta, arch, Z, chunk_size, backend)
     return float(np.mean(pred == check_labels(y, arch.n_classes, pred.size)))

@@ -246,7 +246,7 @@ def _first_max(shape: LayerShape, sigma_cols: np.ndarray) -> np.ndarray:
 def P_pool_batch_last(shape: LayerShape, sigma_cols: np.ndarray) -> sp.csr_array:
     """Max pooling for a batch stored instance-fastest ("batch last"), as kronconv's chains do.
 
-    The same per-instance operators as :func:`P_pool`, ordered for vectors whose entry
+    The same per-instance operators as :func:`~kronconv.P_pool`, ordered for vectors whose entry
     ``(p, i)`` (position p of instance i) sits at ``p*N + i`` (a C-ordered (n, N) array
     with ``vec(sigma(S^i))`` in column i): row ``r*N + i`` has its 1 in column
     ``c*N + i`` where ``c`` is the first maximum of instance i's window r.
