@@ -25,11 +25,11 @@ instances or entries; the loops below run over the ``h*h`` window offsets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from .activations import Activation
+from .memory import cached
 from .operators import P_phi
 from .shapes import LayerShape
 
@@ -102,7 +102,7 @@ def _pad_T(G: np.ndarray, shape: LayerShape) -> np.ndarray:
     return G if p == 0 else np.ascontiguousarray(G[:, p:p + shape.b, p:p + shape.a])
 
 
-@lru_cache(maxsize=64)
+@cached
 def _gather_index(shape: LayerShape) -> np.ndarray:
     """P_phi's row -> column index, renumbered for the channel-first layout.
 

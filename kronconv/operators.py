@@ -13,12 +13,11 @@ window offset ``(i, j)`` and channel ``c`` is at row ``i + h*j + h*h*c``.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import scipy.sparse as sp
 
 from ._validate import as_float_array, batch_size, check_int, check_shape, require_ndim
+from .memory import cached, check_memory, csr_bytes
 from .shapes import LayerShape, check_layer_shape
 
 __all__ = ["I_kron_W", "P_pad", "P_phi", "P_pool", "ones_kron_I", "phiT_kron_I"]
@@ -61,6 +60,12 @@ def _float_dtype(dtype: object) -> np.dtype:
     return dt
 
 
+def _guard(what: str, rows: int, nnz: int, dtype: object) -> None:
+    """Refuse, before allocating, an operator above the memory limit (kronconv.memory)."""
+    check_memory(csr_bytes(rows, nnz, np.dtype(dtype).itemsize), what,
+                 "use a smaller layer or batch (chunk_size), or the dense backend")
+
+
 # --- P_pad --------------------------------------------------------------------------------
 
 
@@ -91,10 +96,11 @@ def P_pad(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
            [0, 0, 0, 0]])
     """
     check_layer_shape(shape)
+    _guard(f"P_pad for {shape}", shape.n_pad, shape.n_in, _float_dtype(dtype))
     return _P_pad(shape, _float_dtype(dtype))
 
 
-@lru_cache(maxsize=64)
+@cached
 def _P_pad(shape: LayerShape, dtype: np.dtype) -> sp.csr_array:
     d, a, b, p = shape.d, shape.a, shape.b, shape.padding
     c, r, q = np.arange(d), np.arange(a), np.arange(b)
@@ -138,10 +144,11 @@ def P_phi(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
     ((16, 9), 16)
     """
     check_layer_shape(shape)
+    _guard(f"P_phi for {shape}", shape.n_phi, shape.n_phi, _float_dtype(dtype))
     return _P_phi(shape, _float_dtype(dtype))
 
 
-@lru_cache(maxsize=64)
+@cached
 def _P_phi(shape: LayerShape, dtype: np.dtype) -> sp.csr_array:
     h, d, s, a_pad = shape.h, shape.d, shape.stride, shape.a_pad
     i, j, c = np.arange(h), np.arange(h), np.arange(d)
@@ -156,7 +163,7 @@ def _P_phi(shape: LayerShape, dtype: np.dtype) -> sp.csr_array:
 # --- P_pool -------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=64)
+@cached
 def _pool_windows(shape: LayerShape) -> np.ndarray:
     """Column indices in ``vec(sigma(S))`` of every pooling window, shape (n_out, h_pool**2).
 
@@ -224,9 +231,13 @@ def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None, *,
         N = batch_size(sigma_S, shape.d_out, shape.n_windows, "sigma_S",
                        "(d_out, a_conv*b_conv*N)")
     if shape.pool != "max":
+        _guard(f"P_pool for {shape}", shape.n_out, shape.n_out * shape.pool_size**2,
+               _float_dtype(dtype))
         return _P_pool_fixed(shape, _float_dtype(dtype))
     if sigma_S is None:
         raise ValueError("sigma_S is required for max pooling: P_pool depends on the instance")
+    _guard(f"P_pool for {N} instances of {shape}", N * shape.n_out, N * shape.n_out * 4,
+           sigma_S.dtype)
     first_max = _first_max(shape, sigma_S.reshape(shape.n_S, N, order="F"))
     cols = (first_max + shape.n_S * np.arange(N)).ravel(order="F")    # block n: + n*n_S
     return _one_per_row(cols, (N * shape.n_out, N * shape.n_S), sigma_S.dtype)
@@ -266,7 +277,7 @@ def P_pool_batch_last(shape: LayerShape, sigma_cols: np.ndarray) -> sp.csr_array
     return _one_per_row(cols, (shape.n_out * N, shape.n_S * N), sigma_cols.dtype)
 
 
-@lru_cache(maxsize=64)
+@cached
 def _P_pool_fixed(shape: LayerShape, dtype: np.dtype) -> sp.csr_array:
     if shape.pool == "none":
         return _frozen(sp.eye_array(shape.n_S, dtype=dtype, format="csr"))
@@ -281,7 +292,7 @@ def _P_pool_fixed(shape: LayerShape, dtype: np.dtype) -> sp.csr_array:
 # --- I ⊗ W, 1 ⊗ I, phi^T ⊗ I ---------------------------------------------------------------
 
 
-@lru_cache(maxsize=16)
+@cached
 def _block_diagonal_structure(n_blocks: int, rows: int, cols: int) -> tuple[np.ndarray, ...]:
     """CSR ``indices``/``indptr`` of ``I_{n_blocks} ⊗ B`` for a dense ``rows x cols`` block B."""
     itype = _index_dtype(n_blocks * rows * cols, n_blocks * cols)
@@ -329,6 +340,8 @@ def I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
     W = as_float_array(W, "W")
     check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
     n = shape.n_windows
+    _guard(f"I ⊗ W for {shape} (and its cached index structure)", shape.n_S,
+           2 * n * W.size, W.dtype)
     indices, indptr = _block_diagonal_structure(n, *shape.W_shape)
     data = np.tile(W, (n, 1)).ravel()
     return _csr(data, indices, indptr, (shape.n_S, shape.n_phi))
@@ -357,10 +370,11 @@ def ones_kron_I(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
            [0., 1.]])
     """
     check_layer_shape(shape)
+    _guard(f"1 ⊗ I for {shape}", shape.n_S, shape.n_S, _float_dtype(dtype))
     return _ones_kron_I(shape, _float_dtype(dtype))
 
 
-@lru_cache(maxsize=64)
+@cached
 def _ones_kron_I(shape: LayerShape, dtype: np.dtype) -> sp.csr_array:
     cols = np.tile(np.arange(shape.d_out), shape.n_windows)
     return _frozen(_one_per_row(cols, (shape.n_S, shape.d_out), dtype))
@@ -397,6 +411,8 @@ def phiT_kron_I(phi: np.ndarray, d_out: int) -> sp.csr_array:
     require_ndim(phi, 2, "phi", "(h*h*d, M)")
     d_out = check_int(d_out, "d_out", 1)
     K, M = phi.shape
+    _guard(f"phi^T ⊗ I for phi of shape {phi.shape} and d_out={d_out}", M * d_out,
+           M * d_out * K, phi.dtype)
     itype = _index_dtype(M * d_out * K, K * d_out)
     o, j = np.arange(d_out, dtype=itype), np.arange(K, dtype=itype)
     indices = np.broadcast_to(o[None, :, None] + d_out * j[None, None, :], (M, d_out, K)).ravel()

@@ -1,0 +1,204 @@
+"""Memory: a guard that refuses oversized allocations up front, and the operator cache.
+
+Before building an operator or a batch's caches, kronconv estimates the bytes it needs;
+above the limit it raises :class:`MemoryLimitError` with the estimate, the limit and what to
+do, before allocating anything. The limit defaults to 80 % of the memory available when
+kronconv is imported (``KRONCONV_MEMORY_LIMIT``, in bytes, overrides it) and can be set with
+:func:`set_memory_limit`.
+
+The instance-independent operators are kept in one least-recently-used cache bounded by
+bytes (:func:`set_cache_limit`, default 512 MiB), keyed by the full layer shape and dtype, and
+safe to use from several threads.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "MemoryLimitError",
+    "cache_info",
+    "check_memory",
+    "get_memory_limit",
+    "set_cache_limit",
+    "set_memory_limit",
+]
+
+
+class MemoryLimitError(MemoryError):
+    """An allocation kronconv refused because it would exceed the memory limit."""
+
+
+def _available_bytes() -> int:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def _default_limit() -> int:
+    env = os.environ.get("KRONCONV_MEMORY_LIMIT")
+    if env:
+        try:
+            return int(float(env))
+        except ValueError:
+            raise ValueError(f"KRONCONV_MEMORY_LIMIT must be a number of bytes, got {env!r}") \
+                from None
+    return int(0.8 * _available_bytes())
+
+
+_limit = _default_limit()
+
+
+def set_memory_limit(nbytes: int | None) -> None:
+    """Set the memory limit in bytes (``None``: back to the default).
+
+    Examples
+    --------
+    >>> old = get_memory_limit()
+    >>> set_memory_limit(2**30); get_memory_limit()
+    1073741824
+    >>> set_memory_limit(old)
+    """
+    global _limit
+    if nbytes is None:
+        _limit = _default_limit()
+        return
+    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 1:
+        raise ValueError(f"nbytes must be a positive integer or None, got {nbytes!r}")
+    _limit = int(nbytes)
+
+
+def get_memory_limit() -> int:
+    """The memory limit in bytes."""
+    return _limit
+
+
+def _format(nbytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if nbytes < 1024 or unit == "TiB":
+            return f"{nbytes:.1f} {unit}" if unit != "bytes" else f"{int(nbytes)} bytes"
+        nbytes /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_memory(estimate: float, what: str, advice: str) -> None:
+    """Raise :class:`MemoryLimitError` if ``estimate`` bytes exceed the limit.
+
+    Examples
+    --------
+    >>> check_memory(10, "a tiny array", "nothing")
+    >>> check_memory(2.0**50, "a huge operator", "use a smaller layer")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kronconv.memory.MemoryLimitError: a huge operator needs about 1024.0 TiB, above ...
+    """
+    if estimate > _limit:
+        raise MemoryLimitError(
+            f"{what} needs about {_format(estimate)}, above kronconv's memory limit of "
+            f"{_format(_limit)}; {advice}, or raise the limit with kronconv.set_memory_limit")
+
+
+def csr_bytes(rows: int, nnz: int, itemsize: int) -> int:
+    """Bytes of a CSR matrix: values, column indices and row pointers (int64 beyond 2**31)."""
+    index = 4 if max(rows, nnz) < 2**31 else 8
+    return nnz * (itemsize + index) + (rows + 1) * index
+
+
+# --- the operator cache --------------------------------------------------------------------
+
+
+def _nbytes(value: Any) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, tuple):
+        return sum(_nbytes(v) for v in value)
+    if hasattr(value, "data") and hasattr(value, "indices") and hasattr(value, "indptr"):
+        return value.data.nbytes + value.indices.nbytes + value.indptr.nbytes
+    return 0
+
+
+class _OperatorCache:
+    """A least-recently-used cache bounded by the bytes of its entries; thread-safe."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.RLock()
+
+    def get(self, key: Any, build: Callable[[], Any]) -> Any:
+        with self._lock:          # one build per key, even when threads ask at once
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key][0]
+            value = build()
+            size = _nbytes(value)
+            if size <= self.max_bytes:
+                self._entries[key] = (value, size)
+                self._bytes += size
+                self._evict()
+            return value
+
+    def _evict(self) -> None:
+        while self._bytes > self.max_bytes and self._entries:
+            _, (_, size) = self._entries.popitem(last=False)
+            self._bytes -= size
+
+    def clear(self, prefix: str | None = None) -> None:
+        with self._lock:
+            for key in [k for k in self._entries if prefix is None or k[0] == prefix]:
+                self._bytes -= self._entries.pop(key)[1]
+
+    def info(self) -> dict[str, int]:
+        with self._lock:
+            return {"entries": len(self._entries), "bytes": self._bytes,
+                    "max_bytes": self.max_bytes}
+
+
+_CACHE = _OperatorCache(512 * 2**20)
+
+
+def set_cache_limit(nbytes: int) -> None:
+    """Bound the operator cache to ``nbytes`` (evicting the least recently used).
+
+    Examples
+    --------
+    >>> set_cache_limit(256 * 2**20); cache_info()["max_bytes"]
+    268435456
+    >>> set_cache_limit(512 * 2**20)
+    """
+    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 0:
+        raise ValueError(f"nbytes must be a non-negative integer, got {nbytes!r}")
+    with _CACHE._lock:
+        _CACHE.max_bytes = int(nbytes)
+        _CACHE._evict()
+
+
+def cache_info() -> dict[str, int]:
+    """The operator cache's ``entries``, ``bytes`` and ``max_bytes``."""
+    return _CACHE.info()
+
+
+def cached(fn: Callable) -> Callable:
+    """Cache ``fn(*args)`` (hashable arguments) in the shared operator cache."""
+    @functools.wraps(fn)
+    def wrapper(*args):
+        return _CACHE.get((fn.__qualname__, *args), lambda: fn(*args))
+
+    wrapper.cache_clear = lambda: _CACHE.clear(fn.__qualname__)
+    return wrapper
