@@ -8,6 +8,7 @@ sparse products that follow the slides' equations (1)-(9). NOTATION.md (and the
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._validate import set_check_finite
 from .activations import ACTIVATIONS, Activation, get_activation
 from .architecture import PRESETS, Architecture, ConvSpec, FullSpec, load_architecture
 from .dense import DenseCache
@@ -48,6 +49,13 @@ from .layout import (
     vec,
 )
 from .losses import LOSSES, loss_and_grad, loss_value
+from .memory import (
+    MemoryLimitError,
+    cache_info,
+    get_memory_limit,
+    set_cache_limit,
+    set_memory_limit,
+)
 from .network import (
     NetworkCache,
     accuracy,
@@ -82,6 +90,7 @@ __all__ = [
     "I_kron_W",
     "LayerCache",
     "LayerShape",
+    "MemoryLimitError",
     "NetworkCache",
     "P_pad",
     "P_phi",
@@ -98,11 +107,13 @@ __all__ = [
     "accuracy",
     "backward",
     "backward_network",
+    "cache_info",
     "chw_from_Z",
     "conv_S",
     "forward",
     "forward_network",
     "get_activation",
+    "get_memory_limit",
     "grad_S",
     "grad_W",
     "grad_Z",
@@ -134,6 +145,9 @@ __all__ = [
     "phi_pad",
     "pool",
     "predict",
+    "set_cache_limit",
+    "set_check_finite",
+    "set_memory_limit",
     "unpack_params",
     "vec",
 ]

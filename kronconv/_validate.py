@@ -58,3 +58,42 @@ def batch_size(M: np.ndarray, rows: int, cols_per_instance: int, name: str,
             f"got shape {M.shape}"
         )
     return M.shape[1] // cols_per_instance
+
+
+_CHECK_FINITE = {"on": True}
+
+
+def set_check_finite(flag: bool) -> None:
+    """Turn the check that inputs and parameters are finite on (default) or off.
+
+    Parameters
+    ----------
+    flag : bool
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> set_check_finite(False); set_check_finite(True)
+    """
+    _CHECK_FINITE["on"] = bool(flag)
+
+
+def require_finite(A: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` at the first NaN or infinity of ``A`` (unless switched off)."""
+    if _CHECK_FINITE["on"] and A.size and not np.isfinite(A).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(A))[0])
+        raise ValueError(f"{name} contains {A[index]} at index {index}: kronconv needs finite "
+                         "inputs and parameters (kronconv.set_check_finite(False) skips this "
+                         "check)")
+
+
+def require_finite_result(value: np.ndarray, name: str) -> None:
+    """Raise ``FloatingPointError`` if a computed result overflowed (NaN or infinity)."""
+    if not np.isfinite(value).all():
+        info = np.finfo(value.dtype)
+        raise FloatingPointError(
+            f"{name} is not finite in {value.dtype}: the network overflowed ({value.dtype} "
+            f"holds magnitudes up to {info.max:.1e}); use float64, or smaller weights or inputs")

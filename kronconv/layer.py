@@ -26,9 +26,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import dense
-from ._validate import as_float_array, batch_size, check_shape
+from ._validate import as_float_array, batch_size, check_shape, require_finite
 from .activations import Activation, get_activation
 from .dense import DenseCache
+from .memory import check_memory
 from .operators import (
     I_kron_W,
     P_pad,
@@ -86,7 +87,9 @@ def _check_backend(backend: str) -> None:
 def _check_Z(Z: object, shape: LayerShape) -> tuple[np.ndarray, int]:
     check_layer_shape(shape)
     Z = as_float_array(Z, "Z")
-    return Z, batch_size(Z, shape.d, shape.a * shape.b, "Z", "(d, a*b*N)")
+    N = batch_size(Z, shape.d, shape.a * shape.b, "Z", "(d, a*b*N)")
+    require_finite(Z, "Z")
+    return Z, N
 
 
 def _check_Wb(W: object, b: object, shape: LayerShape, dtype: np.dtype):
@@ -94,6 +97,8 @@ def _check_Wb(W: object, b: object, shape: LayerShape, dtype: np.dtype):
     check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
     b = as_float_array(b, "b", dtype)
     check_shape(b, (shape.d_out,), "b", "(d_out,)")
+    require_finite(W, "W")
+    require_finite(b, "b")
     return W, b
 
 
@@ -380,8 +385,11 @@ def _forward_public(Z: object, W: object, b: object, shape: LayerShape,
     """:func:`forward` and :func:`layer_output`: check, run on columns, return batch matrices."""
     act = get_activation(activation)
     _check_backend(backend)
-    Z, _ = _check_Z(Z, shape)
+    Z, N = _check_Z(Z, shape)
     W, b = _check_Wb(W, b, shape, Z.dtype)
+    check_memory((shape.n_phi + 3 * shape.n_S) * N * Z.dtype.itemsize,
+                 f"one layer's forward pass on {N} instances of {shape}",
+                 "use a smaller batch, or the dense backend")
     X = _enter(_cols(Z, shape.n_in), shape.a, shape.b, shape.d, backend)
     Z_next, cache = _forward_layer(X, W, b, shape, act, keep, backend)
     return _mat(_leave(Z_next, backend), shape.d_out), cache

@@ -67,6 +67,19 @@ _limit = _default_limit()
 def set_memory_limit(nbytes: int | None) -> None:
     """Set the memory limit in bytes (``None``: back to the default).
 
+    Parameters
+    ----------
+    nbytes : int or None
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        If ``nbytes`` is not a positive integer or None.
+
     Examples
     --------
     >>> old = get_memory_limit()
@@ -84,7 +97,17 @@ def set_memory_limit(nbytes: int | None) -> None:
 
 
 def get_memory_limit() -> int:
-    """The memory limit in bytes."""
+    """The memory limit in bytes.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> get_memory_limit() > 0
+    True
+    """
     return _limit
 
 
@@ -176,6 +199,14 @@ _CACHE = _OperatorCache(512 * 2**20)
 def set_cache_limit(nbytes: int) -> None:
     """Bound the operator cache to ``nbytes`` (evicting the least recently used).
 
+    Parameters
+    ----------
+    nbytes : int
+
+    Returns
+    -------
+    None
+
     Examples
     --------
     >>> set_cache_limit(256 * 2**20); cache_info()["max_bytes"]
@@ -190,7 +221,17 @@ def set_cache_limit(nbytes: int) -> None:
 
 
 def cache_info() -> dict[str, int]:
-    """The operator cache's ``entries``, ``bytes`` and ``max_bytes``."""
+    """The operator cache's ``entries``, ``bytes`` and ``max_bytes``.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> sorted(cache_info())
+    ['bytes', 'entries', 'max_bytes']
+    """
     return _CACHE.info()
 
 

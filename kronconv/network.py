@@ -19,7 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_float_array, batch_size, check_int, check_shape
+from ._validate import (
+    as_float_array,
+    batch_size,
+    check_int,
+    check_shape,
+    require_finite,
+    require_finite_result,
+)
 from .architecture import Architecture
 from .layer import (
     Backend,
@@ -35,6 +42,7 @@ from .layer import (
     _leave,
 )
 from .losses import check_labels, loss_and_grad
+from .memory import check_memory
 from .parameters import unpack_params
 
 __all__ = [
@@ -78,7 +86,10 @@ def _check(theta: object, arch: object,
     a, b, d = arch.input
     N = batch_size(Z, d, a * b, "Z", "(d, a*b*N)")
     theta = as_float_array(theta, "theta", Z.dtype)
-    return theta, unpack_params(theta, arch), Z, N
+    params = unpack_params(theta, arch)
+    require_finite(Z, "Z")
+    require_finite(theta, "theta")
+    return theta, params, Z, N
 
 
 def _check_C(C: float) -> float:
@@ -124,6 +135,9 @@ def _run(params: list, arch: Architecture, Z: np.ndarray, keep: bool,
     n_conv = len(arch.conv_shapes)
     conv_caches, full_caches = [], []
     a, b, d = arch.input
+    N = Z.shape[1] // (a * b)
+    check_memory(_forward_bytes(arch, N, Z.dtype, keep), f"the forward pass of {N} instances",
+                 "evaluate in chunks (chunk_size) or use a smaller batch")
     z = _cols(Z, a * b * d)              # column i is vec(Z^{1,i})
     X = _enter(z, a, b, d, backend)      # the backend's layout, kept from layer to layer
     for (W, b_), shape, act in zip(params[:n_conv], arch.conv_shapes, arch.activations[:n_conv],
@@ -138,6 +152,15 @@ def _run(params: list, arch: Architecture, Z: np.ndarray, keep: bool,
             full_caches.append(FullCache(z, act.derivative(s)))
         z = act(s)
     return z, (NetworkCache(tuple(conv_caches), tuple(full_caches)) if keep else None)
+
+
+def _forward_bytes(arch: Architecture, N: int, dtype: np.dtype, keep: bool) -> int:
+    """Bytes a forward pass of N instances allocates: the caches it keeps for backward
+    (phi and sigma'(S) per layer), plus the largest layer's temporaries (phi, S, sigma(S))."""
+    item = np.dtype(dtype).itemsize
+    sizes = [(s.n_phi, s.n_S) for s in arch.conv_shapes] or [(0, 0)]
+    kept = sum(n_phi + n_S for n_phi, n_S in sizes) if keep else 0
+    return (kept + max(n_phi + 2 * n_S for n_phi, n_S in sizes)) * N * item
 
 
 def forward_network(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
@@ -273,10 +296,13 @@ def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarra
     theta, params, Z, N = _check(theta, arch, Z)
     y = check_labels(y, arch.n_classes, N)
     total = 0.0
-    for rows, Zc in _chunks(Z, N, arch, chunk_size, backend):
-        z, _ = _run(params, arch, Zc, False, backend)
-        total += float(loss_and_grad(z, y[rows], loss)[0].sum())
-    return _regularization(theta, C, N) + total / N
+    with np.errstate(over="ignore", invalid="ignore"):     # reported below, not warned
+        for rows, Zc in _chunks(Z, N, arch, chunk_size, backend):
+            z, _ = _run(params, arch, Zc, False, backend)
+            total += float(loss_and_grad(z, y[rows], loss)[0].sum())
+    f = _regularization(theta, C, N) + total / N
+    require_finite_result(np.asarray(f, dtype=theta.dtype), "f")
+    return f
 
 
 def _regularization(theta: np.ndarray, C: float, n: int) -> float:
@@ -320,15 +346,19 @@ def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     theta, params, Z, N = _check(theta, arch, Z)
     y = check_labels(y, arch.n_classes, N)
     total, grad = 0.0, np.zeros_like(theta)
-    for rows, Zc in _chunks(Z, N, arch, chunk_size, backend):
-        z, cache = _run(params, arch, Zc, True, backend)
-        xi, dz = loss_and_grad(z, y[rows], loss)
-        total += float(xi.sum())
-        grad += backward_network(dz, theta, arch, cache, form)
-    grad /= N
-    if not math.isinf(C):
-        grad += theta / (C * N)
-    return _regularization(theta, C, N) + total / N, grad
+    with np.errstate(over="ignore", invalid="ignore"):     # reported below, not warned
+        for rows, Zc in _chunks(Z, N, arch, chunk_size, backend):
+            z, cache = _run(params, arch, Zc, True, backend)
+            xi, dz = loss_and_grad(z, y[rows], loss)
+            total += float(xi.sum())
+            grad += backward_network(dz, theta, arch, cache, form)
+        grad /= N
+        if not math.isinf(C):
+            grad += theta / (C * N)
+    f = _regularization(theta, C, N) + total / N
+    require_finite_result(np.asarray(f, dtype=theta.dtype), "f")
+    require_finite_result(grad, "the gradient")
+    return f, grad
 
 
 # --- predictions ---------------------------------------------------------------------------
@@ -364,8 +394,11 @@ def network_output(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     """
     _check_backend(backend)
     _, params, Z, N = _check(theta, arch, Z)
-    return np.concatenate([_run(params, arch, Zc, False, backend)[0]
-                           for _, Zc in _chunks(Z, N, arch, chunk_size, backend)], axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):     # reported below, not warned
+        z = np.concatenate([_run(params, arch, Zc, False, backend)[0]
+                            for _, Zc in _chunks(Z, N, arch, chunk_size, backend)], axis=1)
+    require_finite_result(z, "the network's outputs")
+    return z
 
 
 def predict(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
