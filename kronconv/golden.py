@@ -41,7 +41,7 @@ from .layout import Z_from_nchw, oihw_from_W
 from .network import network_output, objective_and_gradient
 from .parameters import init_params, unpack_params
 
-__all__ = ["GOLDEN_FORMAT_VERSION", "golden_arrays", "write_golden"]
+__all__ = ["GOLDEN_FORMAT_VERSION", "golden_arrays", "read_golden", "write_golden"]
 
 GOLDEN_FORMAT_VERSION = 1
 
@@ -116,3 +116,34 @@ def write_golden(path: str | Path, arch: Architecture, batch: int = 4, seed: int
     arrays = golden_arrays(arch, batch, seed, dtype, loss, C)
     atomic_write(path, lambda f: _write_npz(f, arrays))
     return json.loads(str(arrays["meta"]))
+
+
+def read_golden(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a golden file (``allow_pickle=False``) and check it is whole.
+
+    Returns
+    -------
+    dict
+        Every array by key; ``meta`` decoded from JSON into a dict.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, truncated or corrupted, of another format version, or lacks a
+        key; the message names the file.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
+            arrays = {k: np.array(f[k]) for k in f.files}
+        meta = json.loads(str(arrays["meta"]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable kronconv golden file ({exc})") from None
+    if meta.get("format_version") != GOLDEN_FORMAT_VERSION:
+        raise ValueError(f"{path}: golden format version {meta.get('format_version')!r}, this "
+                         f"kronconv reads {GOLDEN_FORMAT_VERSION}")
+    missing = [k for k in ("x_nchw", "y", "z_out", "f", "grad", "v", "Jv", "Gv") if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: incomplete golden file, missing {missing}")
+    arrays["meta"] = meta
+    return arrays

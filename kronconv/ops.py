@@ -20,6 +20,8 @@ from .parameters import init_params, unpack_params
 
 __all__ = ["export_operators", "network_operators", "operator_table", "plot_operators"]
 
+EXPORT_FORMAT_VERSION = 1
+
 
 def network_operators(arch: Architecture, layer: int | None = None,
                       seed: int = 0) -> dict[str, sp.csr_array]:
@@ -61,8 +63,9 @@ def export_operators(directory: str | Path, ops: dict[str, sp.csr_array],
                      fmt: str = "npz") -> list[Path]:
     """Write every operator to ``directory`` as ``NAME.npz`` (scipy.sparse) or ``NAME.mtx``.
 
-    Each file is written atomically; ``scipy.sparse.load_npz`` / ``scipy.io.mmread`` read
-    them back.
+    Each file is written atomically and carries kronconv's format version (a
+    ``kronconv_format_version`` key, or the Matrix Market comment); ``scipy.sparse.load_npz``
+    and ``scipy.io.mmread`` read them back.
     """
     if fmt not in ("npz", "mtx"):
         raise ValueError(f"fmt must be 'npz' or 'mtx', got {fmt!r}")
@@ -71,11 +74,15 @@ def export_operators(directory: str | Path, ops: dict[str, sp.csr_array],
     written = []
     for name, A in ops.items():
         path = directory / f"{name}.{fmt}"
-        if fmt == "npz":
-            atomic_write(path, lambda f, A=A: sp.save_npz(f, A))
+        if fmt == "npz":      # scipy.sparse.save_npz's keys, plus kronconv's format version
+            atomic_write(path, lambda f, A=A: np.savez(
+                f, data=A.data, indices=A.indices, indptr=A.indptr, format=np.array(b"csr"),
+                shape=np.array(A.shape), _is_array=np.array(True),
+                kronconv_format_version=np.array(EXPORT_FORMAT_VERSION)))
         else:
             atomic_write(path, lambda f, A=A, name=name: scipy.io.mmwrite(
-                f, sp.coo_matrix(A), comment=f"kronconv {name}"))
+                f, sp.coo_matrix(A),
+                comment=f"kronconv {name}, format version {EXPORT_FORMAT_VERSION}"))
         written.append(path)
     return written
 
