@@ -25,7 +25,9 @@ def test_run_bench_times_every_backend_on_the_same_gradient():
     assert report["machine"]["blas"]
     text = format_report(report)
     assert text.splitlines()[0].startswith("kronconv bench: digits, batch 3, float64, 1 thread")
-    assert len(text.splitlines()) == 2 + len(results)
+    skipped = report["config"]["skipped"]
+    assert skipped == ([] if torch_available() else ["torch (not installed)"])
+    assert len(text.splitlines()) == 2 + len(results) + len(skipped)
 
 
 def test_cli_bench_json(capsys):
