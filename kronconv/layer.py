@@ -122,12 +122,16 @@ class LayerCache:
         The pooling operator of equation (7) for these columns: for max pooling the
         instances' operators interleaved (:func:`~kronconv.operators.P_pool_batch_last`),
         for average and no pooling the shared one-instance operator.
+    I_kron_W : csr_array
+        ``I ⊗ W`` as the forward pass built it, for (8) and for the Gauss-Newton products
+        (built once per forward pass, not once per product).
     """
 
     shape: LayerShape
     phi: np.ndarray
     dsigma_S: np.ndarray
     P_pool: sp.csr_array
+    I_kron_W: sp.csr_array
 
     @property
     def N(self) -> int:
@@ -140,9 +144,9 @@ def _phi_cols(Zc: np.ndarray, shape: LayerShape) -> np.ndarray:
     return P_phi(shape, Zc.dtype) @ (P_pad(shape, Zc.dtype) @ Zc)
 
 
-def _S_cols(phi: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape) -> np.ndarray:
+def _S_cols(phi: np.ndarray, IW: sp.csr_array, b: np.ndarray, shape: LayerShape) -> np.ndarray:
     """``vec(S^i) = (I ⊗ W) vec(phi^i) + (1 ⊗ I) b`` for every column."""
-    return I_kron_W(W, shape) @ phi + (ones_kron_I(shape, phi.dtype) @ b)[:, None]
+    return IW @ phi + (ones_kron_I(shape, phi.dtype) @ b)[:, None]
 
 
 def _pool_operator(shape: LayerShape, sigma: np.ndarray) -> sp.csr_array:
@@ -164,12 +168,12 @@ def _apply_T_cols(P: sp.csr_array, M: np.ndarray, rows: int) -> np.ndarray:
 def _forward_cols(Zc: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
                   act: Activation, keep: bool) -> tuple[np.ndarray, LayerCache | None]:
     """Equation (6) on columns: ``Z^{m+1}`` and, with ``keep``, the cache."""
-    phi = _phi_cols(Zc, shape)
-    S = _S_cols(phi, W, b, shape)
+    phi, IW = _phi_cols(Zc, shape), I_kron_W(W, shape)
+    S = _S_cols(phi, IW, b, shape)
     sigma_S = act(S)
     P = _pool_operator(shape, sigma_S)
     Z_next = _apply_cols(P, sigma_S, shape.n_out)
-    return Z_next, (LayerCache(shape, phi, act.derivative(S), P) if keep else None)
+    return Z_next, (LayerCache(shape, phi, act.derivative(S), P, IW) if keep else None)
 
 
 def _grad_S_cols(dZc: np.ndarray, cache: LayerCache) -> np.ndarray:
@@ -202,10 +206,11 @@ def _grad_b_cols(dS: np.ndarray, shape: LayerShape, form: str) -> np.ndarray:
     return dS.reshape(shape.n_windows, shape.d_out, -1).sum(axis=(0, 2))     # vec(dS 1)
 
 
-def _grad_Z_cols(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str) -> np.ndarray:
-    """(8) or (9) on columns."""
+def _grad_Z_cols(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str,
+                 IW: sp.csr_array | None = None) -> np.ndarray:
+    """(8) or (9) on columns (``IW``: ``I ⊗ W`` if already built)."""
     if form == "kron":                                        # (I ⊗ W)^T vec(dS)
-        g_phi = I_kron_W(W, shape).T @ dS
+        g_phi = (I_kron_W(W, shape) if IW is None else IW).T @ dS
     elif dS.shape[1] <= _SMALL_BATCH:                         # vec(W^T dS), one product
         dS3 = dS.reshape(shape.n_windows, shape.d_out, -1)
         g_phi = np.tensordot(dS3, W, axes=([1], [0])).transpose(0, 2, 1)
@@ -221,7 +226,7 @@ def _backward_cols(dZc: np.ndarray, W: np.ndarray, cache: LayerCache, form: str,
     dS = _grad_S_cols(dZc, cache)                                     # (7)
     return (_grad_W_cols(dS, cache.phi, shape, form),                 # (1)
             _grad_b_cols(dS, shape, form),                            # (5)
-            _grad_Z_cols(dS, W, shape, form) if need_dZ else None)    # (8), (9)
+            _grad_Z_cols(dS, W, shape, form, cache.I_kron_W) if need_dZ else None)  # (8), (9)
 
 
 # --- either backend: the network runs a layer through these -------------------------------
@@ -258,7 +263,7 @@ def _R_forward_cols(RZc: np.ndarray | None, VW: np.ndarray, vb: np.ndarray, W: n
     shape = cache.shape
     RS = I_kron_W(VW, shape) @ cache.phi + (ones_kron_I(shape, cache.phi.dtype) @ vb)[:, None]
     if RZc is not None:
-        RS += I_kron_W(W, shape) @ _phi_cols(RZc, shape)
+        RS += cache.I_kron_W @ _phi_cols(RZc, shape)
     return _apply_cols(cache.P_pool, cache.dsigma_S * RS, shape.n_out)
 
 
@@ -347,7 +352,7 @@ def conv_S(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     W, b = _check_Wb(W, b, shape, Z.dtype)
     phi = _phi_cols(_cols(Z, shape.n_in), shape)
     if form == "I_kron_W":
-        return _mat(_S_cols(phi, W, b, shape), shape.d_out)
+        return _mat(_S_cols(phi, I_kron_W(W, shape), b, shape), shape.d_out)
     bias = ones_kron_I(shape, Z.dtype) @ b
     S = (phiT_kron_I(_mat(phi, shape.W_shape[1]), shape.d_out) @ W.reshape(-1, order="F")
          + np.tile(bias, N))
