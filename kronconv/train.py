@@ -28,7 +28,10 @@ class Problem:
     """What is trained: the architecture and the (already scaled) data, in kronconv layout.
 
     ``Z`` is (d, a*b*l) with labels ``y`` (l,); ``Z_val``/``y_val`` (optional) give the
-    validation accuracy in the log.
+    validation accuracy in the log. ``f`` and ``∇f`` over all the data are evaluated in chunks
+    of ``chunk_size`` instances, so memory stays bounded by the chunk (None: the backend's
+    default, see :func:`~kronconv.objective_and_gradient`; ``kronconv train`` uses 256 for
+    the sparse backend).
     """
 
     arch: Architecture

@@ -54,6 +54,9 @@ def add_parsers(sub, positive_int) -> None:
     train.add_argument("--momentum", type=_float, default=0.9)
     train.add_argument("--batch-size", type=positive_int, default=32)
     train.add_argument("--lr-decay", type=_float, default=1.0)
+    train.add_argument("--chunk-size", type=positive_int, default=None,
+                       help="instances per chunk for f and its gradient over the data "
+                       "(256 for the sparse backend; the dense backend picks its own)")
     train.add_argument("--out", default="model.npz", help="where the model is saved")
     train.add_argument("--resume", action="store_true",
                        help="continue the run saved in --out up to --iterations")
@@ -144,8 +147,11 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if state is None:
         state = TrainState(init_params(arch, options["seed"], dtype),
                            lam=NewtonOptions().lam)
+    chunk = args.chunk_size or options.get("chunk_size") or (
+        256 if options["backend"] == "sparse" else None)
+    options["chunk_size"] = chunk
     problem = Problem(arch, Z_from_nchw(scaling(train_set.x, dtype)), train_set.y,
-                      options["C"], options["loss"], options["backend"], None,
+                      options["C"], options["loss"], options["backend"], chunk,
                       None if val_set is None else Z_from_nchw(scaling(val_set.x, dtype)),
                       None if val_set is None else val_set.y)
     if options["optimizer"] == "newton":
