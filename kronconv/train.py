@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import check_int
 from .architecture import Architecture
 from .gauss_newton import GaussNewton
 from .network import accuracy, objective, objective_and_gradient
@@ -94,6 +95,13 @@ class NewtonOptions:
     max_halvings: int = 30
     grad_tol: float = 0.0             # stop when ||grad f|| <= grad_tol (0: never)
 
+    def __post_init__(self) -> None:
+        _check_options(self, {"iterations": (0, None), "cg_maxiter": (1, None),
+                              "max_halvings": (0, None)},
+                       {"subsample": (0, 1, "in (0, 1]"), "cg_rtol": (0, None, "> 0"),
+                        "lam": (-1, None, ">= 0"), "eta": (0, 1, "in (0, 1]"),
+                        "grad_tol": (-1, None, ">= 0")})
+
 
 @dataclass(frozen=True)
 class SGOptions:
@@ -104,6 +112,26 @@ class SGOptions:
     lr: float = 0.01
     momentum: float = 0.9
     lr_decay: float = 1.0             # lr of epoch k: lr * lr_decay**k
+
+    def __post_init__(self) -> None:
+        _check_options(self, {"iterations": (0, None), "batch_size": (1, None)},
+                       {"lr": (0, None, "> 0"), "momentum": (-1, 1, "in [0, 1)"),
+                        "lr_decay": (0, None, "> 0")})
+
+
+def _check_options(options: object, ints: dict, floats: dict) -> None:
+    """Integers ``>= low``; numbers in ``(low, high]`` (``lam``, ``grad_tol``: ``>= 0``;
+    ``momentum``: ``[0, 1)``), with the option named in the error."""
+    for name, (low, _) in ints.items():
+        check_int(getattr(options, name), name, low)
+    for name, (low, high, text) in floats.items():
+        value = getattr(options, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number, got {value!r}")
+        ok = {"lam": value >= 0, "grad_tol": value >= 0, "momentum": 0 <= value < 1}.get(
+            name, value > low and (high is None or value <= high))
+        if not (ok and np.isfinite(value)):
+            raise ValueError(f"{name} must be {text}, got {value}")
 
 
 def _conjugate_gradient(G: GaussNewton, lam: float, g: np.ndarray, rtol: float, maxiter: int,

@@ -154,15 +154,19 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                       options["C"], options["loss"], options["backend"], chunk,
                       None if val_set is None else Z_from_nchw(scaling(val_set.x, dtype)),
                       None if val_set is None else val_set.y)
-    if options["optimizer"] == "newton":
-        opt = NewtonOptions(**{**options.get("train_options", {"subsample": args.subsample}),
-                               "iterations": iterations})
-        header = "iter            f    |grad f|   alpha    lambda  #CG  seconds  val acc"
-    else:
-        opt = SGOptions(**{**options.get("train_options", {
-            "batch_size": args.batch_size, "lr": args.lr, "momentum": args.momentum,
-            "lr_decay": args.lr_decay}), "iterations": iterations})
-        header = "epoch           f    |grad f|        lr  seconds  val acc"
+    try:
+        if options["optimizer"] == "newton":
+            opt = NewtonOptions(**{**options.get("train_options", {"subsample": args.subsample}),
+                                   "iterations": iterations})
+        else:
+            opt = SGOptions(**{**options.get("train_options", {
+                "batch_size": args.batch_size, "lr": args.lr, "momentum": args.momentum,
+                "lr_decay": args.lr_decay}), "iterations": iterations})
+    except (TypeError, ValueError) as exc:
+        parser.error(f"--{str(exc).split()[0].replace('_', '-')}: {exc}")
+    header = ("iter            f    |grad f|   alpha    lambda  #CG  seconds  val acc"
+              if options["optimizer"] == "newton" else
+              "epoch           f    |grad f|        lr  seconds  val acc")
     options["train_options"] = asdict(opt)
     if not args.quiet:
         print(f"kronconv train: {arch.name or args.arch}, {len(train_set)} training instances, "

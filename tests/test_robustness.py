@@ -20,6 +20,7 @@ from kronconv.cli import main
 from kronconv.data import load_data, load_idx
 from kronconv.golden import read_golden, write_golden
 from kronconv.model import load_model
+from kronconv.train import NewtonOptions, SGOptions
 
 SHAPE = kc.LayerShape(a=5, b=4, d=2, d_out=3, h=3, padding=1, pool="max", pool_size=2)
 RNG = np.random.default_rng(0)
@@ -101,6 +102,10 @@ API_CASES = [
     (lambda: read_golden("no/such/golden.npz"), ValueError, "not a readable kronconv golden"),
     (lambda: load_data("data.csv"), ValueError, "expected a .npz or .mat file"),
     (lambda: kc.set_memory_limit(-1), ValueError, "nbytes must be a positive integer"),
+    (lambda: NewtonOptions(cg_rtol=0), ValueError,
+     "cg_rtol must be > 0, got 0"),
+    (lambda: SGOptions(batch_size=0), ValueError,
+     "batch_size must be >= 1, got 0"),
 ]
 
 
@@ -123,6 +128,8 @@ CLI_CASES = [
     (["predict", "--model", "no/such/model.npz"], "--model: no/such/model.npz"),
     (["golden"], "the following arguments are required: --out"),
     (["ops", "--layer", "9"], "layer must be in 1..2, got 9"),
+    (["train", "--subsample", "2"], "--subsample: subsample must be in (0, 1], got 2.0"),
+    (["train", "--optimizer", "sg", "--momentum", "1"], "momentum must be in [0, 1), got 1.0"),
     (["ops", "--format", "csv"], "invalid choice: 'csv'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ]
