@@ -88,6 +88,16 @@ def _compare(what: str, case: Case, dtype: str, got: object, expected: np.ndarra
             f"differing index {index}: got {got[index]!r}, expected {expected[index]!r}")
 
 
+def _battery(cases: tuple[Case, ...], dtypes: tuple[str, ...], seed: int, passed: list[str]):
+    """``(case, dtype, rng)`` for every case and dtype; a case that returns without raising
+    is recorded in ``passed``."""
+    rng = np.random.default_rng(seed)
+    for dtype in dtypes:
+        for case in cases:
+            yield case, dtype, rng
+            passed.append(f"{case.name} (batch {case.batch}, {dtype})")
+
+
 def _call(what: str, case: Case, dtype: str, fn: Callable, *args):
     try:
         return fn(*args)
@@ -122,32 +132,29 @@ def check_conv2d(conv2d: Callable, conv2d_backward: Callable | None = None, *,
     AssertionError
         At the first failing case, with the report.
     """
-    passed = []
-    rng = np.random.default_rng(seed)
-    for dtype in dtypes:
-        for case in cases:
-            s = case.shape
-            x = rng.standard_normal((case.batch, s.d, s.a, s.b)).astype(dtype)
-            w = rng.standard_normal((s.d_out, s.d, s.h, s.h)).astype(dtype)
-            b = rng.standard_normal(s.d_out).astype(dtype)
-            Z, W = Z_from_nchw(x), W_from_oihw(w)
-            S = conv_S(Z, W, b, s)
-            y = _call("conv2d", case, dtype, conv2d, x, w, b, s.stride, s.padding)
-            _compare("conv2d forward y", case, dtype, y, nchw_from_Z(S, s.a_conv, s.b_conv))
-            if conv2d_backward is not None:
-                gy = rng.standard_normal((case.batch, s.d_out, s.a_conv, s.b_conv)).astype(dtype)
-                dS = Z_from_nchw(gy)
-                got = _call("conv2d_backward", case, dtype, conv2d_backward, x, w, b, s.stride,
-                            s.padding, gy)
-                if not isinstance(got, tuple | list) or len(got) != 3:
-                    raise AssertionError(f"case {case.name!r}: conv2d_backward must return "
-                                         f"(grad_x, grad_w, grad_b)")
-                expected = (nchw_from_Z(grad_Z(dS, W, s), s.a, s.b),
-                            oihw_from_W(grad_W(dS, phi_pad(Z, s), s), s.h), grad_b(dS, s))
-                for name, g, e in zip(("grad_x", "grad_w", "grad_b"), got, expected,
-                                      strict=True):
-                    _compare(f"conv2d backward {name}", case, dtype, g, e)
-            passed.append(f"{case.name} (batch {case.batch}, {dtype})")
+    passed: list[str] = []
+    for case, dtype, rng in _battery(cases, dtypes, seed, passed):
+        s = case.shape
+        x = rng.standard_normal((case.batch, s.d, s.a, s.b)).astype(dtype)
+        w = rng.standard_normal((s.d_out, s.d, s.h, s.h)).astype(dtype)
+        b = rng.standard_normal(s.d_out).astype(dtype)
+        Z, W = Z_from_nchw(x), W_from_oihw(w)
+        S = conv_S(Z, W, b, s)
+        y = _call("conv2d", case, dtype, conv2d, x, w, b, s.stride, s.padding)
+        _compare("conv2d forward y", case, dtype, y, nchw_from_Z(S, s.a_conv, s.b_conv))
+        if conv2d_backward is not None:
+            gy = rng.standard_normal((case.batch, s.d_out, s.a_conv, s.b_conv)).astype(dtype)
+            dS = Z_from_nchw(gy)
+            got = _call("conv2d_backward", case, dtype, conv2d_backward, x, w, b, s.stride,
+                        s.padding, gy)
+            if not isinstance(got, tuple | list) or len(got) != 3:
+                raise AssertionError(f"case {case.name!r}: conv2d_backward must return "
+                                     f"(grad_x, grad_w, grad_b)")
+            expected = (nchw_from_Z(grad_Z(dS, W, s), s.a, s.b),
+                        oihw_from_W(grad_W(dS, phi_pad(Z, s), s), s.h), grad_b(dS, s))
+            for name, g, e in zip(("grad_x", "grad_w", "grad_b"), got, expected,
+                                  strict=True):
+                _compare(f"conv2d backward {name}", case, dtype, g, e)
     return passed
 
 
@@ -174,23 +181,20 @@ def check_pool(pool_fn: Callable, pool_backward: Callable | None = None, *,
     AssertionError
         At the first failing case, with the report.
     """
-    passed = []
-    rng = np.random.default_rng(seed)
-    for dtype in dtypes:
-        for case in cases:
-            s = case.shape
-            x = rng.standard_normal((case.batch, s.d_out, s.a, s.b)).astype(dtype)
-            Z = Z_from_nchw(x)
-            y = _call("pool", case, dtype, pool_fn, x, s.pool, s.pool_size, s.pool_stride)
-            _compare("pool forward y", case, dtype, y,
-                     nchw_from_Z(pool(Z, s), s.a_out, s.b_out))
-            if pool_backward is not None:
-                gy = rng.standard_normal((case.batch, s.d_out, s.a_out, s.b_out)).astype(dtype)
-                eye = np.eye(s.d_out, dtype=dtype)   # a 1 x 1 identity convolution: S = Z
-                _, cache = forward(Z, eye, np.zeros(s.d_out, dtype), s, "identity")
-                expected = nchw_from_Z(backward(Z_from_nchw(gy), eye, cache)[2], s.a, s.b)
-                got = _call("pool_backward", case, dtype, pool_backward, x, s.pool,
-                            s.pool_size, s.pool_stride, gy)
-                _compare("pool backward grad_x", case, dtype, got, expected)
-            passed.append(f"{case.name} (batch {case.batch}, {dtype})")
+    passed: list[str] = []
+    for case, dtype, rng in _battery(cases, dtypes, seed, passed):
+        s = case.shape
+        x = rng.standard_normal((case.batch, s.d_out, s.a, s.b)).astype(dtype)
+        Z = Z_from_nchw(x)
+        y = _call("pool", case, dtype, pool_fn, x, s.pool, s.pool_size, s.pool_stride)
+        _compare("pool forward y", case, dtype, y,
+                 nchw_from_Z(pool(Z, s), s.a_out, s.b_out))
+        if pool_backward is not None:
+            gy = rng.standard_normal((case.batch, s.d_out, s.a_out, s.b_out)).astype(dtype)
+            eye = np.eye(s.d_out, dtype=dtype)   # a 1 x 1 identity convolution: S = Z
+            _, cache = forward(Z, eye, np.zeros(s.d_out, dtype), s, "identity")
+            expected = nchw_from_Z(backward(Z_from_nchw(gy), eye, cache)[2], s.a, s.b)
+            got = _call("pool_backward", case, dtype, pool_backward, x, s.pool,
+                        s.pool_size, s.pool_stride, gy)
+            _compare("pool backward grad_x", case, dtype, got, expected)
     return passed

@@ -96,11 +96,10 @@ class NewtonOptions:
     grad_tol: float = 0.0             # stop when ||grad f|| <= grad_tol (0: never)
 
     def __post_init__(self) -> None:
-        _check_options(self, {"iterations": (0, None), "cg_maxiter": (1, None),
-                              "max_halvings": (0, None)},
-                       {"subsample": (0, 1, "in (0, 1]"), "cg_rtol": (0, None, "> 0"),
-                        "lam": (-1, None, ">= 0"), "eta": (0, 1, "in (0, 1]"),
-                        "grad_tol": (-1, None, ">= 0")})
+        _check_options(self, {"iterations": 0, "cg_maxiter": 1, "max_halvings": 0}, {
+            "subsample": (lambda x: 0 < x <= 1, "in (0, 1]"), "cg_rtol": (lambda x: x > 0, "> 0"),
+            "lam": (lambda x: x >= 0, ">= 0"), "eta": (lambda x: 0 < x <= 1, "in (0, 1]"),
+            "grad_tol": (lambda x: x >= 0, ">= 0")})
 
 
 @dataclass(frozen=True)
@@ -114,23 +113,22 @@ class SGOptions:
     lr_decay: float = 1.0             # lr of epoch k: lr * lr_decay**k
 
     def __post_init__(self) -> None:
-        _check_options(self, {"iterations": (0, None), "batch_size": (1, None)},
-                       {"lr": (0, None, "> 0"), "momentum": (-1, 1, "in [0, 1)"),
-                        "lr_decay": (0, None, "> 0")})
+        _check_options(self, {"iterations": 0, "batch_size": 1}, {
+            "lr": (lambda x: x > 0, "> 0"), "momentum": (lambda x: 0 <= x < 1, "in [0, 1)"),
+            "lr_decay": (lambda x: x > 0, "> 0")})
 
 
-def _check_options(options: object, ints: dict, floats: dict) -> None:
-    """Integers ``>= low``; numbers in ``(low, high]`` (``lam``, ``grad_tol``: ``>= 0``;
-    ``momentum``: ``[0, 1)``), with the option named in the error."""
-    for name, (low, _) in ints.items():
-        check_int(getattr(options, name), name, low)
-    for name, (low, high, text) in floats.items():
+def _check_options(options: object, ints: dict[str, int],
+                   ranges: dict[str, tuple[Callable[[float], bool], str]]) -> None:
+    """Integers ``>= minimum``, and numbers for which ``allowed(value)`` holds; the error
+    names the option and the allowed range."""
+    for name, minimum in ints.items():
+        check_int(getattr(options, name), name, minimum)
+    for name, (allowed, text) in ranges.items():
         value = getattr(options, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{name} must be a number, got {value!r}")
-        ok = {"lam": value >= 0, "grad_tol": value >= 0, "momentum": 0 <= value < 1}.get(
-            name, value > low and (high is None or value <= high))
-        if not (ok and np.isfinite(value)):
+        if not (np.isfinite(value) and allowed(value)):
             raise ValueError(f"{name} must be {text}, got {value}")
 
 
