@@ -2,8 +2,8 @@
 
 Every stage of a convolutional layer is a ``scipy.sparse`` operator (``P_pad``, ``P_phi``,
 ``P_pool``, ``I ⊗ W``, ``1 ⊗ I``, ``phi^T ⊗ I``), and forward and backward are chains of
-sparse products that follow the slides' equations (1)-(9). NOTATION.md (and the
-:mod:`kronconv.layout` docstring) pins every shape and index order.
+sparse products that follow the slides' equations (1)-(9). The conventions page of the
+documentation (and the :mod:`kronconv.layout` docstring) pins every shape and index order.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -11,12 +11,11 @@ from importlib.metadata import PackageNotFoundError, version
 from ._validate import set_check_finite
 from .activations import ACTIVATIONS, Activation, get_activation
 from .architecture import PRESETS, Architecture, ConvSpec, FullSpec, load_architecture
-from .dense import DenseCache
+from .backends import BACKENDS
+from .cache import LayerCache
 from .gauss_newton import GaussNewton, jacobian_T_vector, jacobian_vector
-from .identities import identity2, identity3, numerical_jacobian
+from .identities import identity2, identity3
 from .layer import (
-    BACKENDS,
-    LayerCache,
     backward,
     conv_S,
     forward,
@@ -48,7 +47,7 @@ from .layout import (
     oihw_from_W,
     vec,
 )
-from .losses import LOSSES, loss_and_grad, loss_value
+from .losses import LOSSES, loss_and_grad, loss_hessian_vector, loss_value
 from .memory import (
     MemoryLimitError,
     cache_info,
@@ -56,11 +55,9 @@ from .memory import (
     set_cache_limit,
     set_memory_limit,
 )
-from .network import (
-    NetworkCache,
+from .network import NetworkCache, backward_network, forward_network
+from .objective import (
     accuracy,
-    backward_network,
-    forward_network,
     network_output,
     objective,
     objective_and_gradient,
@@ -69,6 +66,7 @@ from .network import (
 from .operators import I_kron_W, P_pad, P_phi, P_pool, ones_kron_I, phiT_kron_I
 from .parameters import init_params, pack_params, unpack_params
 from .shapes import POOL_KINDS, LayerShape
+from .testing import numerical_jacobian
 
 try:
     __version__ = version("kronconv")
@@ -84,7 +82,6 @@ __all__ = [
     "Activation",
     "Architecture",
     "ConvSpec",
-    "DenseCache",
     "FullSpec",
     "GaussNewton",
     "I_kron_W",
@@ -128,6 +125,7 @@ __all__ = [
     "layer_output",
     "load_architecture",
     "loss_and_grad",
+    "loss_hessian_vector",
     "loss_value",
     "mat",
     "nchw_flat_from_W",
@@ -151,3 +149,14 @@ __all__ = [
     "unpack_params",
     "vec",
 ]
+
+
+def __getattr__(name: str):
+    if name == "DenseCache":
+        import warnings
+
+        warnings.warn("kronconv.DenseCache is deprecated: both backends' forward passes return "
+                      "a kronconv.LayerCache (its .backend says which)", DeprecationWarning,
+                      stacklevel=2)
+        return LayerCache
+    raise AttributeError(f"module 'kronconv' has no attribute {name!r}")

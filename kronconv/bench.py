@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from .architecture import Architecture, load_architecture
-from .network import objective_and_gradient
+from .objective import objective_and_gradient
 from .parameters import init_params
+from .testing import max_relative_error
 from .torch_reference import _theta_from_torch, torch_available, torch_problem
-from .verify import max_relative_error
 
 __all__ = ["BENCH_BACKENDS", "format_report", "run_bench"]
 

@@ -1,81 +1,91 @@
 """The dense fast path: the same numbers as the sparse chain, the way simpleNN computes them.
 
-Every operator of :mod:`kronconv.operators` is replaced by what it does to the data:
+:mod:`kronconv.sparse` and this module offer the same functions under the same names and
+signatures; here every operator of :mod:`kronconv.operators` is replaced by what it does to
+the data, in matrix-free pairs (each checked against its transpose by the adjoint test):
 
-- ``P_pad v``: the interior of a zero buffer; ``P_pad^T v``: the interior sliced back out.
-- ``P_phi v`` (im2col): a gather through P_phi's row -> column index (measured faster
-  than ``h*h`` strided slice copies); ``v^T P_phi`` (col2im): ``h*h`` strided slice-adds
+- :func:`pad` / :func:`pad_T` (``P_pad``): the interior of a zero buffer, and back out.
+- :func:`im2col` / :func:`col2im` (``P_phi``): a gather through P_phi's own row -> column
+  index (measured faster than ``h*h`` strided slice copies), and ``h*h`` strided slice-adds
   (measured faster than ``np.add.at`` and ``np.bincount``, which also accumulates float32
   in float64).
-- ``(I ⊗ W) vec(phi)``: one matrix product ``W phi`` for the whole batch (BLAS), and
-  likewise ``dS phi^T`` for (1) and ``W^T dS`` for (9).
-- ``P_pool``: ``h_pool**2`` strided slices; max pooling keeps the index of the first
-  maximum in the window order ``i + h_pool*j`` (NOTATION.md's tie rule) and routes the
-  gradient through it.
+- :func:`pool_apply` / :func:`pool_T` (``P_pool``): ``h_pool**2`` strided slices; max
+  pooling keeps the index of the first maximum in the window order ``i + h_pool*j`` (the
+  tie rule of the conventions) and routes through it.
+- ``I ⊗ W``: one matrix product ``W phi`` for the whole batch (BLAS), and likewise
+  ``dS phi^T`` for (1) and ``W^T dS`` for (9).
 
-Layout: channel first, instance last. A layer's input is the 4-d array ``X[c, q, r, n]``
-(channel, image column, image row, instance), C-ordered, so ``phi`` comes out as the
-matrix ``(h*h*d, a_conv*b_conv*N)`` with the window offsets and channels in NOTATION.md's
-row order and each product is one large GEMM; every slice moves runs of contiguous
-numbers. The network converts from and to the sparse chain's instance columns once, at
-the first layer and at the first fully-connected layer. No Python loop runs over
-instances or entries; the loops below run over the ``h*h`` window offsets.
+Layout: channel first (:mod:`kronconv.layout`), a C-ordered ``X[c, q, r, i]``, so ``phi``
+is the matrix ``(h*h*d, a_conv*b_conv*N)`` with the rows in the conventions' order and each
+product is one large GEMM; every slice moves runs of contiguous numbers. No Python loop
+runs over instances or entries; the loops below run over the ``h*h`` window offsets.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
 
 import numpy as np
 
 from .activations import Activation
+from .cache import LayerCache
+from .layout import channel_first_from_columns, columns_from_channel_first
 from .memory import cached
 from .operators import P_phi
 from .shapes import LayerShape
 
-__all__ = ["DenseCache", "cm_from_cols", "cols_from_cm"]
+__all__ = [
+    "R_forward",
+    "backward",
+    "col2im",
+    "conv_S",
+    "forward",
+    "from_columns",
+    "grad_S",
+    "grad_W",
+    "grad_Z",
+    "grad_b",
+    "im2col",
+    "pad",
+    "pad_T",
+    "phi_pad",
+    "pool",
+    "pool_T",
+    "pool_apply",
+    "pool_pattern",
+    "to_columns",
+]
+
+NAME = "dense"
 
 
-@dataclass(frozen=True)
-class DenseCache:
-    """What the dense backward pass needs; the counterpart of :class:`~kronconv.LayerCache`.
-
-    Attributes
-    ----------
-    shape : LayerShape
-    phi : ndarray of shape (h*h*d, a_conv*b_conv*N)
-        ``phi(pad(Z))`` of every instance, window ``u + a_conv*w`` of instance n in column
-        ``(w*a_conv + u)*N + n``.
-    dsigma_S : ndarray of shape (d_out, b_conv, a_conv, N)
-        ``sigma'(S)``, channel first.
-    pool_index : ndarray of int8 (int32 beyond 127 window entries) or None
-        For max pooling, shape (d_out, b_out, a_out, N): the window entry (in the order
-        ``i + h_pool*j``) that holds the first maximum.
-    """
-
-    shape: LayerShape
-    phi: np.ndarray
-    dsigma_S: np.ndarray
-    pool_index: np.ndarray | None
-
-    @property
-    def N(self) -> int:
-        return self.dsigma_S.shape[-1]
+def from_columns(C: np.ndarray, a: int, b: int, d: int) -> np.ndarray:
+    """Instance columns of ``(d, a, b)`` images to this backend's channel-first layout."""
+    return channel_first_from_columns(C, a, b, d)
 
 
-# --- layouts ---------------------------------------------------------------------------------
+def to_columns(X: np.ndarray) -> np.ndarray:
+    """This backend's channel-first layout back to instance columns."""
+    return columns_from_channel_first(X)
 
 
-def cm_from_cols(Zc: np.ndarray, a: int, b: int, d: int) -> np.ndarray:
-    """Instance columns ``(d*a*b, N)``, entry ``(c, r, q)`` at ``c + d*(r + a*q)``, to
-    ``X[c, q, r, n]``."""
-    return np.ascontiguousarray(Zc.reshape(b, a, d, -1).transpose(2, 0, 1, 3))
+def _vec_form(form: str) -> None:
+    if form != "vec":
+        raise ValueError(f"form={form!r} is the sparse chain's: the dense backend computes "
+                         "the vec forms (form='vec')")
 
 
-def cols_from_cm(X: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`cm_from_cols`."""
-    d, b, a, N = X.shape
-    return np.ascontiguousarray(X.transpose(1, 2, 0, 3)).reshape(d * a * b, N)
+_DEPRECATED = {"DenseCache": LayerCache, "cm_from_cols": channel_first_from_columns,
+               "cols_from_cm": columns_from_channel_first}
+
+
+def __getattr__(name: str):
+    if name in _DEPRECATED:
+        warnings.warn(f"kronconv.dense.{name} is deprecated: use kronconv.LayerCache and "
+                      "kronconv.layout's channel_first_from_columns/columns_from_channel_first",
+                      DeprecationWarning, stacklevel=2)
+        return _DEPRECATED[name]
+    raise AttributeError(f"module 'kronconv.dense' has no attribute {name!r}")
 
 
 def _offsets(stride: int, count: int, size: int) -> list[slice]:
@@ -86,7 +96,7 @@ def _offsets(stride: int, count: int, size: int) -> list[slice]:
 # --- the operators, as what they do ----------------------------------------------------------
 
 
-def _pad(X: np.ndarray, shape: LayerShape) -> np.ndarray:
+def pad(X: np.ndarray, shape: LayerShape) -> np.ndarray:
     """``P_pad``: the image in the interior of a zero buffer."""
     p = shape.padding
     if p == 0:
@@ -96,7 +106,7 @@ def _pad(X: np.ndarray, shape: LayerShape) -> np.ndarray:
     return out
 
 
-def _pad_T(G: np.ndarray, shape: LayerShape) -> np.ndarray:
+def pad_T(G: np.ndarray, shape: LayerShape) -> np.ndarray:
     """``P_pad^T``: the interior of the padded gradient."""
     p = shape.padding
     return G if p == 0 else np.ascontiguousarray(G[:, p:p + shape.b, p:p + shape.a])
@@ -104,7 +114,8 @@ def _pad_T(G: np.ndarray, shape: LayerShape) -> np.ndarray:
 
 @cached
 def _gather_index(shape: LayerShape) -> np.ndarray:
-    """P_phi's row -> column index, renumbered for the channel-first layout.
+    """P_phi's row -> column index, renumbered for the channel-first layout (computed once per
+    shape from the operator itself: one source of truth for the index order).
 
     Row ``(c, j, i, w, u)`` of phi (window offset (i, j), channel c, window (u, w)) reads
     the padded image at ``(c, q, r)``, the column ``c + d*(r + a_pad*q)`` that ``P_phi``
@@ -121,13 +132,13 @@ def _gather_index(shape: LayerShape) -> np.ndarray:
     return index
 
 
-def _phi(X: np.ndarray, shape: LayerShape) -> np.ndarray:
+def im2col(X: np.ndarray, shape: LayerShape) -> np.ndarray:
     """``P_phi`` (im2col): a gather of rows through P_phi's row -> column index."""
     N = X.shape[-1]
     return np.take(X.reshape(-1, N), _gather_index(shape), axis=0).reshape(shape.W_shape[1], -1)
 
 
-def _phi_T(G: np.ndarray, shape: LayerShape) -> np.ndarray:
+def col2im(G: np.ndarray, shape: LayerShape) -> np.ndarray:
     """``P_phi^T`` (col2im): ``h*h`` strided slice-adds into the padded buffer."""
     h, N = shape.h, G.shape[-1] // shape.n_windows
     out = np.zeros((shape.d, shape.b_pad, shape.a_pad, N), dtype=G.dtype)
@@ -147,8 +158,9 @@ def _window_entries(shape: LayerShape):
     return [(i + k * j, rows[i], cols[j]) for j in range(k) for i in range(k)]
 
 
-def _pool(A: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, np.ndarray | None]:
-    """``P_pool``, and for max pooling the index of each window's first maximum."""
+def pool(A: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, np.ndarray | None]:
+    """``P_pool``, and for max pooling the index of each window's first maximum (``None``
+    otherwise): ``(Z^{m+1}, the pooling chosen)`` like :func:`kronconv.sparse.pool`."""
     if shape.pool == "none":
         return A, None
     entries = _window_entries(shape)
@@ -173,17 +185,17 @@ def _pool(A: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, np.ndarray | No
     return out, index
 
 
-def _pool_again(A: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np.ndarray:
+def pool_apply(A: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np.ndarray:
     """``P_pool`` as the forward pass chose it (max: the stored entries), applied to ``A``."""
     if shape.pool != "max":
-        return _pool(A, shape)[0]
+        return pool(A, shape)[0]
     out = np.zeros((shape.d_out, shape.b_out, shape.a_out, A.shape[-1]), dtype=A.dtype)
     for e, r, c in _window_entries(shape):
         out += A[:, c, r] * (index == e)
     return out
 
 
-def _pool_T(G: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np.ndarray:
+def pool_T(G: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np.ndarray:
     """``P_pool^T``: each output's gradient back to its window's entries."""
     if shape.pool == "none":
         return G
@@ -201,51 +213,81 @@ def _pool_T(G: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np.nd
     return out
 
 
-# --- one layer -------------------------------------------------------------------------------
+# --- one layer ---------------------------------------------------------------------------------
 
 
-def forward_cm(X: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
-               act: Activation, keep: bool) -> tuple[np.ndarray, DenseCache | None]:
-    """Equation (6): ``X`` (d, b, a, N) to ``Z^{m+1}`` (d_out, b_out, a_out, N), and the cache."""
-    N = X.shape[-1]
-    phi = _phi(_pad(X, shape), shape)
-    S = (W @ phi).reshape(shape.d_out, shape.b_conv, shape.a_conv, N)   # (I ⊗ W) vec(phi)
+def phi_pad(Z: np.ndarray, shape: LayerShape) -> np.ndarray:
+    """``phi(pad(Z))`` for every instance: ``im2col(pad(Z))``, shape (h*h*d, b_conv, a_conv, N)."""
+    return im2col(pad(Z, shape), shape).reshape(-1, shape.b_conv, shape.a_conv, Z.shape[-1])
+
+
+def conv_S(phi: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
+           form: str = "I_kron_W") -> np.ndarray:
+    """The convolution ``S = W phi + b 1^T``: one matrix product for the whole batch."""
+    if form != "I_kron_W":
+        _vec_form(form)
+    S = (W @ phi.reshape(shape.W_shape[1], -1)).reshape(shape.d_out, *phi.shape[1:])
     S += b[:, None, None, None]
-    Y, index = _pool(act(S), shape)
-    return Y, (DenseCache(shape, phi, act.derivative(S), index) if keep else None)
+    return S
 
 
-def grad_S_cm(dY: np.ndarray, cache: DenseCache) -> np.ndarray:
+def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape, act: Activation,
+            keep: bool) -> tuple[np.ndarray, LayerCache | None]:
+    """One layer's forward pass: ``phi = im2col(pad(Z))``, ``S = W phi + b 1^T``,
+    ``Z^{m+1} = pool(sigma(S))``; with ``keep``, the cache for the backward pass."""
+    phi = phi_pad(Z, shape)
+    S = conv_S(phi, W, b, shape)
+    Z_next, index = pool(act(S), shape)
+    return Z_next, (LayerCache(shape, NAME, phi, act.derivative(S), index) if keep else None)
+
+
+def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     """(7): ``P_pool^T vec(dZ^{m+1}) ⊙ vec(sigma'(S))``, channel first."""
-    return _pool_T(dY, cache.shape, cache.pool_index) * cache.dsigma_S
+    return pool_T(dZ_next, cache.shape, cache.pool) * cache.dsigma_S
 
 
-def backward_cm(dY: np.ndarray, W: np.ndarray, cache: DenseCache, need_dX: bool = True
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(7), then (1) and (5), then (9); ``dX`` channel first like the layer's input.
+def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: str = "vec") -> np.ndarray:
+    """(1), summed over the instances: ``vec(dS phi^T)``, one matrix product."""
+    _vec_form(form)
+    return dS.reshape(shape.d_out, -1) @ phi.reshape(shape.W_shape[1], -1).T
 
-    ``need_dX=False`` skips (9), which the first layer of a network does not need.
-    """
+
+def grad_b(dS: np.ndarray, shape: LayerShape, form: str = "vec") -> np.ndarray:
+    """(5), summed over the instances: ``vec(dS 1)``."""
+    _vec_form(form)
+    return dS.reshape(shape.d_out, -1).sum(axis=1)
+
+
+def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str = "vec") -> np.ndarray:
+    """(9): ``vec(W^T dS)^T P_phi P_pad`` as ``pad_T(col2im(W^T dS))``."""
+    _vec_form(form)
+    return pad_T(col2im(W.T @ dS.reshape(shape.d_out, -1), shape), shape)
+
+
+def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache, form: str = "vec",
+             need_dZ: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(7), then (1) and (5), then (9); ``need_dZ=False`` skips (9)."""
     shape = cache.shape
-    dS = grad_S_cm(dY, cache).reshape(shape.d_out, -1)                  # (7)
-    dW = dS @ cache.phi.T                                                 # (1) vec(dS phi^T)
-    db = dS.sum(axis=1)                                                   # (5) vec(dS 1)
-    if not need_dX:
-        return dW, db, None
-    return dW, db, _pad_T(_phi_T(W.T @ dS, shape), shape)                # (9) vec(W^T dS)
+    dS = grad_S(dZ_next, cache)                                              # (7)
+    return (grad_W(dS, cache.phi, shape, form),                              # (1)
+            grad_b(dS, shape, form),                                         # (5)
+            grad_Z(dS, W, shape, form) if need_dZ else None)                 # (9)
 
 
-def R_forward_cm(RX: np.ndarray | None, VW: np.ndarray, vb: np.ndarray, W: np.ndarray,
-                 cache: DenseCache) -> np.ndarray:
-    """The R-operator of one layer: ``R(Z^{m+1})`` along ``(V_W, v_b)`` given ``R(Z^m)``.
+def R_forward(RZ: np.ndarray | None, VW: np.ndarray, vb: np.ndarray, W: np.ndarray,
+              cache: LayerCache) -> np.ndarray:
+    """``R(Z^{m+1})`` along ``(V_W, v_b)`` given ``R(Z^m)`` (``None``: zero, the images).
 
     ``R(S) = W R(phi) + V_W phi + v_b 1^T``, ``R(sigma(S)) = sigma'(S) ⊙ R(S)``, then the
-    pooling chosen by the forward pass. ``RX=None`` means ``R(Z^m) = 0`` (the images).
+    pooling chosen by the forward pass.
     """
     shape = cache.shape
-    RS = VW @ cache.phi
-    if RX is not None:
-        RS += W @ _phi(_pad(RX, shape), shape)
-    RS = RS.reshape(cache.dsigma_S.shape)
-    RS += vb[:, None, None, None]
-    return _pool_again(RS * cache.dsigma_S, shape, cache.pool_index)
+    RS = conv_S(cache.phi, VW, vb, shape)
+    if RZ is not None:
+        RS += (W @ im2col(pad(RZ, shape), shape)).reshape(RS.shape)
+    return pool_apply(RS * cache.dsigma_S, shape, cache.pool)
+
+
+def pool_pattern(cache: LayerCache) -> np.ndarray | None:
+    """Which entry max pooling chose in every window (``None`` for other pooling)."""
+    return cache.pool

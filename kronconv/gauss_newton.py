@@ -12,8 +12,11 @@ The Gauss-Newton matrix of f on a subsample S of the ``l`` instances is
 
     G = I / (C l) + (1/|S|) sum_{i in S} J_i^T B_i J_i,
 
-``B = 2I`` for the squared loss and ``diag(p) - p p^T`` (``p = softmax(z)``) for
-cross-entropy. Every product reuses the forward pass's caches (phi, sigma', P_pool).
+``B_i`` the loss's Hessian at ``z^{L+1,i}`` (:func:`~kronconv.loss_hessian_vector`: ``2I``
+for the squared loss, ``diag(p) - p p^T`` with ``p = softmax(z)`` for cross-entropy). The
+passes are those of :mod:`kronconv.network` (:func:`~kronconv.network.R_network` and
+:func:`~kronconv.backward_network`); every product reuses the forward pass's caches (phi,
+sigma', P_pool, I ⊗ W).
 """
 
 from __future__ import annotations
@@ -23,40 +26,22 @@ import math
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from ._validate import check_int
+from ._validate import as_float_array, check_int, require_finite
 from .architecture import Architecture
-from .layer import Backend, _check_backend, _leave, _R_forward_layer
-from .losses import LOSSES, check_labels
-from .network import NetworkCache, _check, _check_C, _run, backward_network
-from .parameters import unpack_params
+from .backends import Backend, get_backend
+from .losses import LOSSES, check_labels, loss_hessian_vector
+from .network import R_network, backward_network, check_network_args, run_backward, run_forward
+from .objective import check_C, regularization
 
 __all__ = ["GaussNewton", "jacobian_T_vector", "jacobian_vector"]
 
 
-def _R_network(theta: np.ndarray, v: np.ndarray, arch: Architecture,
-               cache: NetworkCache, backend: str) -> np.ndarray:
-    """``J v`` for every instance, from the forward pass's cache."""
-    params, directions = unpack_params(theta, arch), unpack_params(v, arch)
-    n_conv = len(arch.conv_shapes)
-    RX = None                                             # R(Z^1) = 0: the images are data
-    for m in range(n_conv):
-        (VW, vb), W = directions[m], params[m][0]
-        RX = _R_forward_layer(RX, VW, vb, W, cache.conv[m])
-    Rz = _leave(RX, backend) if n_conv else None          # R(z) = vec(R(Z^{L_c+1}))
-    for m, fc in enumerate(cache.full):
-        (W, _), (VW, vb) = params[n_conv + m], directions[n_conv + m]
-        Rs = VW @ fc.z + vb[:, None]
-        if Rz is not None:
-            Rs += W @ Rz
-        Rz = fc.dsigma_s * Rs
-    return Rz
-
-
 def _check_direction(v: object, theta: np.ndarray, name: str) -> np.ndarray:
-    v = np.asarray(v)
+    v = as_float_array(v, name)
     if v.shape != theta.shape:
         raise ValueError(f"{name} must have the shape of theta, (n_params,) = {theta.shape}, "
                          f"got shape {v.shape}")
+    require_finite(v, name)
     return v.astype(theta.dtype, copy=False)
 
 
@@ -86,10 +71,11 @@ def jacobian_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, v: np.
     >>> jacobian_vector(theta, arch, np.ones((1, 64 * 2)), theta).shape
     (10, 2)
     """
-    theta, params, Z, _ = _check(theta, arch, Z)
+    get_backend(backend)
+    theta, params, Z, _ = check_network_args(theta, arch, Z)
     v = _check_direction(v, theta, "v")
-    _, cache = _run(params, arch, Z, True, backend)
-    return _R_network(theta, v, arch, cache, backend)
+    _, cache = run_forward(params, arch, Z, True, backend)
+    return R_network(theta, v, arch, cache)
 
 
 def jacobian_T_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, u: np.ndarray,
@@ -117,8 +103,9 @@ def jacobian_T_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, u: n
     >>> bool(np.isclose(lhs, jacobian_T_vector(theta, arch, Z, u) @ v))     # <u, Jv> = <J^T u, v>
     True
     """
-    theta, params, Z, _ = _check(theta, arch, Z)
-    _, cache = _run(params, arch, Z, True, backend)
+    get_backend(backend)
+    theta, params, Z, _ = check_network_args(theta, arch, Z)
+    _, cache = run_forward(params, arch, Z, True, backend)
     return backward_network(u, theta, arch, cache)
 
 
@@ -157,36 +144,27 @@ class GaussNewton:
     def __init__(self, theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
                  C: float = math.inf, loss: str = "squared", n_total: int | None = None,
                  backend: Backend = "sparse") -> None:
-        C = _check_C(C)
-        _check_backend(backend)
+        C = check_C(C)
+        get_backend(backend)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        self.theta, params, Z, N = _check(theta, arch, Z)
-        check_labels(y, arch.n_classes, N)
+        self.theta, params, Z, N = check_network_args(theta, arch, Z)
+        self.y = check_labels(y, arch.n_classes, N)
         n_all = N if n_total is None else check_int(n_total, "n_total", 1)
         self.arch, self.loss, self.backend, self.N = arch, loss, backend, N
-        self.reg = 0.0 if math.isinf(C) else 1.0 / (C * n_all)
-        z, self.cache = _run(params, arch, Z, True, backend)
-        if loss == "cross_entropy":
-            e = np.exp(z - z.max(axis=0, keepdims=True))
-            self.p = e / e.sum(axis=0, keepdims=True)
+        self.reg = regularization(C, n_all)
+        self.z, self.cache = run_forward(params, arch, Z, True, backend)
 
     @property
     def shape(self) -> tuple[int, int]:
         return (self.theta.size, self.theta.size)
 
-    def _B(self, Jv: np.ndarray) -> np.ndarray:
-        if self.loss == "squared":
-            return 2.0 * Jv
-        p = self.p
-        return p * Jv - p * (p * Jv).sum(axis=0, keepdims=True)   # (diag(p) - p p^T) Jv
-
     def matvec(self, v: np.ndarray) -> np.ndarray:
         """``G v = v / (C l) + (1/|S|) sum_i J_i^T B_i J_i v``."""
         v = _check_direction(v, self.theta, "v")
-        Jv = _R_network(self.theta, v, self.arch, self.cache, self.backend)
-        JtBJv = backward_network(self._B(Jv), self.theta, self.arch, self.cache)
-        return JtBJv / self.N + self.reg * v
+        Jv = R_network(self.theta, v, self.arch, self.cache)
+        BJv = loss_hessian_vector(self.z, self.y, Jv, self.loss)
+        return run_backward(BJv, self.theta, self.arch, self.cache) / self.N + self.reg * v
 
     def as_linear_operator(self) -> LinearOperator:
         """``G`` as a symmetric :class:`scipy.sparse.linalg.LinearOperator`."""

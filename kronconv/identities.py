@@ -1,15 +1,16 @@
-"""The identities (2), (3) and the Jacobian convention (4) of the slides."""
+"""The identities (2) and (3) of the slides, written with explicit Kronecker products.
+
+The Jacobian convention (4) is :func:`kronconv.testing.numerical_jacobian`'s.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
 
 from ._validate import as_float_array, require_ndim
 
-__all__ = ["identity2", "identity3", "numerical_jacobian"]
+__all__ = ["identity2", "identity3"]
 
 
 def _check_product(A: object, B: object) -> tuple[np.ndarray, np.ndarray]:
@@ -68,48 +69,3 @@ def identity3(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """
     A, B = _check_product(A, B)
     return A.reshape(-1, order="F") @ sp.kron(B, sp.eye_array(A.shape[0]), format="csr")
-
-
-def numerical_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
-                       eps: float = 1e-6) -> np.ndarray:
-    """Central-difference Jacobian in the convention (4): ``J[r, c] = ∂y_r / ∂x_c``.
-
-    Matrix arguments and values are read through ``vec`` (column-major), so for a scalar
-    ``ξ(W)`` the result is the row vector ``∂ξ/∂vec(W)^T`` of shape ``(1, |W|)``.
-
-    Parameters
-    ----------
-    f : callable
-        Maps an array shaped like ``x`` to an array (or a scalar) ``y``.
-    x : ndarray
-        The point; it is not modified.
-    eps : float, default 1e-6
-        The step: ``J[:, c] = (f(x + eps e_c) - f(x - eps e_c)) / (2 eps)``.
-
-    Returns
-    -------
-    ndarray of shape (|y|, |x|)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> A = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
-    >>> np.round(numerical_jacobian(lambda x: A @ x, np.zeros(2)), 6)   # y = Ax gives A
-    array([[1., 2.],
-           [3., 4.],
-           [5., 6.]])
-    """
-    x = as_float_array(x, "x")
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
-    flat = x.reshape(-1, order="F").copy()
-
-    def at(v: np.ndarray) -> np.ndarray:
-        return np.asarray(f(v.reshape(x.shape, order="F"))).reshape(-1, order="F")
-
-    columns = []
-    for c in range(flat.size):
-        step = np.zeros_like(flat)
-        step[c] = eps
-        columns.append((at(flat + step) - at(flat - step)) / (2 * eps))
-    return np.stack(columns, axis=1) if columns else np.zeros((at(flat).size, 0))

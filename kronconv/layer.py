@@ -1,16 +1,10 @@
-"""One convolutional layer, forward and backward, as chains of sparse operators.
+"""One convolutional layer's equations, one public function each: check, run, return.
 
-Each function is one equation of the slides (numbers as in ``shared/seeds`` and
-NOTATION.md). A batch of ``N`` instances is the instances side by side: ``Z`` is
-``(d, a*b*N)``, ``S`` is ``(d_out, a_conv*b_conv*N)``, and so on; the public functions take
-and return these batch matrices.
-
-Inside, the operators act on all instances at once with the instances as columns: a
-C-ordered ``(n, N)`` array whose column i is ``vec(Z^i)`` ("cols"), so every operator is
-one sparse-times-dense product and the entries of one position sit side by side. The
-instance-independent operators (``P_pad``, ``P_phi``, ``1 ⊗ I``, average pooling) are
-built once per layer shape, and ``I ⊗ W`` once per call. The network passes cols from
-layer to layer without converting.
+Every function takes and returns batch matrices, the instances side by side (``Z`` is
+``(d, a*b*N)``, ``S`` is ``(d_out, a_conv*b_conv*N)``, ...; the conventions page of the
+documentation pins every shape and index order), checks its arguments first, and runs the
+equation on a backend of :mod:`kronconv.backends`: the sparse chain of operator products
+(the default, :mod:`kronconv.sparse`) or the dense path (:mod:`kronconv.dense`).
 
 Gradients are stored in the shape of what they differentiate with respect to:
 ``dS = ∂ξ/∂S`` has the shape of ``S``, and the row vector ``∂ξ/∂vec(S)^T`` of the slides is
@@ -19,31 +13,28 @@ Gradients are stored in the shape of what they differentiate with respect to:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from types import ModuleType
 
 import numpy as np
-import scipy.sparse as sp
 
-from . import dense
 from ._validate import as_float_array, batch_size, check_shape, require_finite
 from .activations import Activation, get_activation
-from .dense import DenseCache
-from .memory import check_memory
-from .operators import (
-    I_kron_W,
-    P_pad,
-    P_phi,
-    P_pool,
-    P_pool_batch_last,
-    ones_kron_I,
-    phiT_kron_I,
+from .backends import (
+    BACKENDS,
+    Backend,
+    BackwardForm,
+    ForwardForm,
+    backend_of,
+    check_form,
+    get_backend,
 )
+from .cache import LayerCache
+from .layout import batch_from_columns, columns_from_batch
+from .memory import check_memory, forward_bytes
 from .shapes import LayerShape, check_layer_shape
 
 __all__ = [
     "BACKENDS",
-    "DenseCache",
     "LayerCache",
     "backward",
     "conv_S",
@@ -57,31 +48,21 @@ __all__ = [
     "pool",
 ]
 
-ForwardForm = Literal["I_kron_W", "phiT_kron_I"]
-BackwardForm = Literal["kron", "vec"]
-Backend = Literal["sparse", "dense"]
-BACKENDS = ("sparse", "dense")
+
+# --- from the public layout to a backend's and back --------------------------------------------
 
 
-def _cols(M: np.ndarray, n: int) -> np.ndarray:
-    """Instances as columns: the batch matrix ``M`` as a C-ordered ``(n, N)`` array, column i
-    ``vec(M^i)``."""
-    return np.ascontiguousarray(M.reshape(n, -1, order="F"))
+def _into(be: ModuleType, M: np.ndarray, a: int, b: int, d: int) -> np.ndarray:
+    """The batch matrix ``M`` of ``(d, a, b)`` instances in the backend's layout."""
+    return be.from_columns(columns_from_batch(M, a * b * d), a, b, d)
 
 
-def _mat(cols: np.ndarray, rows: int) -> np.ndarray:
-    """Inverse of :func:`_cols`: columns ``vec(M^i)`` back to ``[M^1 ... M^N]``."""
-    return cols.reshape(rows, -1, order="F")
+def _out(be: ModuleType, X: np.ndarray, rows: int) -> np.ndarray:
+    """The backend's array ``X`` as a batch matrix with ``rows`` rows."""
+    return batch_from_columns(be.to_columns(X), rows)
 
 
-def _check_form(form: str, allowed: tuple[str, ...]) -> None:
-    if form not in allowed:
-        raise ValueError(f"form must be one of {allowed}, got {form!r}")
-
-
-def _check_backend(backend: str) -> None:
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+# --- argument checks ---------------------------------------------------------------------------
 
 
 def _check_Z(Z: object, shape: LayerShape) -> tuple[np.ndarray, int]:
@@ -92,210 +73,49 @@ def _check_Z(Z: object, shape: LayerShape) -> tuple[np.ndarray, int]:
     return Z, N
 
 
-def _check_Wb(W: object, b: object, shape: LayerShape, dtype: np.dtype):
+def _check_W(W: object, shape: LayerShape, dtype: np.dtype | None) -> np.ndarray:
     W = as_float_array(W, "W", dtype)
     check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
+    require_finite(W, "W")
+    return W
+
+
+def _check_b(b: object, shape: LayerShape, dtype: np.dtype) -> np.ndarray:
     b = as_float_array(b, "b", dtype)
     check_shape(b, (shape.d_out,), "b", "(d_out,)")
-    require_finite(W, "W")
     require_finite(b, "b")
-    return W, b
+    return b
 
 
-# --- the chain on instance columns (what the network runs) ----------------------------------
+def _check_dS(dS: object, shape: LayerShape) -> tuple[np.ndarray, int]:
+    check_layer_shape(shape)
+    dS = as_float_array(dS, "dS")
+    N = batch_size(dS, shape.d_out, shape.n_windows, "dS", "(d_out, a_conv*b_conv*N)")
+    require_finite(dS, "dS")
+    return dS, N
 
 
-@dataclass(frozen=True)
-class LayerCache:
-    """What one layer's forward pass keeps for its backward pass, and nothing else.
-
-    Stored with the instances as columns (see the module docstring).
-
-    Attributes
-    ----------
-    shape : LayerShape
-    phi : ndarray of shape (h*h*d*a_conv*b_conv, N)
-        Column i is ``vec(phi(pad(Z^i)))``, needed by equation (1).
-    dsigma_S : ndarray of shape (d_out*a_conv*b_conv, N)
-        Column i is ``vec(sigma'(S^i))``, needed by equation (7).
-    P_pool : csr_array
-        The pooling operator of equation (7) for these columns: for max pooling the
-        instances' operators interleaved (:func:`~kronconv.operators.P_pool_batch_last`),
-        for average and no pooling the shared one-instance operator.
-    I_kron_W : csr_array
-        ``I ⊗ W`` as the forward pass built it, for (8) and for the Gauss-Newton products
-        (built once per forward pass, not once per product).
-    """
-
-    shape: LayerShape
-    phi: np.ndarray
-    dsigma_S: np.ndarray
-    P_pool: sp.csr_array
-    I_kron_W: sp.csr_array
-
-    @property
-    def N(self) -> int:
-        """The number of instances in the batch."""
-        return self.phi.shape[1]
-
-
-def _phi_cols(Zc: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """``vec(phi(pad(Z^i))) = P_phi P_pad vec(Z^i)`` for every column."""
-    return P_phi(shape, Zc.dtype) @ (P_pad(shape, Zc.dtype) @ Zc)
-
-
-def _S_cols(phi: np.ndarray, IW: sp.csr_array, b: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """``vec(S^i) = (I ⊗ W) vec(phi^i) + (1 ⊗ I) b`` for every column."""
-    return IW @ phi + (ones_kron_I(shape, phi.dtype) @ b)[:, None]
-
-
-def _pool_operator(shape: LayerShape, sigma: np.ndarray) -> sp.csr_array:
-    if shape.pool == "max":
-        return P_pool_batch_last(shape, sigma)
-    return P_pool(shape, dtype=sigma.dtype)
-
-
-def _apply_cols(P: sp.csr_array, M: np.ndarray, rows: int) -> np.ndarray:
-    """``P`` applied to every column of ``M`` (or to the interleaved batch), as (rows, N)."""
-    return (P @ M.reshape(P.shape[1], -1)).reshape(rows, M.shape[1])
-
-
-def _apply_T_cols(P: sp.csr_array, M: np.ndarray, rows: int) -> np.ndarray:
-    """``P^T`` applied like :func:`_apply_cols`, through the transposed view."""
-    return (P.T @ M.reshape(P.shape[0], -1)).reshape(rows, M.shape[1])
-
-
-def _forward_cols(Zc: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
-                  act: Activation, keep: bool) -> tuple[np.ndarray, LayerCache | None]:
-    """Equation (6) on columns: ``Z^{m+1}`` and, with ``keep``, the cache."""
-    phi, IW = _phi_cols(Zc, shape), I_kron_W(W, shape)
-    S = _S_cols(phi, IW, b, shape)
-    sigma_S = act(S)
-    P = _pool_operator(shape, sigma_S)
-    Z_next = _apply_cols(P, sigma_S, shape.n_out)
-    return Z_next, (LayerCache(shape, phi, act.derivative(S), P, IW) if keep else None)
-
-
-def _grad_S_cols(dZc: np.ndarray, cache: LayerCache) -> np.ndarray:
-    """(7): ``vec(dS^i) = P_pool^T vec(dZ^{m+1,i}) ⊙ vec(sigma'(S^i))``."""
-    return _apply_T_cols(cache.P_pool, dZc, cache.shape.n_S) * cache.dsigma_S
-
-
-# Up to this many instances, the per-window products of (1) and (9) run as one product.
-_SMALL_BATCH = 32
-
-
-def _grad_W_cols(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: str) -> np.ndarray:
-    """(1), summed over the columns."""
-    if form == "kron":    # (phi^T ⊗ I)^T vec(dS) over the whole batch matrix
-        return _mat(phiT_kron_I(_mat(phi, shape.W_shape[1]), shape.d_out).T
-                    @ dS.ravel(order="F"), shape.d_out)
-    n, N = shape.n_windows, dS.shape[1]
-    dS3, phi3 = dS.reshape(n, shape.d_out, N), phi.reshape(n, -1, N)
-    # vec(dS phi^T) = sum over windows w and instances of dS_w phi_w^T: one product over
-    # both (small batches), or one per window (large batches; measured faster there)
-    if N <= _SMALL_BATCH:
-        return np.tensordot(dS3, phi3, axes=([0, 2], [0, 2]))
-    return np.matmul(dS3, phi3.transpose(0, 2, 1)).sum(axis=0)
-
-
-def _grad_b_cols(dS: np.ndarray, shape: LayerShape, form: str) -> np.ndarray:
-    """(5), summed over the columns."""
-    if form == "kron":
-        return (ones_kron_I(shape, dS.dtype).T @ dS).sum(axis=1)
-    return dS.reshape(shape.n_windows, shape.d_out, -1).sum(axis=(0, 2))     # vec(dS 1)
-
-
-def _grad_Z_cols(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str,
-                 IW: sp.csr_array | None = None) -> np.ndarray:
-    """(8) or (9) on columns (``IW``: ``I ⊗ W`` if already built)."""
-    if form == "kron":                                        # (I ⊗ W)^T vec(dS)
-        g_phi = (I_kron_W(W, shape) if IW is None else IW).T @ dS
-    elif dS.shape[1] <= _SMALL_BATCH:                         # vec(W^T dS), one product
-        dS3 = dS.reshape(shape.n_windows, shape.d_out, -1)
-        g_phi = np.tensordot(dS3, W, axes=([1], [0])).transpose(0, 2, 1)
-    else:                                                     # vec(W^T dS), per window
-        g_phi = np.matmul(W.T, dS.reshape(shape.n_windows, shape.d_out, -1))
-    return P_pad(shape, dS.dtype).T @ (P_phi(shape, dS.dtype).T @ g_phi.reshape(shape.n_phi, -1))
-
-
-def _backward_cols(dZc: np.ndarray, W: np.ndarray, cache: LayerCache, form: str,
-                   need_dZ: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(7), then (1) and (5), then (8)/(9), on columns (``need_dZ=False`` skips (8)/(9))."""
+def _check_dZ_next(dZ_next: object, cache: object) -> tuple[ModuleType, np.ndarray]:
+    be = backend_of(cache)
     shape = cache.shape
-    dS = _grad_S_cols(dZc, cache)                                     # (7)
-    return (_grad_W_cols(dS, cache.phi, shape, form),                 # (1)
-            _grad_b_cols(dS, shape, form),                            # (5)
-            _grad_Z_cols(dS, W, shape, form, cache.I_kron_W) if need_dZ else None)  # (8), (9)
+    dZ_next = as_float_array(dZ_next, "dZ_next", cache.phi.dtype)
+    check_shape(dZ_next, (shape.d_out, shape.a_out * shape.b_out * cache.N), "dZ_next",
+                "(d_out, a_out*b_out*N)")
+    require_finite(dZ_next, "dZ_next")
+    return be, _into(be, dZ_next, shape.a_out, shape.b_out, shape.d_out)
 
 
-# --- either backend: the network runs a layer through these -------------------------------
-# The sparse chain keeps instance columns from layer to layer; the dense path keeps its
-# channel-first arrays (kronconv.dense). _enter/_leave convert at the ends of a run.
+# --- forward -----------------------------------------------------------------------------------
 
 
-def _enter(Zc: np.ndarray, a: int, b: int, d: int, backend: str) -> np.ndarray:
-    """Instance columns of (d, a, b) images into the backend's own layout."""
-    return Zc if backend == "sparse" else dense.cm_from_cols(Zc, a, b, d)
-
-
-def _leave(X: np.ndarray, backend: str) -> np.ndarray:
-    """The backend's layout back to instance columns."""
-    return X if backend == "sparse" else dense.cols_from_cm(X)
-
-
-def _forward_layer(X: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
-                   act: Activation, keep: bool, backend: str):
-    if backend == "dense":
-        return dense.forward_cm(X, W, b, shape, act, keep)
-    return _forward_cols(X, W, b, shape, act, keep)
-
-
-def _R_forward_cols(RZc: np.ndarray | None, VW: np.ndarray, vb: np.ndarray, W: np.ndarray,
-                    cache: LayerCache) -> np.ndarray:
-    """The R-operator of one layer on columns, with the sparse operators:
-
-    ``R(vec S) = (I ⊗ W) P_phi P_pad R(vec Z) + (phi^T ⊗ I) vec(V_W) + (1 ⊗ I) v_b``, the
-    middle term computed as ``(I ⊗ V_W) vec(phi)`` (identities (2), (3)); then
-    ``R(vec sigma(S)) = vec(sigma'(S)) ⊙ R(vec S)`` and the forward pass's ``P_pool``.
-    ``RZc=None`` means ``R(Z) = 0`` (the images).
-    """
-    shape = cache.shape
-    RS = I_kron_W(VW, shape) @ cache.phi + (ones_kron_I(shape, cache.phi.dtype) @ vb)[:, None]
-    if RZc is not None:
-        RS += cache.I_kron_W @ _phi_cols(RZc, shape)
-    return _apply_cols(cache.P_pool, cache.dsigma_S * RS, shape.n_out)
-
-
-def _R_forward_layer(RX: np.ndarray | None, VW: np.ndarray, vb: np.ndarray, W: np.ndarray,
-                     cache: LayerCache | DenseCache) -> np.ndarray:
-    """The R-operator of the cache's backend."""
-    if isinstance(cache, DenseCache):
-        return dense.R_forward_cm(RX, VW, vb, W, cache)
-    return _R_forward_cols(RX, VW, vb, W, cache)
-
-
-def _backward_layer(dX: np.ndarray, W: np.ndarray, cache: LayerCache | DenseCache, form: str,
-                    need_dZ: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """The backward pass of the cache's backend; ``need_dZ=False`` skips (8)/(9)."""
-    if isinstance(cache, DenseCache):
-        if form != "vec":
-            raise ValueError(f"form={form!r} needs the sparse backend's cache; the dense "
-                             "backend computes the vec forms")
-        return dense.backward_cm(dX, W, cache, need_dZ)
-    return _backward_cols(dX, W, cache, form, need_dZ)
-
-
-# --- forward ------------------------------------------------------------------------------
-
-
-def phi_pad(Z: np.ndarray, shape: LayerShape) -> np.ndarray:
+def phi_pad(Z: np.ndarray, shape: LayerShape, backend: Backend = "sparse") -> np.ndarray:
     """``phi(pad(Z))``: ``vec(phi(pad(Z))) = P_phi P_pad vec(Z)``.
 
     Parameters
     ----------
     Z : ndarray of shape (d, a*b*N)
     shape : LayerShape
+    backend : {"sparse", "dense"}, default "sparse"
 
     Returns
     -------
@@ -310,12 +130,13 @@ def phi_pad(Z: np.ndarray, shape: LayerShape) -> np.ndarray:
     >>> phi_pad(np.arange(9.0).reshape(1, 9), s)[:, 0]    # the top-left 2x2 window
     array([0., 1., 3., 4.])
     """
+    be = get_backend(backend)
     Z, _ = _check_Z(Z, shape)
-    return _mat(_phi_cols(_cols(Z, shape.n_in), shape), shape.W_shape[1])
+    return _out(be, be.phi_pad(_into(be, Z, shape.a, shape.b, shape.d), shape), shape.W_shape[1])
 
 
 def conv_S(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
-           form: ForwardForm = "I_kron_W") -> np.ndarray:
+           form: ForwardForm = "I_kron_W", backend: Backend = "sparse") -> np.ndarray:
     """The convolution ``S = W phi(pad(Z)) + b 1^T``, in either of the slides' two forms.
 
     - ``form="I_kron_W"``:
@@ -329,7 +150,9 @@ def conv_S(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     W : ndarray of shape (d_out, h*h*d)
     b : ndarray of shape (d_out,)
     shape : LayerShape
-    form : {"I_kron_W", "phiT_kron_I"}
+    form : {"I_kron_W", "phiT_kron_I"}, default "I_kron_W"
+        The sparse chain's two products; the dense backend computes ``W phi`` only.
+    backend : {"sparse", "dense"}, default "sparse"
 
     Returns
     -------
@@ -347,25 +170,22 @@ def conv_S(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     >>> conv_S(np.ones((1, 4)), np.array([[1.0, 2.0, 3.0, 4.0]]), np.array([0.5]), s)
     array([[10.5]])
     """
-    _check_form(form, ("I_kron_W", "phiT_kron_I"))
-    Z, N = _check_Z(Z, shape)
-    W, b = _check_Wb(W, b, shape, Z.dtype)
-    phi = _phi_cols(_cols(Z, shape.n_in), shape)
-    if form == "I_kron_W":
-        return _mat(_S_cols(phi, I_kron_W(W, shape), b, shape), shape.d_out)
-    bias = ones_kron_I(shape, Z.dtype) @ b
-    S = (phiT_kron_I(_mat(phi, shape.W_shape[1]), shape.d_out) @ W.reshape(-1, order="F")
-         + np.tile(bias, N))
-    return _mat(S, shape.d_out)
+    check_form(form, ("I_kron_W", "phiT_kron_I"))
+    be = get_backend(backend)
+    Z, _ = _check_Z(Z, shape)
+    W, b = _check_W(W, shape, Z.dtype), _check_b(b, shape, Z.dtype)
+    phi = be.phi_pad(_into(be, Z, shape.a, shape.b, shape.d), shape)
+    return _out(be, be.conv_S(phi, W, b, shape, form), shape.d_out)
 
 
-def pool(sigma_S: np.ndarray, shape: LayerShape) -> np.ndarray:
+def pool(sigma_S: np.ndarray, shape: LayerShape, backend: Backend = "sparse") -> np.ndarray:
     """Pooling: ``Z^{m+1} = mat(P_pool vec(sigma(S)))`` for every instance.
 
     Parameters
     ----------
     sigma_S : ndarray of shape (d_out, a_conv*b_conv*N)
     shape : LayerShape
+    backend : {"sparse", "dense"}, default "sparse"
 
     Returns
     -------
@@ -378,32 +198,33 @@ def pool(sigma_S: np.ndarray, shape: LayerShape) -> np.ndarray:
     >>> pool(np.array([[1.0, 4.0, 3.0, 2.0]]), s)
     array([[4.]])
     """
+    be = get_backend(backend)
     check_layer_shape(shape)
     sigma_S = as_float_array(sigma_S, "sigma_S")
     batch_size(sigma_S, shape.d_out, shape.n_windows, "sigma_S", "(d_out, a_conv*b_conv*N)")
-    sigma = _cols(sigma_S, shape.n_S)
-    return _mat(_apply_cols(_pool_operator(shape, sigma), sigma, shape.n_out), shape.d_out)
+    require_finite(sigma_S, "sigma_S")
+    X = _into(be, sigma_S, shape.a_conv, shape.b_conv, shape.d_out)
+    return _out(be, be.pool(X, shape)[0], shape.d_out)
 
 
-def _forward_public(Z: object, W: object, b: object, shape: LayerShape,
-                    activation: str | Activation, backend: str, keep: bool):
-    """:func:`forward` and :func:`layer_output`: check, run on columns, return batch matrices."""
+def _forward(Z: object, W: object, b: object, shape: LayerShape, activation: str | Activation,
+             backend: str, keep: bool) -> tuple[np.ndarray, LayerCache | None]:
+    """:func:`forward` and :func:`layer_output`: check, run on the backend, return."""
     act = get_activation(activation)
-    _check_backend(backend)
+    be = get_backend(backend)
     Z, N = _check_Z(Z, shape)
-    W, b = _check_Wb(W, b, shape, Z.dtype)
-    check_memory((shape.n_phi + 3 * shape.n_S) * N * Z.dtype.itemsize,
+    W, b = _check_W(W, shape, Z.dtype), _check_b(b, shape, Z.dtype)
+    check_memory(forward_bytes([shape], N, Z.dtype, keep),
                  f"one layer's forward pass on {N} instances of {shape}",
                  "use a smaller batch, or the dense backend")
-    X = _enter(_cols(Z, shape.n_in), shape.a, shape.b, shape.d, backend)
-    Z_next, cache = _forward_layer(X, W, b, shape, act, keep, backend)
-    return _mat(_leave(Z_next, backend), shape.d_out), cache
+    Z_next, cache = be.forward(_into(be, Z, shape.a, shape.b, shape.d), W, b, shape, act, keep)
+    return _out(be, Z_next, shape.d_out), cache
 
 
 def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
             activation: str | Activation = "relu",
-            backend: Backend = "sparse") -> tuple[np.ndarray, LayerCache | DenseCache]:
-    """Forward pass of one layer: padding -> convolution -> sigma -> pooling (equation (6)).
+            backend: Backend = "sparse") -> tuple[np.ndarray, LayerCache]:
+    """Forward pass of one layer: padding -> convolution -> sigma -> pooling.
 
     ``vec(phi) = P_phi P_pad vec(Z)``, ``vec(S) = (I ⊗ W) vec(phi) + (1 ⊗ I) b``,
     ``Z^{m+1} = mat(P_pool vec(sigma(S)))``.
@@ -417,15 +238,16 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     activation : str or Activation, default "relu"
     backend : {"sparse", "dense"}, default "sparse"
         "sparse" multiplies by the operators of :mod:`kronconv.operators`; "dense" computes
-        the same numbers with gathers, slices and one matrix product per window
-        (:mod:`kronconv.dense`).
+        the same numbers with a gather, one matrix product for the whole batch and strided
+        slices (:mod:`kronconv.dense`).
 
     Returns
     -------
     Z_next : ndarray of shape (d_out, a_out*b_out*N)
         ``Z^{m+1}``.
-    cache : LayerCache or DenseCache
-        ``phi(pad(Z))``, ``sigma'(S)`` and the pooling choice, for :func:`backward`.
+    cache : LayerCache
+        ``phi(pad(Z))``, ``sigma'(S)`` and the pooling as applied, for :func:`backward`;
+        it records the backend, which the backward pass then uses.
 
     Raises
     ------
@@ -446,8 +268,7 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     >>> Z_next
     array([[ 0.,  2.,  8., 10.]])
     """
-    Z_next, cache = _forward_public(Z, W, b, shape, activation, backend, keep=True)
-    return Z_next, cache
+    return _forward(Z, W, b, shape, activation, backend, keep=True)
 
 
 def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
@@ -471,10 +292,10 @@ def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     >>> layer_output(np.arange(16.0).reshape(1, 16), np.eye(1), np.zeros(1), s)
     array([[ 2.5,  4.5, 10.5, 12.5]])
     """
-    return _forward_public(Z, W, b, shape, activation, backend, keep=False)[0]
+    return _forward(Z, W, b, shape, activation, backend, keep=False)[0]
 
 
-# --- backward -----------------------------------------------------------------------------
+# --- backward ----------------------------------------------------------------------------------
 
 
 def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
@@ -484,8 +305,9 @@ def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     ----------
     dZ_next : ndarray of shape (d_out, a_out*b_out*N)
         ``∂ξ/∂Z^{m+1}``.
-    cache : LayerCache or DenseCache
-        From the layer's :func:`forward` (gives ``P_pool`` and ``sigma'(S)``).
+    cache : LayerCache
+        From the layer's :func:`forward` (gives ``P_pool`` and ``sigma'(S)``); its backend
+        computes (7).
 
     Returns
     -------
@@ -499,34 +321,12 @@ def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     >>> grad_S(np.array([[10.0]]), cache)      # routed to the maximum, entry 2
     array([[ 0.,  0., 10.,  0.]])
     """
-    shape = _check_dZ_next(dZ_next, cache)
-    dZc = _cols(np.asarray(dZ_next), shape.n_out)
-    if isinstance(cache, DenseCache):
-        dY = dense.cm_from_cols(dZc, shape.a_out, shape.b_out, shape.d_out)
-        return _mat(dense.cols_from_cm(dense.grad_S_cm(dY, cache)), shape.d_out)
-    return _mat(_grad_S_cols(dZc, cache), shape.d_out)
+    be, dY = _check_dZ_next(dZ_next, cache)
+    return _out(be, be.grad_S(dY, cache), cache.shape.d_out)
 
 
-def _check_dZ_next(dZ_next: object, cache: object) -> LayerShape:
-    if not isinstance(cache, (LayerCache, DenseCache)):
-        raise TypeError(f"cache must be the LayerCache or DenseCache from forward(), "
-                        f"got {type(cache).__name__}")
-    shape = cache.shape
-    dZ_next = as_float_array(dZ_next, "dZ_next", cache.phi.dtype)
-    check_shape(dZ_next, (shape.d_out, shape.a_out * shape.b_out * cache.N), "dZ_next",
-                "(d_out, a_out*b_out*N)")
-    return shape
-
-
-def _check_dS(dS: object, shape: LayerShape) -> np.ndarray:
-    check_layer_shape(shape)
-    dS = as_float_array(dS, "dS")
-    batch_size(dS, shape.d_out, shape.n_windows, "dS", "(d_out, a_conv*b_conv*N)")
-    return _cols(dS, shape.n_S)
-
-
-def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
-           form: BackwardForm = "vec") -> np.ndarray:
+def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
+           backend: Backend = "sparse") -> np.ndarray:
     """Equation (1): the gradient with respect to ``W``.
 
     - ``form="kron"``: ``∂ξ/∂vec(W)^T = ∂ξ/∂vec(S)^T (phi(pad(Z))^T ⊗ I_{d_out})``
@@ -539,6 +339,8 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
         ``phi(pad(Z))``, as :func:`phi_pad` gives it.
     shape : LayerShape
     form : {"vec", "kron"}, default "vec"
+        The dense backend computes the vec form.
+    backend : {"sparse", "dense"}, default "sparse"
 
     Returns
     -------
@@ -550,7 +352,7 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
     The Kronecker form builds ``phi^T ⊗ I_{d_out}`` explicitly: ``d_out`` times the entries
     of ``phi`` (for a 64-channel layer on a batch, 64 times the memory of ``phi``). It is
     the literal operator of the slides; the vec form, the default, gives the same numbers
-    with one product per window.
+    from one contraction.
 
     Examples
     --------
@@ -559,15 +361,18 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape,
     >>> grad_W(np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]]), s)
     array([[11.]])
     """
-    _check_form(form, ("kron", "vec"))
-    dS = _check_dS(dS, shape)
+    check_form(form)
+    be = get_backend(backend)
+    dS, N = _check_dS(dS, shape)
     phi = as_float_array(phi, "phi", dS.dtype)
-    check_shape(phi, (shape.W_shape[1], shape.n_windows * dS.shape[1]), "phi",
-                "(h*h*d, a_conv*b_conv*N)")
-    return _grad_W_cols(dS, _cols(phi, shape.n_phi), shape, form)
+    check_shape(phi, (shape.W_shape[1], shape.n_windows * N), "phi", "(h*h*d, a_conv*b_conv*N)")
+    require_finite(phi, "phi")
+    return be.grad_W(_into(be, dS, shape.a_conv, shape.b_conv, shape.d_out),
+                     _into(be, phi, shape.a_conv, shape.b_conv, shape.W_shape[1]), shape, form)
 
 
-def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec") -> np.ndarray:
+def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
+           backend: Backend = "sparse") -> np.ndarray:
     """Equation (5): the gradient with respect to ``b``.
 
     - ``form="kron"``: ``∂ξ/∂b^T = ∂ξ/∂vec(S)^T (1_{a_conv b_conv} ⊗ I_{d_out})``
@@ -578,6 +383,7 @@ def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec") -> np.
     dS : ndarray of shape (d_out, a_conv*b_conv*N)
     shape : LayerShape
     form : {"vec", "kron"}, default "vec"
+    backend : {"sparse", "dense"}, default "sparse"
 
     Returns
     -------
@@ -591,12 +397,14 @@ def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec") -> np.
     >>> grad_b(np.array([[1.0, 2.0]]), s)
     array([3.])
     """
-    _check_form(form, ("kron", "vec"))
-    return _grad_b_cols(_check_dS(dS, shape), shape, form)
+    check_form(form)
+    be = get_backend(backend)
+    dS, _ = _check_dS(dS, shape)
+    return be.grad_b(_into(be, dS, shape.a_conv, shape.b_conv, shape.d_out), shape, form)
 
 
-def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape,
-           form: BackwardForm = "vec") -> np.ndarray:
+def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
+           backend: Backend = "sparse") -> np.ndarray:
     """Equations (8) and (9): the gradient passed to the previous layer.
 
     - ``form="kron"``, (8): ``∂ξ/∂vec(Z)^T = ∂ξ/∂vec(S)^T (I_{a_conv b_conv} ⊗ W) P_phi P_pad``
@@ -608,6 +416,7 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape,
     W : ndarray of shape (d_out, h*h*d)
     shape : LayerShape
     form : {"vec", "kron"}, default "vec"
+    backend : {"sparse", "dense"}, default "sparse"
 
     Returns
     -------
@@ -620,11 +429,12 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape,
     >>> grad_Z(np.array([[1.0, 2.0]]), np.array([[1.0, 2.0, 3.0, 4.0]]), s)
     array([[4., 6.]])
     """
-    _check_form(form, ("kron", "vec"))
-    dS = _check_dS(dS, shape)
-    W = as_float_array(W, "W", dS.dtype)
-    check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
-    return _mat(_grad_Z_cols(dS, W, shape, form), shape.d)
+    check_form(form)
+    be = get_backend(backend)
+    dS, _ = _check_dS(dS, shape)
+    W = _check_W(W, shape, dS.dtype)
+    dZ = be.grad_Z(_into(be, dS, shape.a_conv, shape.b_conv, shape.d_out), W, shape, form)
+    return _out(be, dZ, shape.d)
 
 
 def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
@@ -636,7 +446,7 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
     dZ_next : ndarray of shape (d_out, a_out*b_out*N)
         ``∂ξ/∂Z^{m+1}``.
     W : ndarray of shape (d_out, h*h*d)
-    cache : LayerCache or DenseCache
+    cache : LayerCache
         From the layer's :func:`forward` on the same batch; its backend computes the
         backward pass too.
     form : {"vec", "kron"}, default "vec"
@@ -661,12 +471,8 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
     >>> dW.shape, db.shape, dZ.shape
     ((2, 8), (2,), (2, 9))
     """
-    _check_form(form, ("kron", "vec"))
-    shape = _check_dZ_next(dZ_next, cache)
-    W = as_float_array(W, "W", cache.phi.dtype)
-    check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
-    backend = "dense" if isinstance(cache, DenseCache) else "sparse"
-    dX = _enter(_cols(np.asarray(dZ_next), shape.n_out), shape.a_out, shape.b_out, shape.d_out,
-                backend)
-    dW, db, dZ = _backward_layer(dX, W, cache, form)
-    return dW, db, _mat(_leave(dZ, backend), shape.d)
+    check_form(form)
+    be, dY = _check_dZ_next(dZ_next, cache)
+    W = _check_W(W, cache.shape, cache.phi.dtype)
+    dW, db, dZ = be.backward(dY, W, cache, form)
+    return dW, db, _out(be, dZ, cache.shape.d)

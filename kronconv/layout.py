@@ -26,7 +26,12 @@ __all__ = [
     "Z_from_hwc",
     "Z_from_nchw",
     "Z_from_nhwc",
+    "batch_from_columns",
+    "channel_first_from_columns",
     "chw_from_Z",
+    "columns_from_batch",
+    "columns_from_channel_first",
+    "columns_from_vec",
     "hwc_from_Z",
     "hwio_from_W",
     "mat",
@@ -35,6 +40,7 @@ __all__ = [
     "nhwc_flat_from_W",
     "nhwc_from_Z",
     "oihw_from_W",
+    "select_instances",
     "vec",
 ]
 
@@ -599,3 +605,87 @@ def nhwc_flat_from_W(W: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
     True
     """
     return _from_W_flat(W, d, a, b, "nhwc")
+
+
+# --- the layouts kronconv computes in ---------------------------------------------------------
+# A batch of N instances has one public layout and two working layouts, each with one name:
+#
+# - "batch matrix": the instances side by side, [M^1 ... M^N] of shape (rows, cols*N)
+#   (Z, S, phi, dZ, dS of the public API);
+# - "instance columns": a C-ordered (n, N) array whose column i is vec(M^i), n = rows*cols
+#   (the sparse chain: every operator acts on all instances in one sparse-times-dense
+#   product, and the N values of one position sit side by side);
+# - "channel first": a C-ordered (rows, b, a, N) array X[c, q, r, i] for entry (c, r, q)
+#   of instance i (the dense path: one BLAS product per layer and contiguous slices).
+#
+# The functions below convert between them; they are the only place that knows the orders.
+
+
+def columns_from_batch(M: np.ndarray, n: int) -> np.ndarray:
+    """Instance columns of a batch matrix: column i is ``vec(M^i)``, shape ``(n, N)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> columns_from_batch(np.arange(8).reshape(2, 4), 4)    # two 2x2 instances
+    array([[0, 2],
+           [4, 6],
+           [1, 3],
+           [5, 7]])
+    """
+    return np.ascontiguousarray(M.reshape(n, -1, order="F"))
+
+
+def batch_from_columns(C: np.ndarray, rows: int) -> np.ndarray:
+    """The batch matrix ``[M^1 ... M^N]`` of instance columns (inverse of
+    :func:`columns_from_batch`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> batch_from_columns(np.array([[0, 2], [4, 6], [1, 3], [5, 7]]), 2)
+    array([[0, 1, 2, 3],
+           [4, 5, 6, 7]])
+    """
+    return C.reshape(rows, -1, order="F")
+
+
+def columns_from_vec(v: np.ndarray, n: int) -> np.ndarray:
+    """Instance columns of ``vec([M^1 ... M^N])``, the batch's vec (``n`` entries each)."""
+    return np.ascontiguousarray(v.reshape(n, -1, order="F"))
+
+
+def channel_first_from_columns(C: np.ndarray, a: int, b: int, d: int) -> np.ndarray:
+    """``X[c, q, r, i]`` of instance columns whose rows hold ``(c, r, q)`` at ``c + d*(r + a*q)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> C = np.arange(8).reshape(8, 1)                   # one 2x2 image, 2 channels
+    >>> channel_first_from_columns(C, 2, 2, 2)[:, :, :, 0]
+    array([[[0, 2],
+            [4, 6]],
+    <BLANKLINE>
+           [[1, 3],
+            [5, 7]]])
+    """
+    return np.ascontiguousarray(C.reshape(b, a, d, -1).transpose(2, 0, 1, 3))
+
+
+def columns_from_channel_first(X: np.ndarray) -> np.ndarray:
+    """Instance columns of ``X[c, q, r, i]`` (inverse of :func:`channel_first_from_columns`)."""
+    d, b, a, N = X.shape
+    return np.ascontiguousarray(X.transpose(1, 2, 0, 3)).reshape(d * a * b, N)
+
+
+def select_instances(M: np.ndarray, index: np.ndarray, cols: int) -> np.ndarray:
+    """The batch matrix of the instances ``index`` of ``M`` (``cols`` columns per instance).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> select_instances(np.arange(6).reshape(1, 6), np.array([2, 0]), 2)
+    array([[4, 5, 0, 1]])
+    """
+    rows = M.shape[0]
+    return M.reshape(rows, -1, cols)[:, index].reshape(rows, -1)

@@ -1,4 +1,8 @@
-"""Losses ξ(z, y) on the network's last output z = z^{L+1,i} and an integer label y."""
+"""Losses ξ(z, y) on the network's last output z = z^{L+1,i} and an integer label y.
+
+Each loss's value, gradient ``∂ξ/∂z`` and Hessian ``B = ∂²ξ/∂z∂z^T`` (the middle factor of
+the Gauss-Newton matrix ``J^T B J``) live here side by side.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import numpy as np
 
 from ._validate import require_ndim
 
-__all__ = ["LOSSES", "check_labels", "loss_and_grad", "loss_value"]
+__all__ = ["LOSSES", "check_labels", "loss_and_grad", "loss_hessian_vector", "loss_value",
+           "softmax"]
 
 LOSSES = ("squared", "cross_entropy")
 
@@ -39,6 +44,18 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     """``z - logsumexp(z)`` over each column, stable for large logits."""
     shifted = z - z.max(axis=0, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """``softmax(z)`` of every column, stable for large logits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> softmax(np.array([[0.0], [np.log(3.0)]])).ravel()
+    array([0.25, 0.75])
+    """
+    return np.exp(_log_softmax(z))
 
 
 def loss_value(z: np.ndarray, y: np.ndarray, loss: str = "squared") -> np.ndarray:
@@ -102,3 +119,39 @@ def loss_and_grad(z: np.ndarray, y: np.ndarray,
     dz = np.exp(log_p)
     dz[y, cols] -= 1
     return -log_p[y, cols], dz
+
+
+def loss_hessian_vector(z: np.ndarray, y: np.ndarray, u: np.ndarray,
+                        loss: str = "squared") -> np.ndarray:
+    """``B_i u_i`` for every instance, ``B_i = ∂²ξ_i/∂z∂z^T`` at ``z^{L+1,i}``.
+
+    ``B = 2I`` for the squared loss and ``diag(p) - p p^T`` with ``p = softmax(z)`` for
+    cross-entropy (both positive semi-definite: the Gauss-Newton matrix is too).
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_classes, N)
+    y : ndarray of shape (N,)
+        Checked; B does not depend on the labels for these losses.
+    u : ndarray of shape (n_classes, N)
+    loss : {"squared", "cross_entropy"}
+
+    Returns
+    -------
+    ndarray of shape (n_classes, N)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> loss_hessian_vector(np.zeros((2, 1)), np.array([0]), np.array([[1.0], [0.0]]),
+    ...                     "cross_entropy").ravel()
+    array([ 0.25, -0.25])
+    """
+    _check(z, y, loss)
+    if u.shape != z.shape:
+        raise ValueError(f"u must have the shape of z, (n_classes, N) = {z.shape}, "
+                         f"got shape {u.shape}")
+    if loss == "squared":
+        return 2 * u
+    p = softmax(z)
+    return p * u - p * (p * u).sum(axis=0, keepdims=True)

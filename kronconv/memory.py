@@ -17,7 +17,7 @@ import functools
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ __all__ = [
     "MemoryLimitError",
     "cache_info",
     "check_memory",
+    "forward_bytes",
     "get_memory_limit",
     "set_cache_limit",
     "set_memory_limit",
@@ -136,6 +137,23 @@ def check_memory(estimate: float, what: str, advice: str) -> None:
         raise MemoryLimitError(
             f"{what} needs about {_format(estimate)}, above kronconv's memory limit of "
             f"{_format(_limit)}; {advice}, or raise the limit with kronconv.set_memory_limit")
+
+
+def forward_bytes(shapes: Sequence, N: int, dtype: np.dtype, keep: bool) -> int:
+    """Bytes a forward pass of ``N`` instances through the convolutional layers ``shapes``
+    (LayerShapes) allocates: the caches it keeps for a backward pass (``phi`` and
+    ``sigma'(S)`` per layer, with ``keep``) plus the largest layer's temporaries (``phi``,
+    ``S``, ``sigma(S)``).
+
+    Examples
+    --------
+    >>> from kronconv import LayerShape
+    >>> forward_bytes([LayerShape(a=4, b=4, d=1, d_out=2, h=3)], 10, np.float64, keep=False)
+    4160
+    """
+    sizes = [(s.n_phi, s.n_S) for s in shapes] or [(0, 0)]
+    kept = sum(n_phi + n_S for n_phi, n_S in sizes) if keep else 0
+    return (kept + max(n_phi + 2 * n_S for n_phi, n_S in sizes)) * N * np.dtype(dtype).itemsize
 
 
 def csr_bytes(rows: int, nnz: int, itemsize: int) -> int:

@@ -13,6 +13,8 @@ window offset ``(i, j)`` and channel ``c`` is at row ``i + h*j + h*h*c``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -255,7 +257,10 @@ def _first_max(shape: LayerShape, sigma_cols: np.ndarray) -> np.ndarray:
 
 
 def P_pool_batch_last(shape: LayerShape, sigma_cols: np.ndarray) -> sp.csr_array:
-    """Max pooling for a batch stored instance-fastest ("batch last"), as kronconv's chains do.
+    """Deprecated: max pooling for a batch stored instance-fastest.
+
+    The sparse chain now multiplies :func:`~kronconv.P_pool` itself (the block diagonal
+    acting on the vec of the whole batch); this reordering of it will be removed.
 
     The same per-instance operators as :func:`~kronconv.P_pool`, ordered for vectors whose entry
     ``(p, i)`` (position p of instance i) sits at ``p*N + i`` (a C-ordered (n, N) array
@@ -272,6 +277,8 @@ def P_pool_batch_last(shape: LayerShape, sigma_cols: np.ndarray) -> sp.csr_array
     -------
     csr_array of shape (n_out*N, n_S*N)
     """
+    warnings.warn("P_pool_batch_last is deprecated: use P_pool(shape, sigma_S)",
+                  DeprecationWarning, stacklevel=2)
     N = sigma_cols.shape[1]
     cols = (_first_max(shape, sigma_cols) * N + np.arange(N)).ravel()
     return _one_per_row(cols, (shape.n_out * N, shape.n_S * N), sigma_cols.dtype)

@@ -8,7 +8,6 @@ any iteration and resumed continues exactly as an uninterrupted run would.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,8 @@ import numpy as np
 from ._validate import check_int
 from .architecture import Architecture
 from .gauss_newton import GaussNewton
-from .network import accuracy, objective, objective_and_gradient
+from .layout import select_instances
+from .objective import accuracy, objective, objective_and_gradient
 
 __all__ = ["NewtonOptions", "Problem", "SGOptions", "TrainState", "newton_cg", "sg"]
 
@@ -51,8 +51,8 @@ class Problem:
 
     def instances(self, index: np.ndarray) -> np.ndarray:
         """The images of the instances ``index`` (side by side)."""
-        a, b, d = self.arch.input
-        return self.Z.reshape(d, self.l, a * b)[:, index].reshape(d, -1)
+        a, b, _ = self.arch.input
+        return select_instances(self.Z, index, a * b)
 
     def f_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         return objective_and_gradient(theta, self.arch, self.Z, self.y, self.C, self.loss,
@@ -265,16 +265,14 @@ def sg(problem: Problem, state: TrainState, options: SGOptions = SGOptions(), se
     if state.velocity is None:
         state.velocity = np.zeros_like(state.theta)
     started = time.perf_counter()
-    reg = 0.0 if math.isinf(problem.C) else 1.0 / (problem.C * problem.l)
     while state.iteration < options.iterations:
         lr = options.lr * options.lr_decay ** state.iteration
         order = rng.permutation(problem.l)
         for start in range(0, problem.l, options.batch_size):
             batch = np.sort(order[start:start + options.batch_size])
             _, g = objective_and_gradient(state.theta, problem.arch, problem.instances(batch),
-                                          problem.y[batch], math.inf, problem.loss,
-                                          backend=problem.backend)
-            g += reg * state.theta
+                                          problem.y[batch], problem.C, problem.loss,
+                                          backend=problem.backend, n_total=problem.l)
             state.velocity = options.momentum * state.velocity - lr * g
             state.theta = state.theta + state.velocity
             if progress is not None:

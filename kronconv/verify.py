@@ -11,15 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .activations import Activation, get_activation
 from .architecture import Architecture, load_architecture
-from .dense import DenseCache
+from .backends import BACKENDS
 from .gauss_newton import GaussNewton, jacobian_T_vector, jacobian_vector
-from .identities import identity2, identity3, numerical_jacobian
 from .layer import (
-    BACKENDS,
     conv_S,
     forward,
     grad_b,
@@ -30,29 +27,28 @@ from .layer import (
     phi_pad,
     pool,
 )
-from .layout import Z_from_nchw, nchw_from_Z, oihw_from_W
+from .layout import vec
 from .losses import loss_value
-from .network import NetworkCache, _regularization, forward_network, objective_and_gradient
-from .operators import _pool_windows
+from .network import forward_network
+from .objective import objective_and_gradient, regularization
+from .operators import I_kron_W, phiT_kron_I
 from .parameters import init_params
 from .shapes import LayerShape
+from .testing import (
+    activation_pattern,
+    direct_conv,
+    kink_margin,
+    max_relative_error,
+    numerical_jacobian,
+    same_pattern,
+)
 from .torch_reference import (
     torch_available,
     torch_gauss_newton_vector,
     torch_objective_and_gradient,
 )
 
-__all__ = [
-    "DEFAULT_NETWORK",
-    "DEFAULT_SHAPE",
-    "Check",
-    "activation_pattern",
-    "kink_margin",
-    "max_relative_error",
-    "run_checks",
-    "run_network_checks",
-    "same_pattern",
-]
+__all__ = ["DEFAULT_NETWORK", "DEFAULT_SHAPE", "Check", "run_checks", "run_network_checks"]
 
 #: The default layer: stride 2, padding 1, a non-square image, overlapping max pooling.
 DEFAULT_SHAPE = LayerShape(a=7, b=6, d=3, d_out=4, h=3, stride=2, padding=1,
@@ -84,103 +80,9 @@ class Check:
         return bool(self.error <= self.tolerance)
 
 
-def max_relative_error(x: np.ndarray, reference: np.ndarray) -> float:
-    """``max|x - reference| / max|reference|`` (0 when both are zero, inf on a shape mismatch).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> max_relative_error(np.array([1.0, 2.5]), np.array([1.0, 2.0]))
-    0.25
-    """
-    x, reference = np.asarray(x), np.asarray(reference)
-    if x.shape != reference.shape:
-        return float("inf")
-    diff = np.max(np.abs(x - reference), initial=0.0)
-    scale = np.max(np.abs(reference), initial=0.0)
-    if diff == 0:
-        return 0.0
-    return float(diff / scale) if scale > 0 else float("inf")
-
-
-def kink_margin(S: np.ndarray, activation: str | Activation,
-                shape: LayerShape | None = None) -> float:
-    """How far a layer's pre-activations ``S`` are from a point of non-differentiability.
-
-    The smallest ``|S|`` for ReLU-like activations, and, for a convolutional layer with max
-    pooling, the smallest gap between a window's largest and second-largest entry of
-    ``sigma(S)`` (among windows whose maximum carries gradient). Finite differences with
-    a step well below this margin see the same ``P_pool`` and the same ``sigma'``.
-
-    Parameters
-    ----------
-    S : ndarray
-        Pre-activations: ``(d_out, a_conv*b_conv*N)`` for a convolutional layer.
-    activation : str or Activation
-    shape : LayerShape, optional
-        The convolutional layer's shape; needed for the max-pooling gaps.
-
-    Returns
-    -------
-    float
-        ``inf`` where nothing is near a kink.
-    """
-    act = get_activation(activation)
-    margin = np.inf
-    if act.name in _KINKED:
-        margin = float(np.min(np.abs(S), initial=np.inf))
-    if shape is not None and shape.pool == "max" and shape.pool_size > 1:
-        sigma_S = act.sigma(S)
-        win = _pool_windows(shape)
-        vals = sigma_S.reshape(shape.n_S, -1, order="F")[win]          # (n_out, k*k, N)
-        slopes = act.dsigma(S).reshape(shape.n_S, -1, order="F")[win]
-        top2 = np.sort(vals, axis=1)[:, -2:, :]
-        live = np.take_along_axis(slopes, vals.argmax(axis=1)[:, None, :], axis=1)[:, 0] != 0
-        gaps = (top2[:, 1] - top2[:, 0])[live]
-        margin = min(margin, float(gaps.min(initial=np.inf)))
-    return margin
-
-
-_KINKED = ("relu", "leaky_relu")     # activations whose derivative jumps at 0
-
-
-def activation_pattern(cache: NetworkCache, arch: Architecture) -> list[np.ndarray]:
-    """Which piece of the piecewise-smooth network a forward pass is on: same pattern, same piece.
-
-    ``sigma'`` of every layer with a ReLU-like activation and the chosen entry of every
-    max-pooling window, from the cache of :func:`~kronconv.forward_network`. Finite
-    differences are valid along a step whose two ends have the pattern of the point itself.
-    """
-    acts = arch.activations
-    pattern = []
-    for c, act in zip(cache.conv, acts, strict=False):
-        if act.name in _KINKED:
-            pattern.append(c.dsigma_S)
-        if c.shape.pool == "max":
-            pattern.append(c.pool_index if isinstance(c, DenseCache) else c.P_pool.indices)
-    for c, act in zip(cache.full, acts[len(cache.conv):], strict=True):
-        if act.name in _KINKED:
-            pattern.append(c.dsigma_s)
-    return pattern
-
-
-def same_pattern(p: list[np.ndarray], q: list[np.ndarray]) -> bool:
-    """Whether two :func:`activation_pattern` results are equal."""
-    return all(np.array_equal(x, y) for x, y in zip(p, q, strict=True))
-
-
 def _xi(Z_next: np.ndarray, G: np.ndarray) -> float:
     """The test loss ``ξ = <G, Z^{m+1}> + ||Z^{m+1}||^2 / 2``; ``∂ξ/∂Z^{m+1} = G + Z^{m+1}``."""
     return float(np.sum(G * Z_next) + 0.5 * np.sum(Z_next**2))
-
-
-def _direct_conv(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """``S`` computed without any kronconv operator: numpy windows on the NCHW image."""
-    p, s = shape.padding, shape.stride
-    x = np.pad(nchw_from_Z(Z, shape.a, shape.b), ((0, 0), (0, 0), (p, p), (p, p)))
-    win = sliding_window_view(x, (shape.h, shape.h), axis=(2, 3))[:, :, ::s, ::s]
-    out = np.einsum("ncuwij,ocij->nouw", win, oihw_from_W(W, shape.h)) + b[:, None, None]
-    return Z_from_nchw(out)
 
 
 def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
@@ -235,18 +137,23 @@ def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
 
     S_phi = conv_S(Z, W, b, shape, form="phiT_kron_I")
     add("fwd", "vec(S): (I⊗W) P_phi P_pad vec(Z) vs (phi^T⊗I) vec(W)", S, S_phi, FORMS_TOL)
-    add("fwd", "S: sparse chain vs direct numpy convolution", S, _direct_conv(Z, W, b, shape),
+    add("fwd", "S: sparse chain vs direct numpy convolution", S, direct_conv(Z, W, b, shape),
         FORMS_TOL)
-    A, B = rng.normal(size=(3, 4)), rng.normal(size=(4, 5))
-    vec_AB = (A @ B).reshape(-1, order="F")
-    add("(2)", "vec(B)^T (I⊗A^T) vs vec(AB)", identity2(A, B), vec_AB, FORMS_TOL)
-    add("(3)", "vec(A)^T (B⊗I) vs vec(AB)", identity3(A, B), vec_AB, FORMS_TOL)
-    add("(4)", "∂(Ax)/∂x^T by differences vs A",
-        numerical_jacobian(lambda v: A @ v, rng.normal(size=4)), A, FD_TOL)
+    # (2) and (3) as kronconv builds them: its operators I ⊗ W and phi^T ⊗ I against vec(W phi)
+    phi = phi_pad(Z, shape)
+    vec_W_phi = vec(W @ phi)
+    IW_phi = I_kron_W(W, shape) @ vec(phi).reshape(shape.n_phi, -1, order="F")  # per instance
+    add("(2)", "(I⊗W) vec(phi) vs vec(W phi), kronconv's I_kron_W",
+        IW_phi.ravel(order="F"), vec_W_phi, FORMS_TOL)
+    add("(3)", "(phi^T⊗I) vec(W) vs vec(W phi), kronconv's phiT_kron_I",
+        phiT_kron_I(phi, shape.d_out) @ vec(W), vec_W_phi, FORMS_TOL)
+    # (4): the Jacobian ∂vec(S)/∂vec(W)^T by differences is the operator phi^T ⊗ I
+    add("(4)", "∂vec(S)/∂vec(W)^T by differences vs phi^T⊗I",
+        numerical_jacobian(lambda W_: conv_S(Z, W_, b, shape), W),
+        phiT_kron_I(phi, shape.d_out).toarray(), FD_TOL)
 
     dS = grad_S(dZ_next, cache)
     add("(7)", "∂ξ/∂S vs finite differences", dS, fd(xi_of_S, S), FD_TOL)
-    phi = phi_pad(Z, shape)
     dW = {form: grad_W(dS, phi, shape, form) for form in ("kron", "vec")}
     db = {form: grad_b(dS, shape, form) for form in ("kron", "vec")}
     dZ = {form: grad_Z(dS, W, shape, form) for form in ("kron", "vec")}
@@ -322,7 +229,7 @@ def run_network_checks(arch: str | Architecture = DEFAULT_NETWORK, batch: int = 
             z, same = off_kinks(t)
             if not same:
                 return None
-            ends.append(_regularization(t, C, batch) + loss_value(z, y, loss).mean())
+            ends.append(regularization(C, batch) * (t @ t) / 2 + loss_value(z, y, loss).mean())
         return (ends[0] - ends[1]) / (2 * FD_EPS_NETWORK)
 
     names = [f"conv{m}" for m in range(1, len(arch.conv_shapes) + 1)]

@@ -15,9 +15,16 @@ from kronconv import (
     Architecture,
     LayerShape,
     backward,
+    conv_S,
+    dense,
     forward,
+    grad_b,
+    grad_W,
+    grad_Z,
     layer_output,
     objective_and_gradient,
+    phi_pad,
+    pool,
 )
 
 
@@ -25,7 +32,7 @@ from kronconv import (
 @given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1),
        act=st.sampled_from(sorted(ACTIVATIONS)))
 @with_edge_shapes(seed=0, act="relu")
-def test_backends_agree_on_one_layer(shape, seed, act):
+def test_forward_backward_backends_agree_on_one_layer(shape, seed, act):
     rng = np.random.default_rng(seed)
     N = 3
     Z = rng.normal(size=(shape.d, shape.a * shape.b * N))
@@ -34,19 +41,18 @@ def test_backends_agree_on_one_layer(shape, seed, act):
     out_d, cache_d = forward(Z, W, b, shape, act, "dense")
     assert_rel_close(out_d, out_s, 1e-12, "Z^{m+1}")
     assert_rel_close(layer_output(Z, W, b, shape, act, "dense"), out_s, 1e-12, "layer_output")
-    # the same phi and sigma'(S), in the dense path's channel-first layout
-    K, n = shape.W_shape[1], shape.n_windows
-    phi_s = cache_s.phi.reshape(n, K, N).transpose(1, 0, 2).reshape(K, n * N)
-    assert_rel_close(cache_d.phi, phi_s, 0, "phi")
-    dsigma_s = cache_s.dsigma_S.reshape(shape.b_conv, shape.a_conv, shape.d_out, N)
-    assert_rel_close(cache_d.dsigma_S, dsigma_s.transpose(2, 0, 1, 3), 1e-12, "sigma'(S)")
+    # the same phi and sigma'(S), read in the one public layout
+    assert (cache_s.backend, cache_d.backend) == ("sparse", "dense")
+    assert_rel_close(cache_d.phi_matrix(), cache_s.phi_matrix(), 0, "phi")
+    assert_rel_close(cache_s.phi_matrix(), phi_pad(Z, shape), 0, "phi vs phi_pad")
+    assert_rel_close(cache_d.dsigma_S_matrix(), cache_s.dsigma_S_matrix(), 1e-12, "sigma'(S)")
     G = rng.normal(size=out_s.shape)
     for name, x, y in zip(("dW", "db", "dZ"), backward(G, W, cache_d), backward(G, W, cache_s),
                           strict=True):
         assert_rel_close(x, y, 1e-12, name)
 
 
-def test_max_pool_ties_and_overlaps_route_like_the_sparse_operator():
+def test_forward_max_pool_ties_and_overlaps_route_like_the_sparse_operator():
     # integer-valued inputs tie often; overlapping windows share entries
     shape = LayerShape(a=7, b=6, d=2, d_out=2, h=2, pool="max", pool_size=3, pool_stride=1)
     rng = np.random.default_rng(0)
@@ -62,7 +68,7 @@ def test_max_pool_ties_and_overlaps_route_like_the_sparse_operator():
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_backends_agree_on_networks(seed):
+def test_objective_and_gradient_backends_agree_on_networks(seed):
     arch, loss, C = random_network(seed)
     theta, Z, y = random_data(arch, N=5, seed=seed)
     f_s, g_s = objective_and_gradient(theta, arch, Z, y, C, loss, backend="sparse")
@@ -73,7 +79,7 @@ def test_backends_agree_on_networks(seed):
 
 
 @pytest.mark.parametrize("name", ["mnist-3layer", "cifar10-3layer"])
-def test_backends_agree_on_presets_in_both_dtypes(name):
+def test_objective_and_gradient_backends_agree_on_presets_in_both_dtypes(name):
     arch = Architecture.preset(name)
     theta, Z, y = random_data(arch, N=3, seed=1)
     f_s, g_s = objective_and_gradient(theta, arch, Z, y, 0.1, "cross_entropy")
@@ -87,16 +93,16 @@ def test_backends_agree_on_presets_in_both_dtypes(name):
     assert_rel_close(g32, g_s, 1e-4, f"{name} ∇f float32")
 
 
-def test_dense_backend_rejects_the_kronecker_form():
+def test_backward_dense_rejects_the_kronecker_form():
     shape = LayerShape(a=3, b=3, d=1, d_out=1, h=2)
     out, cache = forward(np.ones((1, 9)), np.ones((1, 4)), np.zeros(1), shape, backend="dense")
-    with pytest.raises(ValueError, match="form='kron' needs the sparse backend's cache"):
+    with pytest.raises(ValueError, match="form='kron' is the sparse chain's"):
         backward(out, np.ones((1, 4)), cache, form="kron")
     with pytest.raises(ValueError, match=r"backend must be one of \('sparse', 'dense'\)"):
         forward(np.ones((1, 9)), np.ones((1, 4)), np.zeros(1), shape, backend="gpu")
 
 
-def test_large_pooling_windows_keep_their_index():
+def test_forward_large_pooling_windows_keep_their_index():
     # 12 x 12 = 144 window entries do not fit int8: the first maximum must still be found
     shape = LayerShape(a=12, b=12, d=1, d_out=1, h=1, pool="max", pool_size=12)
     Z = np.zeros((1, 144 * 2))
@@ -107,3 +113,62 @@ def test_large_pooling_windows_keep_their_index():
     np.testing.assert_array_equal(out_d, [[3.0, 2.0]])
     np.testing.assert_array_equal(backward(np.ones((1, 2)), W, cache_d)[2],
                                   backward(np.ones((1, 2)), W, cache_s)[2])
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1))
+@with_edge_shapes(seed=0)
+def test_layer_equations_backends_agree(shape, seed):
+    # every per-equation function, run on both backends from the same batch matrices
+    rng = np.random.default_rng(seed)
+    N = 2
+    Z = rng.normal(size=(shape.d, shape.a * shape.b * N))
+    W, b = rng.normal(size=shape.W_shape), rng.normal(size=shape.d_out)
+    dS = rng.normal(size=(shape.d_out, shape.n_windows * N))
+    phi = phi_pad(Z, shape)
+    assert_rel_close(phi_pad(Z, shape, backend="dense"), phi, 0, "phi_pad")
+    assert_rel_close(conv_S(Z, W, b, shape, backend="dense"), conv_S(Z, W, b, shape), 1e-12,
+                     "conv_S")
+    assert_rel_close(pool(dS, shape, backend="dense"), pool(dS, shape), 1e-12, "pool")
+    assert_rel_close(grad_W(dS, phi, shape, backend="dense"), grad_W(dS, phi, shape, "kron"),
+                     1e-12, "grad_W")
+    assert_rel_close(grad_b(dS, shape, backend="dense"), grad_b(dS, shape, "kron"), 1e-12,
+                     "grad_b")
+    assert_rel_close(grad_Z(dS, W, shape, backend="dense"), grad_Z(dS, W, shape, "kron"),
+                     1e-12, "grad_Z")
+
+
+def _inner(x, y):
+    return float(np.sum(x * y))
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1))
+@with_edge_shapes(seed=0)
+def test_dense_matrix_free_pairs_are_adjoint(shape, seed):
+    # <A x, y> = <x, A^T y> for each matrix-free pair: pad/pad_T, im2col/col2im, pool/pool_T
+    rng = np.random.default_rng(seed)
+    N = 2
+    X = rng.normal(size=(shape.d, shape.b, shape.a, N))
+    Xp = rng.normal(size=(shape.d, shape.b_pad, shape.a_pad, N))
+    cols = rng.normal(size=(shape.W_shape[1], shape.n_windows * N))
+    tol = 1e-12 * (1 + np.abs(X).sum() + np.abs(Xp).sum() + np.abs(cols).sum())
+    assert abs(_inner(dense.pad(X, shape), Xp) - _inner(X, dense.pad_T(Xp, shape))) < tol
+    assert abs(_inner(dense.im2col(Xp, shape), cols) - _inner(Xp, dense.col2im(cols, shape))) < tol
+    A = rng.normal(size=(shape.d_out, shape.b_conv, shape.a_conv, N))
+    Y = rng.normal(size=(shape.d_out, shape.b_out, shape.a_out, N))
+    _, index = dense.pool(A, shape)               # max pooling: the choice made on A
+    B = rng.normal(size=A.shape)                  # the same (linear) pooling applied to B
+    lhs = _inner(dense.pool_apply(B, shape, index), Y)
+    assert abs(lhs - _inner(B, dense.pool_T(Y, shape, index))) < 1e-12 * (
+        1 + np.abs(B).sum() * np.abs(Y).max())
+    # and the pair is the public operator: pool_apply is P_pool of the choice made on A
+    from kronconv import P_pool
+    from kronconv.layout import batch_from_columns, columns_from_channel_first
+    A_batch = batch_from_columns(columns_from_channel_first(A), shape.d_out)
+    B_cols = columns_from_channel_first(B)
+    P = P_pool(shape, A_batch) if shape.pool == "max" else P_pool(shape)
+    expected = (P @ B_cols.ravel(order="F") if shape.pool == "max" else P @ B_cols)
+    got = columns_from_channel_first(dense.pool_apply(B, shape, index))
+    assert_rel_close(got.ravel(order="F") if shape.pool == "max" else got, expected, 1e-12,
+                     "pool_apply vs P_pool")

@@ -78,15 +78,9 @@ def test_forward_equals_pixel_loop(shape, seed, act, backend):
         assert_rel_close(S[:, cols], Z_from_chw(S_ref), 1e-12, "S")
         out = slice(n * shape.a_out * shape.b_out, (n + 1) * shape.a_out * shape.b_out)
         assert_rel_close(Z_next[:, out], Z_from_chw(Z_next_ref), 1e-12, "Z_next")
-    dsigma, phi = act.dsigma(S), phi_pad(Z, shape)
-    if backend == "sparse":   # instance columns: column i = vec(X^i)
-        dsigma, phi = dsigma.reshape(shape.n_S, N, order="F"), phi.reshape(-1, N, order="F")
-    else:                     # channel first, instance last
-        dsigma = dsigma.reshape(shape.d_out, shape.a_conv, shape.b_conv, N, order="F")
-        dsigma = dsigma.transpose(0, 2, 1, 3)
-        phi = phi.reshape(-1, shape.n_windows, N, order="F").reshape(phi.shape[0], -1)
-    assert_rel_close(cache.dsigma_S, dsigma, 1e-12, "sigma'(S)")
-    assert_rel_close(cache.phi, phi, 0, "phi(pad(Z))")
+    assert cache.backend == backend
+    assert_rel_close(cache.dsigma_S_matrix(), act.dsigma(S), 1e-12, "sigma'(S)")
+    assert_rel_close(cache.phi_matrix(), phi_pad(Z, shape), 0, "phi(pad(Z))")
 
 
 @settings(max_examples=40, deadline=None)
@@ -230,7 +224,7 @@ def test_dtype_is_kept(dtype, backend):
     outputs = [Z_next, cache.phi, cache.dsigma_S, *backward(Z_next, W, cache),
                conv_S(Z, W, b, shape, "phiT_kron_I"), layer_output(Z, W, b, shape, backend=backend)]
     if backend == "sparse":
-        outputs += [cache.P_pool, *backward(Z_next, W, cache, form="kron")]
+        outputs += [cache.pool, *backward(Z_next, W, cache, form="kron")]
     for out in outputs:
         assert out.dtype == dtype
     if dtype == np.float32:   # float32 gives float64's numbers to float32 precision
@@ -265,7 +259,7 @@ def test_dtype_is_kept(dtype, backend):
     (lambda Z, W, b, s: grad_b(np.zeros((3, 12)), (7, 5)), TypeError,
      "shape must be a LayerShape, got tuple"),
     (lambda Z, W, b, s: grad_S(np.zeros((3, 4)), {"S": Z}), TypeError,
-     "cache must be the LayerCache or DenseCache from forward"),
+     "cache must be the LayerCache from forward"),
     (lambda Z, W, b, s: grad_S(np.zeros((3, 3)), forward(Z, W, b, s)[1]), ValueError,
      r"dZ_next must have shape \(d_out, a_out\*b_out\*N\) = \(3, 4\), got shape \(3, 3\)"),
 ])

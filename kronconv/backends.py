@@ -1,0 +1,73 @@
+"""The registry of backends: the one place that maps a backend's name to its module.
+
+A backend is a module with the same functions under the same names and signatures
+(``from_columns``, ``to_columns``, ``phi_pad``, ``conv_S``, ``pool``, ``forward``,
+``grad_S``, ``grad_W``, ``grad_b``, ``grad_Z``, ``backward``, ``R_forward``,
+``pool_pattern``), each working in its own layout (:mod:`kronconv.layout`):
+
+- ``"sparse"`` (:mod:`kronconv.sparse`): the literal chain of sparse operator products;
+- ``"dense"`` (:mod:`kronconv.dense`): the same numbers from gathers, slices and one BLAS
+  product per layer.
+
+A :class:`~kronconv.LayerCache` records the backend that made it, and everything that
+continues from a cache (the backward pass, the Gauss-Newton products) asks this registry
+for that backend.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Literal
+
+from . import dense, sparse
+from .cache import LayerCache
+
+__all__ = ["BACKENDS", "FORMS", "backend_of", "check_form", "get_backend"]
+
+Backend = Literal["sparse", "dense"]
+BackwardForm = Literal["kron", "vec"]
+ForwardForm = Literal["I_kron_W", "phiT_kron_I"]
+
+_REGISTRY: dict[str, ModuleType] = {"sparse": sparse, "dense": dense}
+BACKENDS = tuple(_REGISTRY)
+
+#: The forms of the backward equations (1), (5), (8)/(9): the Kronecker products of the
+#: slides, or the vec forms (the dense backend computes the vec forms only).
+FORMS = ("kron", "vec")
+
+
+def get_backend(name: object) -> ModuleType:
+    """The module of the backend ``name``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :data:`BACKENDS`.
+
+    Examples
+    --------
+    >>> get_backend("dense").__name__
+    'kronconv.dense'
+    """
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    return _REGISTRY[name]
+
+
+def backend_of(cache: object) -> ModuleType:
+    """The module of the backend that made ``cache``.
+
+    Raises
+    ------
+    TypeError
+        If ``cache`` is not a :class:`~kronconv.LayerCache`.
+    """
+    if not isinstance(cache, LayerCache):
+        raise TypeError(f"cache must be the LayerCache from forward(), got {type(cache).__name__}")
+    return get_backend(cache.backend)
+
+
+def check_form(form: object, allowed: tuple[str, ...] = FORMS) -> None:
+    """Raise ``ValueError`` unless ``form`` is one of ``allowed``."""
+    if form not in allowed:
+        raise ValueError(f"form must be one of {allowed}, got {form!r}")
