@@ -112,6 +112,27 @@ def _torch_inputs(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.nd
     return x, labels, tensors
 
 
+def _torch_data_loss(loss: str, n_classes: int):
+    """``(z, labels) -> (1/N) sum_i ξ(z_i, y_i)``: f's data term on the outputs z (N, n_classes).
+
+    The one definition of the loss in PyTorch: :func:`torch_problem` evaluates f with it and
+    :func:`torch_gauss_newton_vector` differentiates it twice for ``B``.
+    """
+    import torch.nn.functional as F
+
+    if loss not in ("squared", "cross_entropy"):
+        raise ValueError(f"loss must be 'squared' or 'cross_entropy', got {loss!r}")
+
+    def data_loss(z, labels):
+        if loss == "squared":                        # ||z - e_y||^2, no 1/2
+            xi = ((z - F.one_hot(labels, n_classes).to(z.dtype)) ** 2).sum(dim=1)
+        else:
+            xi = F.cross_entropy(z, labels, reduction="none")
+        return xi.mean()
+
+    return data_loss
+
+
 def torch_problem(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
                   C: float = math.inf, loss: str = "squared"):
     """The network and data as PyTorch tensors, and a function that evaluates f and ∇f.
@@ -126,10 +147,8 @@ def torch_problem(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.nd
         (N, n_classes), ``grads`` the gradients of the PyTorch-layout weights.
     """
     import torch
-    import torch.nn.functional as F
 
-    if loss not in ("squared", "cross_entropy"):
-        raise ValueError(f"loss must be 'squared' or 'cross_entropy', got {loss!r}")
+    data_loss = _torch_data_loss(loss, arch.n_classes)
     x, labels, tensors = _torch_inputs(theta, arch, Z, y)
     for t in tensors:
         t.requires_grad_(True)
@@ -137,11 +156,7 @@ def torch_problem(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.nd
 
     def value_and_grad():
         z = outputs(x, tensors)
-        if loss == "squared":
-            xi = ((z - F.one_hot(labels, arch.n_classes).to(z.dtype)) ** 2).sum(dim=1)
-        else:
-            xi = F.cross_entropy(z, labels, reduction="none")
-        f = xi.mean()
+        f = data_loss(z, labels)
         if not math.isinf(C):
             f = f + sum((t * t).sum() for t in tensors) / (2 * C * N)
         grads = torch.autograd.grad(f, tensors)
@@ -153,10 +168,18 @@ def torch_problem(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.nd
 def torch_gauss_newton_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
                               y: np.ndarray, v: np.ndarray, C: float = math.inf,
                               loss: str = "squared", n_total: int | None = None) -> np.ndarray:
-    """``G v`` by ``torch.func.jvp`` and ``torch.func.vjp`` (see :class:`kronconv.GaussNewton`)."""
+    """``G v`` with every factor from PyTorch's differentiation (see :class:`kronconv.GaussNewton`).
+
+    ``Jv`` is ``torch.func.jvp`` of the outputs ``z(theta)``; ``B Jv`` is the Hessian-vector
+    product (``jvp`` of ``grad``) of f's own data term ``(1/N) sum_i ξ_i(z)`` at z, whose
+    Hessian is the block diagonal of ``B_i / N``, so no ``B`` is written out here; then
+    ``J^T`` by ``torch.func.vjp``. The regularization adds ``v / (C l)``, ``l = n_total``
+    (default N).
+    """
     import torch
 
-    x, _, tensors = _torch_inputs(theta, arch, Z, y)
+    data_loss = _torch_data_loss(loss, arch.n_classes)
+    x, labels, tensors = _torch_inputs(theta, arch, Z, y)
     directions = [torch.tensor(np.ascontiguousarray(p))
                   for layer in _torch_weights(np.asarray(v), arch) for p in layer]
     outputs, N = _torch_network(arch), x.shape[0]
@@ -164,16 +187,15 @@ def torch_gauss_newton_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarr
     def f(*ts):
         return outputs(x, list(ts))
 
+    def grad_data_loss(z):                                      # ∂/∂z of f's data term
+        return torch.func.grad(data_loss)(z, labels)
+
     z, Jv = torch.func.jvp(f, tuple(tensors), tuple(directions))
-    if loss == "squared":
-        BJv = 2 * Jv
-    else:
-        p = torch.softmax(z, dim=1)
-        BJv = p * Jv - p * (p * Jv).sum(dim=1, keepdim=True)
+    _, HJv = torch.func.jvp(grad_data_loss, (z,), (Jv,))         # row i: B_i J_i v / N
     _, vjp = torch.func.vjp(f, *tensors)
-    JtBJv = _theta_from_torch([g.numpy() for g in vjp(BJv)], arch)
+    JtHJv = _theta_from_torch([g.numpy() for g in vjp(HJv)], arch)   # (1/N) sum_i J_i^T B_i J_i v
     reg = 0.0 if math.isinf(C) else 1.0 / (C * (N if n_total is None else n_total))
-    return JtBJv / N + reg * np.asarray(v)
+    return JtHJv + reg * np.asarray(v)
 
 
 def torch_objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,

@@ -1,4 +1,4 @@
-"""Jv, J^T u and Gv: finite differences, adjointness, explicit assembly, PyTorch."""
+"""Jv, J^T u and Gv: finite differences (of the outputs and of the loss), adjointness, PyTorch."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from kronconv import (
     forward_network,
     jacobian_T_vector,
     jacobian_vector,
+    loss_and_grad,
     network_output,
 )
 from kronconv.verify import activation_pattern, same_pattern
@@ -59,33 +60,77 @@ def _tiny():
                         [FullSpec(3, activation="sigmoid"), FullSpec(3)])
 
 
+# A step of 1e-5 balances the central differences' truncation error (~ eps^2 times third
+# derivatives) against their rounding error (~ 1e-16 / eps); see the tolerance below.
+FD_EPS_G = 1e-5
+
+
+def _fd_output_jacobian(theta, arch, Z, backend):
+    """``J[:, i, j] = ∂z_i/∂theta_j`` by central differences of :func:`network_output`.
+
+    Asserts that every step stays on theta's piece of the network (same ReLU signs and
+    max-pooling choices), where the outputs are smooth and the differences converge.
+    """
+    pattern = activation_pattern(forward_network(theta, arch, Z, backend)[1], arch)
+    columns = []
+    for j in range(theta.size):
+        step = np.zeros_like(theta)
+        step[j] = FD_EPS_G
+        ends = [theta + step, theta - step]
+        for t in ends:
+            assert same_pattern(activation_pattern(forward_network(t, arch, Z, backend)[1], arch),
+                                pattern), f"the step along theta[{j}] crosses a kink"
+        z_plus, z_minus = (network_output(t, arch, Z, backend=backend) for t in ends)
+        columns.append((z_plus - z_minus) / (2 * FD_EPS_G))
+    return np.stack(columns, axis=-1)                               # (n_classes, N, n_params)
+
+
+def _fd_loss_hessian(z, y, loss):
+    """``B = ∂²ξ/∂z∂z^T`` of one instance by central differences of ``loss_and_grad``'s ∂ξ/∂z."""
+    columns = []
+    for k in range(z.size):
+        step = np.zeros_like(z)
+        step[k] = FD_EPS_G
+        g_plus, g_minus = (loss_and_grad(t[:, None], np.array([y]), loss)[1][:, 0]
+                           for t in (z + step, z - step))
+        columns.append((g_plus - g_minus) / (2 * FD_EPS_G))
+    return np.stack(columns, axis=1)
+
+
 @pytest.mark.parametrize(("loss", "C"), [("squared", math.inf), ("cross_entropy", 0.5),
-                                         ("squared", 2.0)])
-def test_Gv_equals_the_assembled_matrix(loss, C, backend):
-    arch = _tiny()
-    theta, Z, y = random_data(arch, N=3, seed=2)
+                                         ("squared", 2.0), ("cross_entropy", math.inf)])
+def test_GaussNewton_matvec_equals_finite_difference_J_B_J(loss, C, backend):
+    arch, N, n_total = _tiny(), 3, 7                 # l = 7 != |S| = 3: I/(C l), not I/(C |S|)
+    theta, Z, y = random_data(arch, N=N, seed=2)
     n = theta.size
-    # J_i column by column from unit directions; B_i from the loss; G by its definition
-    J = np.stack([jacobian_vector(theta, arch, Z, e, backend) for e in np.eye(n)], axis=-1)
+    # G by its definition, G = (1/|S|) sum_i J_i^T B_i J_i + I/(C l), from finite differences
+    # of the outputs (J_i) and of the loss's gradient (B_i): nothing of kronconv's R-operator,
+    # backward pass or B is used.
+    J = _fd_output_jacobian(theta, arch, Z, backend)
     z = network_output(theta, arch, Z, backend=backend)
-    G = np.zeros((n, n))
-    for i in range(3):
-        if loss == "squared":
-            B = 2 * np.eye(3)
-        else:
-            p = np.exp(z[:, i]) / np.exp(z[:, i]).sum()
-            B = np.diag(p) - np.outer(p, p)
-        G += J[:, i, :].T @ B @ J[:, i, :] / 3
+    G = sum(J[:, i, :].T @ _fd_loss_hessian(z[:, i], y[i], loss) @ J[:, i, :]
+            for i in range(N)) / N
     if not math.isinf(C):
-        G += np.eye(n) / (C * 7)
-    op = GaussNewton(theta, arch, Z, y, C, loss, n_total=7, backend=backend)
+        G += np.eye(n) / (C * n_total)
+    op = GaussNewton(theta, arch, Z, y, C, loss, n_total=n_total, backend=backend)
+    G_op = np.stack([op.matvec(e) for e in np.eye(n)], axis=1)    # kronconv's G, column by column
     v = np.random.default_rng(0).normal(size=n)
-    assert_rel_close(op.matvec(v), G @ v, 1e-12, "Gv vs assembled G v")
-    assert_rel_close(G, G.T, 1e-14, "G symmetric")
-    eigenvalues = np.linalg.eigvalsh(G)
-    assert eigenvalues.min() > -1e-12 * eigenvalues.max()          # positive semidefinite
+    # Tolerance: a central difference with step eps errs by ~ eps^2 * (third derivative) / 6
+    # (truncation) plus ~ u * |value| / eps (rounding, u = 2.2e-16). On this network, with
+    # eps going from 1e-3 down to 1e-7, max|G_fd - G| / max|G| falls as eps^2 (3.5e-8 at
+    # 1e-3, 3.5e-10 at 1e-4) to <= 2e-11 at 1e-5, then rises as 1/eps (~1e-10 at 1e-6,
+    # ~1e-9 at 1e-7): both terms are ~1e-11 at FD_EPS_G, for both losses and backends.
+    # 1e-9 leaves a ~50x margin over that and is still ~1e8 times smaller than the error
+    # of a wrong factor (the squared loss's 2, 1/|S|, 1/(C l)) or a wrong B.
+    fd_tol = 1e-9
+    assert_rel_close(G_op, G, fd_tol, "G e_j vs finite-difference (1/N) J^T B J + I/(C l)")
+    assert_rel_close(op.matvec(v), G @ v, fd_tol, "Gv vs finite-difference G v")
+    # kronconv's own G: symmetric, positive semidefinite, definite for finite C
+    assert_rel_close(G_op, G_op.T, 1e-14, "G symmetric")
+    eigenvalues = np.linalg.eigvalsh(G_op)
+    assert eigenvalues.min() > -1e-12 * eigenvalues.max()
     if not math.isinf(C):
-        assert eigenvalues.min() >= 1 / (C * 7) * (1 - 1e-9)          # definite for finite C
+        assert eigenvalues.min() >= 1 / (C * n_total) * (1 - 1e-9)
 
 
 def test_gauss_newton_as_a_scipy_linear_operator(backend):
@@ -128,7 +173,7 @@ def _require_torch():
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_Gv_equals_torch_func(seed, backend):
+def test_GaussNewton_matvec_equals_torch_func(seed, backend):
     _require_torch()
     from kronconv.torch_reference import torch_gauss_newton_vector
 
@@ -137,4 +182,5 @@ def test_Gv_equals_torch_func(seed, backend):
     v = np.random.default_rng(seed).normal(size=theta.size)
     ours = GaussNewton(theta, arch, Z, y, C, loss, n_total=20, backend=backend).matvec(v)
     theirs = torch_gauss_newton_vector(theta, arch, Z, y, v, C, loss, n_total=20)
-    assert_rel_close(ours, theirs, 1e-10, "Gv vs torch.func jvp/vjp")
+    assert_rel_close(ours, theirs, 1e-10,
+                     "Gv vs torch.func: jvp, the loss's Hessian-vector product, vjp")
