@@ -56,7 +56,7 @@ from .memory import (
     set_memory_limit,
 )
 from .network import NetworkCache, backward_network, forward_network
-from .objective import (
+from .objective_function import (
     accuracy,
     network_output,
     objective,

@@ -1,6 +1,6 @@
 """A whole network's description: convolutional layers, then fully-connected layers.
 
-The structure is simpleNN's (NOTATION.md, "the network around the layers"): ``L_c``
+The structure is simpleNN's (the conventions page, :ref:`conventions-network`): ``L_c``
 convolutional layers conv -> sigma -> pool, then fully-connected layers ``s = W z + b``,
 ``z' = sigma(s)``, the last one linear. The first fully-connected input is
 ``z = vec(Z^{L_c+1})``.

@@ -2,8 +2,8 @@
 
 A backend is a module with the same functions under the same names and signatures
 (``from_columns``, ``to_columns``, ``phi_pad``, ``conv_S``, ``pool``, ``forward``,
-``grad_S``, ``grad_W``, ``grad_b``, ``grad_Z``, ``backward``, ``R_forward``,
-``pool_pattern``), each working in its own layout (:mod:`kronconv.layout`):
+``grad_S``, ``grad_W``, ``grad_b``, ``grad_Z``, ``R_forward``, ``pool_pattern``), each
+working in its own layout (:mod:`kronconv.layout`):
 
 - ``"sparse"`` (:mod:`kronconv.sparse`): the literal chain of sparse operator products;
 - ``"dense"`` (:mod:`kronconv.dense`): the same numbers from gathers, slices and one BLAS
@@ -11,7 +11,7 @@ A backend is a module with the same functions under the same names and signature
 
 A :class:`~kronconv.LayerCache` records the backend that made it, and everything that
 continues from a cache (the backward pass, the Gauss-Newton products) asks this registry
-for that backend.
+for that backend. The backward workflow (6), the same for both, is :func:`backward` here.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Literal
 
+import numpy as np
+
 from . import dense, sparse
 from .cache import LayerCache
 
-__all__ = ["BACKENDS", "FORMS", "backend_of", "check_form", "get_backend"]
+__all__ = ["BACKENDS", "FORMS", "backend_of", "backward", "check_form", "get_backend"]
 
 Backend = Literal["sparse", "dense"]
 BackwardForm = Literal["kron", "vec"]
@@ -42,7 +44,7 @@ def get_backend(name: object) -> ModuleType:
     Raises
     ------
     ValueError
-        If ``name`` is not one of :data:`BACKENDS`.
+        If ``name`` is not one of :data:`~kronconv.BACKENDS`.
 
     Examples
     --------
@@ -71,3 +73,15 @@ def check_form(form: object, allowed: tuple[str, ...] = FORMS) -> None:
     """Raise ``ValueError`` unless ``form`` is one of ``allowed``."""
     if form not in allowed:
         raise ValueError(f"form must be one of {allowed}, got {form!r}")
+
+
+def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache, form: str = "vec",
+             need_dZ: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The workflow (6) of one layer's backward pass on the cache's backend and in its layout:
+    (7), then (1) and (5), then (8)/(9); ``need_dZ=False`` skips (8)/(9) (the first layer's
+    ``∂ξ/∂Z`` is not part of a gradient)."""
+    be = backend_of(cache)
+    dS = be.grad_S(dZ_next, cache)                                           # (7)
+    return (be.grad_W(dS, cache.phi, cache.shape, form),                     # (1)
+            be.grad_b(dS, cache.shape, form),                                # (5)
+            be.grad_Z(dS, W, cache.shape, form) if need_dZ else None)        # (8), (9)

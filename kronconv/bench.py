@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from .architecture import Architecture, load_architecture
-from .objective import objective_and_gradient
+from .objective_function import objective_and_gradient
 from .parameters import init_params
 from .testing import max_relative_error
-from .torch_reference import _theta_from_torch, torch_available, torch_problem
+from .torch_reference import theta_from_torch, torch_available, torch_problem
 
 __all__ = ["BENCH_BACKENDS", "format_report", "run_bench"]
 
@@ -110,7 +110,7 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
                 torch.set_num_threads(threads)
                 problem = torch_problem(theta, arch, Z, y, C, loss)
                 times, (_, _, grads) = _time(problem, repeat)
-                grad = _theta_from_torch([g.numpy() for g in grads], arch)
+                grad = theta_from_torch([g.numpy() for g in grads], arch)
             else:
                 times, (_, grad) = _time(
                     lambda be=backend: objective_and_gradient(theta, arch, Z, y, C, loss,

@@ -117,7 +117,7 @@ def load_data(path: str | Path, shape: tuple[int, int, int] | None = None) -> Da
     """A data set from disk: ``.npz`` (keys ``x`` (N, d, a, b) and ``y``), or ``.mat``.
 
     A simpleNN-style ``.mat`` file holds ``Z`` (N rows of ``a*b*d`` features, each the
-    image's vec in NOTATION.md's order: channel fastest, then row, then column) and ``y``
+    image's vec in the conventions' order: channel fastest, then row, then column) and ``y``
     (labels; MATLAB's 1..K are shifted to 0..K-1); ``shape = (a, b, d)`` is then required.
 
     Raises

@@ -36,7 +36,6 @@ from .shapes import LayerShape
 
 __all__ = [
     "R_forward",
-    "backward",
     "col2im",
     "conv_S",
     "forward",
@@ -262,16 +261,6 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str = "vec") 
     """(9): ``vec(W^T dS)^T P_phi P_pad`` as ``pad_T(col2im(W^T dS))``."""
     _vec_form(form)
     return pad_T(col2im(W.T @ dS.reshape(shape.d_out, -1), shape), shape)
-
-
-def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache, form: str = "vec",
-             need_dZ: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(7), then (1) and (5), then (9); ``need_dZ=False`` skips (9)."""
-    shape = cache.shape
-    dS = grad_S(dZ_next, cache)                                              # (7)
-    return (grad_W(dS, cache.phi, shape, form),                              # (1)
-            grad_b(dS, shape, form),                                         # (5)
-            grad_Z(dS, W, shape, form) if need_dZ else None)                 # (9)
 
 
 def R_forward(RZ: np.ndarray | None, VW: np.ndarray, vb: np.ndarray, W: np.ndarray,

@@ -31,7 +31,7 @@ from .architecture import Architecture
 from .backends import Backend, get_backend
 from .losses import LOSSES, check_labels, loss_hessian_vector
 from .network import R_network, backward_network, check_network_args, run_backward, run_forward
-from .objective import check_C, regularization
+from .objective_function import check_C, regularization
 
 __all__ = ["GaussNewton", "jacobian_T_vector", "jacobian_vector"]
 

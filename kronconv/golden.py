@@ -38,7 +38,7 @@ from .architecture import Architecture
 from .gauss_newton import GaussNewton, jacobian_vector
 from .layer import conv_S, layer_output, phi_pad
 from .layout import Z_from_nchw, oihw_from_W
-from .objective import network_output, objective_and_gradient
+from .objective_function import network_output, objective_and_gradient
 from .parameters import init_params, unpack_params
 
 __all__ = ["GOLDEN_FORMAT_VERSION", "golden_arrays", "read_golden", "write_golden"]

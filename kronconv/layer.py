@@ -28,6 +28,7 @@ from .backends import (
     check_form,
     get_backend,
 )
+from .backends import backward as layer_backward
 from .cache import LayerCache
 from .layout import batch_from_columns, columns_from_batch
 from .memory import check_memory, forward_bytes
@@ -474,5 +475,5 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
     check_form(form)
     be, dY = _check_dZ_next(dZ_next, cache)
     W = _check_W(W, cache.shape, cache.phi.dtype)
-    dW, db, dZ = be.backward(dY, W, cache, form)
+    dW, db, dZ = layer_backward(dY, W, cache, form)
     return dW, db, _out(be, dZ, cache.shape.d)

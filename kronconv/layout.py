@@ -5,7 +5,7 @@ the ``d`` channel values of pixel (row ``r``, column ``q``), and ``vec`` is colu
 so entry ``(c, r, q)`` sits at ``c + d*r + d*a*q`` of ``vec(Z)``. A batch of ``N``
 images is the images side by side, ``Z = [Z^1 ... Z^N]`` of shape ``(d, a*b*N)``.
 A filter bank is ``W`` of shape ``(d_out, h*h*d)`` with ``W[o, i + h*j + h*h*c]``
-multiplying input channel ``c`` at window offset ``(i, j)`` (NOTATION.md).
+multiplying input channel ``c`` at window offset ``(i, j)`` (:ref:`conventions-weights`).
 
 Every function here returns a new array (never a view into the argument), so a
 caller may modify the result freely.
@@ -136,7 +136,7 @@ def _from_Z(Z: np.ndarray, a: int, b: int, layout: str) -> np.ndarray:
 def Z_from_chw(x: np.ndarray) -> np.ndarray:
     """Convert one image in channel-first layout (d, a, b) to kronconv's ``Z``.
 
-    ``Z[c, r + a*q] = x[c, r, q]`` (NOTATION.md).
+    ``Z[c, r + a*q] = x[c, r, q]`` (:ref:`conventions-image`).
 
     Parameters
     ----------
@@ -160,7 +160,8 @@ def Z_from_chw(x: np.ndarray) -> np.ndarray:
 def Z_from_nchw(x: np.ndarray) -> np.ndarray:
     """Convert a batch in NCHW layout (N, d, a, b) to kronconv's batch ``Z``.
 
-    ``Z[c, n*a*b + r + a*q] = x[n, c, r, q]``: the instances side by side (NOTATION.md).
+    ``Z[c, n*a*b + r + a*q] = x[n, c, r, q]``: the instances side by side
+    (:ref:`conventions-batch`).
 
     Parameters
     ----------
@@ -368,7 +369,8 @@ def _from_W(W: np.ndarray, h: int, layout: str) -> np.ndarray:
 def W_from_oihw(w: np.ndarray) -> np.ndarray:
     """Convert a PyTorch OIHW weight (d_out, d, h, h) to kronconv's ``W`` (d_out, h*h*d).
 
-    ``W[o, i + h*j + h*h*c] = w[o, c, i, j]``: cross-correlation, no flip (NOTATION.md).
+    ``W[o, i + h*j + h*h*c] = w[o, c, i, j]``: cross-correlation, no flip
+    (:ref:`conventions-weights`).
 
     Parameters
     ----------

@@ -3,8 +3,8 @@
 The convolutional layers run on a backend (:mod:`kronconv.backends`), in its own layout
 from the first layer to the last; the transition to the fully-connected layers
 (:mod:`kronconv.full`) is ``z = vec(Z^{L_c+1,i})`` for every instance i, the instance
-columns; the last layer is linear. Over a data set, in chunks, :mod:`kronconv.objective`
-adds these passes up into ``f``, ``∇f`` and predictions.
+columns; the last layer is linear. Over a data set, in chunks,
+:mod:`kronconv.objective_function` adds these passes up into ``f``, ``∇f`` and predictions.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from . import full
 from ._validate import as_float_array, batch_size, check_shape, require_finite
 from .architecture import Architecture
-from .backends import Backend, BackwardForm, backend_of, check_form, get_backend
+from .backends import Backend, BackwardForm, backend_of, backward, check_form, get_backend
 from .cache import LayerCache
 from .full import FullCache
 from .layout import columns_from_batch
@@ -37,7 +37,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class NetworkCache:
-    """Every layer's cache from :func:`forward_network`, convolutional layers first."""
+    """Every layer's cache from :func:`~kronconv.forward_network`, convolutional layers first."""
 
     conv: tuple[LayerCache, ...]
     full: tuple[FullCache, ...]
@@ -95,7 +95,7 @@ def run_forward(params: list, arch: Architecture, Z: np.ndarray, keep: bool,
 
 def forward_network(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
                     backend: Backend = "sparse") -> tuple[np.ndarray, NetworkCache]:
-    """The network's outputs ``z^{L+1,i}`` and what :func:`backward_network` needs.
+    """The network's outputs ``z^{L+1,i}`` and what :func:`~kronconv.backward_network` needs.
 
     Parameters
     ----------
@@ -140,7 +140,7 @@ def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
     theta : ndarray of shape (arch.n_params,)
     arch : Architecture
     cache : NetworkCache
-        From :func:`forward_network` on the same batch.
+        From :func:`~kronconv.forward_network` on the same batch.
     form : {"vec", "kron"}, default "vec"
         The form of the convolutional layers' equations (see :func:`~kronconv.backward`).
 
@@ -172,8 +172,8 @@ def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
 
 def run_backward(dz: np.ndarray, theta: np.ndarray, arch: Architecture, cache: NetworkCache,
                  form: str = "vec") -> np.ndarray:
-    """:func:`backward_network` on checked arguments (``dz`` may be the result of an overflow:
-    the callers report that)."""
+    """:func:`~kronconv.backward_network` on checked arguments (``dz`` may be the result of an
+    overflow: the callers report that)."""
     params = unpack_params(theta, arch)
     grad = np.zeros_like(theta)
     grads = unpack_params(grad, arch)
@@ -188,8 +188,8 @@ def run_backward(dz: np.ndarray, theta: np.ndarray, arch: Architecture, cache: N
         for m in reversed(range(n_conv)):
             gW, gb = grads[m]
             # the first layer's ∂ξ/∂Z^1 (the images) is not part of the gradient: skip (9)
-            gW[...], gb[...], dX = be.backward(dX, params[m][0], cache.conv[m], form,
-                                               need_dZ=m > 0)
+            gW[...], gb[...], dX = backward(dX, params[m][0], cache.conv[m], form,
+                                            need_dZ=m > 0)
     return grad
 
 
@@ -207,7 +207,7 @@ def R_network(theta: np.ndarray, v: np.ndarray, arch: Architecture,
         Checked, in one dtype.
     arch : Architecture
     cache : NetworkCache
-        From :func:`forward_network` at ``theta``.
+        From :func:`~kronconv.forward_network` at ``theta``.
 
     Returns
     -------

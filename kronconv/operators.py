@@ -6,9 +6,10 @@ Python loop over its entries. Those that do not depend on the instance (``P_pad`
 are built once per (layer shape, dtype) and cached; a cached operator's arrays are
 read-only, so it cannot be changed behind the cache's back.
 
-Index convention (NOTATION.md): ``vec`` is column-major; ``vec(Z)`` holds entry
-``(c, r, q)`` at ``c + d*r + d*a*q``; inside a column of ``phi(pad(Z))`` the entry for
-window offset ``(i, j)`` and channel ``c`` is at row ``i + h*j + h*h*c``.
+Index convention (:ref:`conventions-image`, :ref:`conventions-phi`): ``vec`` is column-major;
+``vec(Z)`` holds entry ``(c, r, q)`` at ``c + d*r + d*a*q``; inside a column of
+``phi(pad(Z))`` the entry for window offset ``(i, j)`` and channel ``c`` is at row
+``i + h*j + h*h*c``.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ def _pool_windows(shape: LayerShape) -> np.ndarray:
 
 def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None, *,
            dtype: object = np.float64) -> sp.csr_array:
-    """Pooling matrix: ``Z^{m+1} = mat(P_pool vec(sigma(S)))`` (NOTATION.md).
+    """Pooling matrix: ``Z^{m+1} = mat(P_pool vec(sigma(S)))`` (:ref:`conventions-pooling`).
 
     - ``"max"``: one 1 per row, at the largest entry of that channel's window in
       ``sigma(S)``; ties go to the first entry in the window's ``i + h_pool*j`` order.

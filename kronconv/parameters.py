@@ -19,8 +19,9 @@ def _check_arch(arch: object) -> Architecture:
 def unpack_params(theta: np.ndarray, arch: Architecture) -> list[tuple[np.ndarray, np.ndarray]]:
     """Views of ``theta`` as every layer's ``(W^m, b^m)``, convolutional layers first.
 
-    ``theta`` stacks ``vec(W^m)`` (column-major) then ``b^m`` for each layer m (NOTATION.md),
-    so each ``W^m`` is a Fortran-ordered view: writing to it writes to ``theta``.
+    ``theta`` stacks ``vec(W^m)`` (column-major) then ``b^m`` for each layer m
+    (:ref:`conventions-theta`), so each ``W^m`` is a Fortran-ordered view: writing to it
+    writes to ``theta``.
 
     Parameters
     ----------

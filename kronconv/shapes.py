@@ -1,4 +1,7 @@
-"""The shape of one convolutional layer and every size derived from it (NOTATION.md)."""
+"""The shape of one convolutional layer and every size derived from it.
+
+The sizes follow :ref:`conventions-layer` of the conventions page.
+"""
 
 from __future__ import annotations
 
@@ -98,7 +101,7 @@ class LayerShape:
                     f"got pool_size={self.pool_size}: the pooled output would be empty"
                 )
 
-    # -- derived sizes (NOTATION.md) ---------------------------------------------------------
+    # -- derived sizes (the conventions page) -----------------------------------------------
     @property
     def a_pad(self) -> int:
         return self.a + 2 * self.padding

@@ -25,7 +25,6 @@ from .shapes import LayerShape
 
 __all__ = [
     "R_forward",
-    "backward",
     "conv_S",
     "forward",
     "from_columns",
@@ -139,16 +138,6 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str = "vec") 
         g_phi = np.matmul(W.T, dS.reshape(shape.n_windows, shape.d_out, -1))
     g_phi = g_phi.reshape(shape.n_phi, -1)
     return P_pad(shape, dS.dtype).T @ (P_phi(shape, dS.dtype).T @ g_phi)
-
-
-def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache, form: str = "vec",
-             need_dZ: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(7), then (1) and (5), then (8)/(9); ``need_dZ=False`` skips (8)/(9)."""
-    shape = cache.shape
-    dS = grad_S(dZ_next, cache)                                              # (7)
-    return (grad_W(dS, cache.phi, shape, form),                              # (1)
-            grad_b(dS, shape, form),                                         # (5)
-            grad_Z(dS, W, shape, form) if need_dZ else None)                 # (8), (9)
 
 
 # --- the R-operator (Jacobian-vector products) ------------------------------------------------

@@ -66,7 +66,7 @@ def _torch_weights(theta: np.ndarray, arch: Architecture) -> list[tuple[np.ndarr
     return out + full
 
 
-def _theta_from_torch(grads: list[np.ndarray], arch: Architecture) -> np.ndarray:
+def theta_from_torch(grads: list[np.ndarray], arch: Architecture) -> np.ndarray:
     """The inverse of :func:`_torch_weights`, applied to gradients."""
     n_conv = len(arch.conv_shapes)
     layers = [(grads[2 * m], grads[2 * m + 1]) for m in range(len(grads) // 2)]
@@ -193,7 +193,7 @@ def torch_gauss_newton_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarr
     z, Jv = torch.func.jvp(f, tuple(tensors), tuple(directions))
     _, HJv = torch.func.jvp(grad_data_loss, (z,), (Jv,))         # row i: B_i J_i v / N
     _, vjp = torch.func.vjp(f, *tensors)
-    JtHJv = _theta_from_torch([g.numpy() for g in vjp(HJv)], arch)   # (1/N) sum_i J_i^T B_i J_i v
+    JtHJv = theta_from_torch([g.numpy() for g in vjp(HJv)], arch)   # (1/N) sum_i J_i^T B_i J_i v
     reg = 0.0 if math.isinf(C) else 1.0 / (C * (N if n_total is None else n_total))
     return JtHJv + reg * np.asarray(v)
 
@@ -220,5 +220,5 @@ def torch_objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.nd
         If PyTorch is not installed.
     """
     f, z, grads = torch_problem(theta, arch, Z, y, C, loss)()
-    grad = _theta_from_torch([g.numpy() for g in grads], arch)
+    grad = theta_from_torch([g.numpy() for g in grads], arch)
     return float(f), grad, z.numpy().T.copy()

@@ -19,7 +19,7 @@ from ._validate import check_int
 from .architecture import Architecture
 from .gauss_newton import GaussNewton
 from .layout import select_instances
-from .objective import accuracy, objective, objective_and_gradient
+from .objective_function import accuracy, objective, objective_and_gradient
 
 __all__ = ["NewtonOptions", "Problem", "SGOptions", "TrainState", "newton_cg", "sg"]
 

@@ -15,7 +15,7 @@ from .architecture import load_architecture
 from .data import Dataset, Scaling, digits_split, load_data, load_idx
 from .layout import Z_from_nchw
 from .model import Model, load_model, save_model
-from .objective import predict
+from .objective_function import predict
 from .parameters import init_params
 from .train import NewtonOptions, Problem, SGOptions, TrainState, newton_cg, sg
 

@@ -30,7 +30,7 @@ from .layer import (
 from .layout import vec
 from .losses import loss_value
 from .network import forward_network
-from .objective import objective_and_gradient, regularization
+from .objective_function import objective_and_gradient, regularization
 from .operators import I_kron_W, phiT_kron_I
 from .parameters import init_params
 from .shapes import LayerShape

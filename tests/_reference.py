@@ -1,4 +1,4 @@
-"""Reference implementations: NOTATION.md's definitions written as plain loops over entries.
+"""Reference implementations: the definitions of docs/conventions.rst as plain loops over entries.
 
 Deliberately naive and independent of kronconv's index arithmetic: each operator is filled
 entry by entry from its definition, and the layer is computed pixel by pixel on images in

@@ -22,7 +22,7 @@ from kronconv import (
     loss_and_grad,
     network_output,
 )
-from kronconv.verify import activation_pattern, same_pattern
+from kronconv.testing import activation_pattern, same_pattern
 
 FD_EPS = 1e-6
 

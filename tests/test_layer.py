@@ -27,7 +27,7 @@ from kronconv import (
     phi_pad,
 )
 from kronconv.layer import pool
-from kronconv.verify import kink_margin
+from kronconv.testing import kink_margin
 
 CUBE = Activation("cube", lambda S: S**3 / 3, lambda S: S**2)   # a user-supplied pair
 ALL_ACTIVATIONS = [*ACTIVATIONS.values(), CUBE]

@@ -1,4 +1,4 @@
-"""Layout converters: round trips, and each one pinned to NOTATION.md's index formulas."""
+"""Layout converters: round trips, and each pinned to the index formulas of docs/conventions.rst."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_image_converters_match_notation(N, d, a, b):
         for c in range(d):
             for r in range(a):
                 for q in range(b):
-                    # Z[c, r + a*q] = x[c, r, q]; instance n adds n*a*b (NOTATION.md)
+                    # Z[c, r + a*q] = x[c, r, q]; instance n adds n*a*b (docs/conventions.rst)
                     assert Zi[c, r + a * q] == x[n, c, r, q]
                     assert Zhi[c, r + a * q] == x[n, c, r, q]
                     assert Z[c, n * a * b + r + a * q] == x[n, c, r, q]

@@ -24,13 +24,13 @@ from kronconv import (
     objective_and_gradient,
     predict,
 )
-from kronconv.verify import activation_pattern, same_pattern
+from kronconv.testing import activation_pattern, same_pattern
 
 FD_EPS = 1e-5
 
 
 def f_by_definition(theta, arch, Z, y, C, loss, backend="sparse") -> float:
-    """f = theta^T theta / (2 C l) + (1/l) sum_i ξ_i, from the outputs (NOTATION.md)."""
+    """f = theta^T theta / (2 C l) + (1/l) sum_i ξ_i, from the outputs (docs/conventions.rst)."""
     z, _ = forward_network(theta, arch, Z, backend)
     n = z.shape[1]
     reg = 0.0 if math.isinf(C) else theta @ theta / (2 * C * n)

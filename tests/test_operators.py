@@ -1,4 +1,4 @@
-"""Each operator against a loop implementation of its NOTATION.md definition."""
+"""Each operator against a loop implementation of its definition in docs/conventions.rst."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from kronconv import (
     nchw_from_Z,
     oihw_from_W,
 )
-from kronconv.verify import kink_margin
+from kronconv.testing import kink_margin
 
 if os.environ.get("KRONCONV_REQUIRE_TORCH"):     # set by .ci/run: a missing torch fails
     import torch

@@ -72,7 +72,7 @@ def chunks(Z: np.ndarray, N: int, arch: Architecture, chunk_size: int | None,
     """``(instances, Z of those instances)`` for consecutive chunks of the batch.
 
     ``chunk_size=None``: all at once for the sparse backend; for the dense backend, chunks
-    whose largest ``phi`` is about :data:`DENSE_CHUNK_BYTES`.
+    whose largest ``phi`` is about ``DENSE_CHUNK_BYTES`` (8 MiB).
     """
     if chunk_size is not None:
         size = check_int(chunk_size, "chunk_size", 1)
