@@ -6,9 +6,8 @@ sparse products that follow the slides' equations (1)-(9). The conventions page 
 documentation (and the :mod:`kronconv.layout` docstring) pins every shape and index order.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from ._validate import set_check_finite
+from ._version import VERSION
 from .activations import ACTIVATIONS, Activation, get_activation
 from .architecture import PRESETS, Architecture, ConvSpec, FullSpec, load_architecture
 from .backends import BACKENDS
@@ -68,10 +67,7 @@ from .parameters import init_params, pack_params, unpack_params
 from .shapes import POOL_KINDS, LayerShape
 from .testing import numerical_jacobian
 
-try:
-    __version__ = version("kronconv")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+__version__ = VERSION
 
 __all__ = [
     "ACTIVATIONS",

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_write
+from ._version import VERSION
 from .architecture import Architecture
 from .gauss_newton import GaussNewton, jacobian_vector
 from .layer import conv_S, layer_output, phi_pad
@@ -49,15 +50,13 @@ GOLDEN_FORMAT_VERSION = 1
 def golden_arrays(arch: Architecture, batch: int = 4, seed: int = 0, dtype: str = "float64",
                   loss: str = "cross_entropy", C: float = 0.01) -> dict[str, np.ndarray]:
     """Every array of a golden file, keyed as the module docstring lists them."""
-    from . import __version__
-
     dt = np.dtype(dtype)
     rng = np.random.default_rng(seed)
     a, b, d = arch.input
     theta = init_params(arch, seed, dt)
     x = rng.standard_normal((batch, d, a, b)).astype(dt)
     y = rng.integers(0, arch.n_classes, size=batch)
-    meta = {"format_version": GOLDEN_FORMAT_VERSION, "kronconv_version": __version__,
+    meta = {"format_version": GOLDEN_FORMAT_VERSION, "kronconv_version": VERSION,
             "arch": arch.to_dict(), "loss": loss, "C": None if math.isinf(C) else C,
             "seed": seed, "dtype": dt.name, "batch": batch}
     out: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta, sort_keys=True)),

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_write
+from ._version import VERSION
 from .architecture import Architecture
 from .data import Scaling
 from .train import TrainState
@@ -43,10 +44,8 @@ class Model:
 
 def save_model(path: str | Path, model: Model) -> None:
     """Write ``model`` to ``path`` (``.npz``) atomically."""
-    from . import __version__
-
     st = model.state
-    meta = {"format_version": FORMAT_VERSION, "kronconv_version": __version__,
+    meta = {"format_version": FORMAT_VERSION, "kronconv_version": VERSION,
             "arch": model.arch.to_dict(), "scaling_divisor": model.scaling.divisor,
             "options": model.options,
             "state": {"iteration": st.iteration, "rng_state": st.rng_state, "lam": st.lam,
