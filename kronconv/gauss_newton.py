@@ -1,14 +1,14 @@
 """Jacobian products Jv, J^T u and the Gauss-Newton product Gv, through the layers' chains.
 
 For instance i, ``J_i = ∂z^{L+1,i}/∂theta^T`` (convention (4)). ``Jv`` is the forward
-R-operator pass: with ``v`` split like theta into ``(V_W, v_b)`` per layer,
+R-operator pass: with ``v`` split like theta into ``(V_W, v_b)`` per layer, ::
 
     R(vec S) = (I ⊗ W) P_phi P_pad R(vec Z) + (phi^T ⊗ I) vec(V_W) + (1 ⊗ I) v_b,
     R(vec sigma(S)) = vec(sigma'(S)) ⊙ R(vec S),   R(vec Z^{m+1}) = P_pool R(vec sigma(S)),
 
 then ``R(s) = W R(z) + V_W z + v_b``, ``R(z') = sigma'(s) ⊙ R(s)`` for the fully-connected
 layers. ``J^T u`` is the backward pass of the gradient with ``∂ξ/∂z^{L+1}`` replaced by ``u``.
-The Gauss-Newton matrix of f on a subsample S of the ``l`` instances is
+The Gauss-Newton matrix of f on a subsample S of the ``l`` instances is ::
 
     G = I / (C l) + (1/|S|) sum_{i in S} J_i^T B_i J_i,
 
