@@ -6,36 +6,90 @@ import json
 
 import pytest
 
+import kronconv.bench as bench_module
 from kronconv.bench import format_report, run_bench
 from kronconv.cli import main
 from kronconv.torch_reference import torch_available
 
 
+def _check_times(r, repeat):
+    """The reported times: ``repeat`` positive ones, with their minimum and median."""
+    times = r["times_s"]
+    assert len(times) == repeat
+    assert all(t > 0 for t in times)
+    assert r["min_s"] == min(times)
+    ordered = sorted(times)
+    middle = len(ordered) // 2
+    median = ordered[middle] if repeat % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    assert r["median_s"] == pytest.approx(median, rel=1e-12)
+
+
 def test_run_bench_times_every_backend_on_the_same_gradient():
-    report = run_bench("digits", batch=3, repeat=2)
+    report = run_bench("digits", batch=3, repeat=3)
     results = report["results"]
     expected = {"sparse", "dense"} | ({"torch"} if torch_available() else set())
     assert set(results) == expected
     for r in results.values():
-        assert len(r["times_s"]) == 2
-        assert r["min_s"] <= r["median_s"]
+        _check_times(r, 3)
         assert r["grad_max_rel_diff_vs_sparse"] < 1e-10
         assert r["vs_dense"] == pytest.approx(r["median_s"] / results["dense"]["median_s"])
+        if torch_available():
+            assert r["vs_torch"] == pytest.approx(r["median_s"] / results["torch"]["median_s"])
     assert report["config"]["threads"] == 1
+    assert report["config"]["skipped"] == ([] if torch_available() else ["torch (not installed)"])
     assert report["machine"]["blas"]
-    text = format_report(report)
-    assert text.splitlines()[0].startswith("kronconv bench: digits, batch 3, float64, 1 thread")
-    skipped = report["config"]["skipped"]
-    assert skipped == ([] if torch_available() else ["torch (not installed)"])
-    assert len(text.splitlines()) == 2 + len(results) + len(skipped)
 
 
-def test_cli_bench_json(capsys):
-    assert main(["bench", "--arch", "digits", "--batch", "2", "--repeat", "1", "--dtype",
+def test_run_bench_flags_a_backend_with_a_wrong_gradient(monkeypatch):
+    real = bench_module.objective_and_gradient
+
+    def dense_off_by_a_little(*args, backend="sparse", **kwargs):
+        f, grad = real(*args, backend=backend, **kwargs)
+        return f, grad * (1 + 1e-6) if backend == "dense" else grad
+
+    monkeypatch.setattr(bench_module, "objective_and_gradient", dense_off_by_a_little)
+    results = run_bench("digits", batch=3, repeat=1, backends=("sparse", "dense"))["results"]
+    assert results["sparse"]["grad_max_rel_diff_vs_sparse"] == 0.0
+    assert results["dense"]["grad_max_rel_diff_vs_sparse"] == pytest.approx(1e-6, rel=1e-3)
+
+
+def test_run_bench_says_when_torch_is_skipped(monkeypatch):
+    monkeypatch.setattr(bench_module, "torch_available", lambda: False)
+    report = run_bench("digits", batch=2, repeat=1, backends=("dense", "torch"))
+    assert list(report["results"]) == ["dense"]
+    assert report["results"]["dense"]["vs_torch"] is None
+    assert report["config"]["skipped"] == ["torch (not installed)"]
+    assert format_report(report).splitlines()[-1] == "skipped: torch (not installed)"
+
+
+def test_format_report_has_one_row_per_backend_with_its_numbers():
+    report = run_bench("digits", batch=3, repeat=1, backends=("dense", "sparse"))
+    lines = format_report(report).splitlines()
+    assert lines[0].startswith("kronconv bench: digits, batch 3, float64, 1 thread")
+    assert lines[1].split() == ["backend", "median", "ms", "min", "ms", "x", "torch", "x",
+                                "dense", "grad", "vs", "sparse"]
+    assert len(lines) == 4
+    for line, (backend, r) in zip(lines[2:], report["results"].items(), strict=True):
+        name, median_ms, min_ms, vs_torch, vs_dense, diff = line.split()
+        assert name == backend
+        # the printed numbers are the report's, rounded to the printed digits
+        assert float(median_ms) == pytest.approx(1e3 * r["median_s"], abs=0.0501)
+        assert float(min_ms) == pytest.approx(1e3 * r["min_s"], abs=0.0501)
+        assert vs_torch == "-"                            # torch was not asked for
+        assert float(vs_dense) == pytest.approx(r["vs_dense"], abs=0.00501)
+        assert float(diff) == pytest.approx(r["grad_max_rel_diff_vs_sparse"], rel=0.05, abs=0)
+    assert lines[2].split()[4] == "1.00"                  # dense against itself
+
+
+def test_bench_json_report(capsys):
+    assert main(["bench", "--arch", "digits", "--batch", "2", "--repeat", "3", "--dtype",
                  "float32", "--backends", "dense,sparse", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["config"]["dtype"] == "float32"
+    assert report["config"]["batch"] == 2
     assert list(report["results"]) == ["dense", "sparse"]
+    for r in report["results"].values():
+        _check_times(r, 3)
     assert report["results"]["dense"]["grad_max_rel_diff_vs_sparse"] < 1e-4
 
 
@@ -44,7 +98,7 @@ def test_cli_bench_json(capsys):
     (["bench", "--arch", "nope"], "--arch: 'nope' is neither a preset"),
     (["bench", "--threads", "0"], "expected a positive integer, got 0"),
 ])
-def test_cli_bench_bad_arguments(argv, message, capsys):
+def test_bench_bad_arguments_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2

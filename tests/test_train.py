@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 
 import numpy as np
 import pytest
@@ -22,7 +22,8 @@ from kronconv.train import NewtonOptions, Problem, TrainState, newton_cg
 pytest.importorskip("sklearn")          # the digits data ships with scikit-learn (test extra)
 
 
-def test_newton_cg_reaches_97_percent_on_digits(tmp_path, capsys):
+@pytest.mark.slow
+def test_train_newton_reaches_97_percent_on_digits(tmp_path, capsys):
     out = tmp_path / "newton.npz"
     assert main(["train", "--optimizer", "newton", "--out", str(out), "--quiet"]) == 0
     accuracy = float(capsys.readouterr().out.split("validation accuracy ")[1].split("%")[0])
@@ -37,12 +38,17 @@ def test_newton_cg_reaches_97_percent_on_digits(tmp_path, capsys):
     assert 100 * np.mean(predictions == digits_split()[1].y) == pytest.approx(accuracy, abs=0.01)
 
 
-def test_sg_reaches_97_percent_on_digits(tmp_path, capsys):
+@pytest.mark.slow
+def test_train_sg_reaches_97_percent_on_digits(tmp_path, capsys):
     out = tmp_path / "sg.npz"
     assert main(["train", "--optimizer", "sg", "--out", str(out), "--quiet"]) == 0
     accuracy = float(capsys.readouterr().out.split("validation accuracy ")[1].split("%")[0])
     assert accuracy >= 97.0
-    assert load_model(out).state.velocity is not None
+    model = load_model(out)
+    assert model.state.iteration == 60                  # SG's default number of epochs
+    assert model.options["loss"] == "cross_entropy"     # SG's default loss
+    assert model.state.velocity.shape == model.theta.shape
+    assert np.any(model.state.velocity)
 
 
 def _digits_problem(backend):
@@ -52,7 +58,8 @@ def _digits_problem(backend):
     return arch, Problem(arch, Z_from_nchw(scaling(train.x)), train.y, 1.0, "squared", backend)
 
 
-def test_backends_give_the_same_first_newton_iterations():
+@pytest.mark.slow
+def test_newton_cg_backends_give_the_same_first_iterations():
     fs = {}
     for backend in ("sparse", "dense"):
         arch, problem = _digits_problem(backend)
@@ -63,7 +70,7 @@ def test_backends_give_the_same_first_newton_iterations():
     np.testing.assert_allclose(fs["dense"], fs["sparse"], rtol=1e-10)
 
 
-def test_line_search_gives_up_with_a_reason():
+def test_newton_cg_line_search_gives_up_with_a_reason():
     class Rising(Problem):
         def f(self, theta):                        # every step looks worse
             return super().f(theta) + 100.0
@@ -76,31 +83,58 @@ def test_line_search_gives_up_with_a_reason():
     assert state.stop_reason == "line search: no sufficient decrease after 5 halvings"
 
 
-def test_a_killed_run_resumes_to_the_same_theta(tmp_path):
+def test_train_resume_continues_like_an_uninterrupted_run(tmp_path):
+    full, split = str(tmp_path / "full.npz"), str(tmp_path / "split.npz")
+    assert main(["train", "--iterations", "3", "--out", full, "--quiet"]) == 0
+    assert main(["train", "--iterations", "2", "--out", split, "--quiet"]) == 0
+    stopped = load_model(split).state
+    assert stopped.iteration == 2
+    assert stopped.lam != 1.0            # lambda has moved: the resumed run must pick it up
+    assert main(["train", "--iterations", "3", "--out", split, "--quiet", "--resume"]) == 0
+    resumed, reference = load_model(split), load_model(full)
+    assert resumed.state.iteration == 3
+    np.testing.assert_array_equal(resumed.theta, reference.theta)
+    assert resumed.state.lam == reference.state.lam
+    assert [r["f"] for r in resumed.state.history] == [r["f"] for r in reference.state.history]
+
+
+@pytest.mark.slow
+def test_train_resume_after_a_kill_gives_the_same_theta(tmp_path):
+    iterations = 12
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "kronconv", "train", "--iterations", "40", "--quiet"]
+    command = [sys.executable, "-m", "kronconv", "train", "--iterations", str(iterations)]
     full, killed = tmp_path / "full.npz", tmp_path / "killed.npz"
-    subprocess.run([*command, "--out", str(full)], env=env, check=True, capture_output=True)
-    process = subprocess.Popen([*command, "--out", str(killed)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if killed.exists() and load_model(killed).state.iteration >= 3:
-            break
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    subprocess.run([*command, "--quiet", "--out", str(full)], env=env, check=True,
+                   capture_output=True)
+    # train prints an iteration's row only once that iteration is saved: block on the rows
+    # (no polling) and kill the run right after iteration 3's; a watchdog ends a hung run.
+    process = subprocess.Popen([*command, "--out", str(killed)], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    watchdog = threading.Timer(120, process.kill)
+    watchdog.start()
+    try:
+        for line in process.stdout:
+            fields = line.split()
+            if fields and fields[0].isdigit() and int(fields[0]) >= 3:
+                break
+        else:
+            pytest.fail(f"the run ended (status {process.wait()}) before saving iteration 3")
+        process.send_signal(signal.SIGKILL)            # while iteration 4 runs or is saved
+        process.wait()
+    finally:
+        watchdog.cancel()
+        process.stdout.close()
     stopped_at = load_model(killed).state.iteration        # the last save is whole
-    assert 3 <= stopped_at < 40, "the run was not stopped mid-way"
-    subprocess.run([*command, "--out", str(killed), "--resume"], env=env, check=True,
+    assert 3 <= stopped_at < iterations, "the run was not stopped mid-way"
+    subprocess.run([*command, "--quiet", "--out", str(killed), "--resume"], env=env, check=True,
                    capture_output=True)
     resumed, reference = load_model(killed), load_model(full)
-    assert resumed.state.iteration == 40
+    assert resumed.state.iteration == iterations
     np.testing.assert_array_equal(resumed.theta, reference.theta)
     assert [r["f"] for r in resumed.state.history] == [r["f"] for r in reference.state.history]
 
 
-def test_model_files_are_checked(tmp_path, capsys):
+def test_load_model_rejects_truncated_and_foreign_files(tmp_path, capsys):
     out = tmp_path / "m.npz"
     assert main(["train", "--iterations", "2", "--out", str(out), "--quiet"]) == 0
     raw = out.read_bytes()
@@ -116,7 +150,7 @@ def test_model_files_are_checked(tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temp files left
 
 
-def test_plot(tmp_path):
+def test_train_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "log.png"
     assert main(["train", "--iterations", "3", "--out", str(tmp_path / "m.npz"), "--quiet",
@@ -132,7 +166,7 @@ def _idx(path, array, gz):
 
 
 @pytest.mark.parametrize("gz", [False, True])
-def test_idx_files(tmp_path, gz):
+def test_load_idx_reads_plain_and_gzipped_files(tmp_path, gz):
     x = np.random.default_rng(0).integers(0, 256, size=(5, 4, 3))
     y = np.arange(5) % 3
     suffix = ".gz" if gz else ""
@@ -147,7 +181,7 @@ def test_idx_files(tmp_path, gz):
         load_idx(tmp_path / "bad", tmp_path / f"lab{suffix}")
 
 
-def test_npz_and_mat_files(tmp_path):
+def test_load_data_reads_npz_and_mat_files(tmp_path):
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(6, 2, 3, 4)), rng.integers(0, 5, size=6)
     np.savez(tmp_path / "d.npz", x=x, y=y)
