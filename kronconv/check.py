@@ -37,6 +37,7 @@ import numpy as np
 from .layer import backward, conv_S, forward, grad_b, grad_W, grad_Z, phi_pad, pool
 from .layout import W_from_oihw, Z_from_nchw, nchw_from_Z, oihw_from_W
 from .shapes import LayerShape
+from .testing import assert_relative_close
 
 __all__ = ["CONV_CASES", "POOL_CASES", "check_conv2d", "check_pool"]
 
@@ -74,18 +75,7 @@ POOL_CASES = _cases({
 def _compare(what: str, case: Case, dtype: str, got: object, expected: np.ndarray) -> None:
     """Raise an AssertionError with the report if ``got`` is not ``expected``."""
     where = f"case {case.name!r} (batch {case.batch}, {dtype}), {what}"
-    got = np.asarray(got)
-    if got.shape != expected.shape:
-        raise AssertionError(f"{where}: shape {got.shape}, expected {expected.shape}")
-    tol = TOLERANCE[dtype]
-    scale = max(float(np.max(np.abs(expected), initial=0.0)), np.finfo(np.float64).tiny)
-    diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
-    if not np.all(np.isfinite(got)) or diff.max(initial=0.0) > tol * scale:
-        bad = np.argwhere(~(diff <= tol * scale))[0]
-        index = tuple(int(i) for i in bad)
-        raise AssertionError(
-            f"{where}: max relative error {diff.max() / scale:.3e} > {tol:.0e}; first "
-            f"differing index {index}: got {got[index]!r}, expected {expected[index]!r}")
+    assert_relative_close(got, expected, TOLERANCE[dtype], where)
 
 
 def _battery(cases: tuple[Case, ...], dtypes: tuple[str, ...], seed: int, passed: list[str]):

@@ -66,16 +66,17 @@ def assert_relative_close(actual: object, desired: object, rtol: float, what: st
     """Raise ``AssertionError`` unless ``max|actual - desired| <= rtol * max|desired|``.
 
     The message names ``what``, the max relative error, the first index beyond the
-    tolerance and both values there (a shape mismatch or a NaN fails too).
+    tolerance and both values there (a shape mismatch or a NaN fails too). Comparisons are
+    made in float64.
 
     Examples
     --------
     >>> import numpy as np
     >>> assert_relative_close([1.0, 2.0 + 1e-13], [1.0, 2.0], 1e-12, "x")
-    >>> assert_relative_close([1.0, 2.5], [1.0, 2.0], 1e-12, "x")
+    >>> assert_relative_close([1.0, 2.5], [1.0, 2.0], 1e-12, "x")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    AssertionError: x: max relative error 2.500e-01 > 1e-12 at index (1,): got 2.5, expected 2.0
+    AssertionError: x: max relative error 2.500e-01 > 1e-12; first differing index (1,): ...
     """
     actual, desired = np.asarray(actual), np.asarray(desired)
     if actual.shape != desired.shape:
@@ -87,7 +88,7 @@ def assert_relative_close(actual: object, desired: object, rtol: float, what: st
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         worst = np.inf if np.isnan(diff).any() else diff.max() / scale
         raise AssertionError(
-            f"{what}: max relative error {worst:.3e} > {rtol:.0e} at index {index}: "
+            f"{what}: max relative error {worst:.3e} > {rtol:.0e}; first differing index {index}: "
             f"got {actual[index].item()!r}, expected {desired[index].item()!r}")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from kronconv import LayerShape
+from kronconv.testing import assert_relative_close as assert_rel_close  # noqa: F401
 
 
 def P_pad_loop(s: LayerShape) -> np.ndarray:
@@ -84,17 +85,3 @@ def layer_loop(x: np.ndarray, w: np.ndarray, bias: np.ndarray, s: LayerShape, si
                 window = A[o, r * t:r * t + k, q * t:q * t + k]
                 out[o, r, q] = window.max() if s.pool == "max" else window.mean()
     return S, out
-
-
-def assert_rel_close(actual, expected, tol: float, what: str = "") -> None:
-    """``max|actual - expected| <= tol * max|expected|``, reported like torch's gradcheck."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    diff = np.abs(actual - expected)
-    scale = max(float(np.max(np.abs(expected), initial=0.0)), np.finfo(float).tiny)
-    if diff.size and diff.max() > tol * scale:
-        k = np.unravel_index(np.argmax(diff), diff.shape)
-        raise AssertionError(
-            f"{what}: max relative error {diff.max() / scale:.3e} > {tol:.0e} at index {k}: "
-            f"computed {actual[k]!r}, expected {expected[k]!r}"
-        )
