@@ -3,7 +3,7 @@
 import numpy as np
 
 import kronconv as kc
-from kronconv import operators
+from kronconv import memory
 
 PRESETS = ["mnist-3layer", "cifar10-3layer"]
 
@@ -29,10 +29,7 @@ def problem(preset, batch, dtype):
 
 def clear_operator_caches():
     """Forget every cached operator, so that the next build is a cold one."""
-    for cached in (operators._P_pad, operators._P_phi, operators._ones_kron_I,
-                   operators._pool_windows, operators._P_pool_fixed,
-                   operators._block_diagonal_structure):
-        cached.cache_clear()
+    memory.clear_cache()
 
 
 def instance_independent_operators(shape, W):

@@ -26,6 +26,7 @@ __all__ = [
     "MemoryLimitError",
     "cache_info",
     "check_memory",
+    "clear_cache",
     "forward_bytes",
     "get_memory_limit",
     "set_cache_limit",
@@ -238,6 +239,17 @@ def set_cache_limit(nbytes: int) -> None:
     with _CACHE._lock:
         _CACHE.max_bytes = int(nbytes)
         _CACHE._evict()
+
+
+def clear_cache() -> None:
+    """Forget every cached operator (the next build of each is a cold one).
+
+    Examples
+    --------
+    >>> clear_cache(); cache_info()["entries"]
+    0
+    """
+    _CACHE.clear()
 
 
 def cache_info() -> dict[str, int]:
