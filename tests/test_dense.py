@@ -32,7 +32,7 @@ from kronconv import (
 @given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1),
        act=st.sampled_from(sorted(ACTIVATIONS)))
 @with_edge_shapes(seed=0, act="relu")
-def test_forward_backward_backends_agree_on_one_layer(shape, seed, act):
+def test_forward_and_backward_dense_equal_sparse_on_one_layer(shape, seed, act):
     rng = np.random.default_rng(seed)
     N = 3
     Z = rng.normal(size=(shape.d, shape.a * shape.b * N))
@@ -118,7 +118,7 @@ def test_forward_large_pooling_windows_keep_their_index():
 @settings(max_examples=40, deadline=None)
 @given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1))
 @with_edge_shapes(seed=0)
-def test_layer_equations_backends_agree(shape, seed):
+def test_conv_S_and_every_equation_function_dense_equal_sparse(shape, seed):
     # every per-equation function, run on both backends from the same batch matrices
     rng = np.random.default_rng(seed)
     N = 2
@@ -145,7 +145,7 @@ def _inner(x, y):
 @settings(max_examples=60, deadline=None)
 @given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1))
 @with_edge_shapes(seed=0)
-def test_dense_matrix_free_pairs_are_adjoint(shape, seed):
+def test_dense_pad_im2col_pool_apply_are_adjoint_to_their_transposes(shape, seed):
     # <A x, y> = <x, A^T y> for each matrix-free pair: pad/pad_T, im2col/col2im, pool/pool_T
     rng = np.random.default_rng(seed)
     N = 2
