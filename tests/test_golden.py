@@ -14,7 +14,7 @@ from kronconv.cli import main
 from kronconv.golden import golden_arrays, write_golden
 
 
-def test_same_arguments_give_byte_identical_files(tmp_path):
+def test_write_golden_same_arguments_give_byte_identical_files(tmp_path):
     arch = Architecture.preset("digits")
     write_golden(tmp_path / "a.npz", arch, batch=3, seed=5)
     assert main(["golden", "--arch", "digits", "--batch", "3", "--seed", "5",
@@ -24,7 +24,7 @@ def test_same_arguments_give_byte_identical_files(tmp_path):
     assert (tmp_path / "a.npz").read_bytes() != (tmp_path / "c.npz").read_bytes()
 
 
-def test_contents_and_consistency(tmp_path):
+def test_write_golden_contents_and_consistency(tmp_path):
     arch = Architecture.preset("digits")
     path = tmp_path / "g.npz"
     write_golden(path, arch, batch=2, dtype="float32", loss="squared", C=float("inf"))
@@ -55,7 +55,7 @@ def _require_torch():
 
 @pytest.mark.parametrize(("preset", "loss"), [("digits", "cross_entropy"),
                                               ("mnist-3layer", "squared")])
-def test_pytorch_recomputes_the_golden_gradients_from_the_file(tmp_path, preset, loss):
+def test_write_golden_gradients_equal_pytorch_recomputed_from_the_file(tmp_path, preset, loss):
     torch = _require_torch()
     F = torch.nn.functional
     path = tmp_path / "g.npz"
