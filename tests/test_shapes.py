@@ -48,14 +48,20 @@ def test_LayerShape_is_immutable_and_hashable():
     assert {s: 1}[LayerShape(**GOOD)] == 1
 
 
+def _windows_that_fit(size: int, window: int, step: int) -> int:
+    """How many windows of ``window`` entries, started every ``step``, fit in ``size``."""
+    return sum(1 for start in range(0, size, step) if start + window <= size)
+
+
 @given(layer_shapes())
-def test_LayerShape_generated_shapes_have_nonempty_outputs(s):
-    assert s.a_conv >= 1
-    assert s.b_conv >= 1
-    assert s.a_out >= 1
-    assert s.b_out >= 1
-    assert s.h <= s.a_pad
-    assert s.h <= s.b_pad
+def test_LayerShape_output_sizes_count_the_windows_that_fit(s):
+    # the floor formulas against counting window positions, and never empty
+    a_conv = _windows_that_fit(s.a + 2 * s.padding, s.h, s.stride)
+    b_conv = _windows_that_fit(s.b + 2 * s.padding, s.h, s.stride)
+    assert (s.a_conv, s.b_conv) == (a_conv, b_conv)
+    assert (s.a_out, s.b_out) == (_windows_that_fit(a_conv, s.pool_size, s.pool_stride),
+                                  _windows_that_fit(b_conv, s.pool_size, s.pool_stride))
+    assert min(s.a_out, s.b_out) >= 1
 
 
 @pytest.mark.parametrize(("field", "minimum"), INT_MINIMUM.items())
