@@ -124,11 +124,13 @@ def test_objective_and_gradient_chunked_equals_one_batch(chunk_size, backend):
                      network_output(theta, arch, Z, backend=backend), 1e-12, "chunked outputs")
 
 
-def test_objective_equals_objective_and_gradient():
+def test_objective_equals_definition_and_objective_and_gradient():
     arch, loss, C = random_network(5)
     theta, Z, y = random_data(arch, N=4, seed=5)
     f, _ = objective_and_gradient(theta, arch, Z, y, C, loss)
-    assert objective(theta, arch, Z, y, C, loss) == f
+    f_obj = objective(theta, arch, Z, y, C, loss)
+    assert f_obj == pytest.approx(f_by_definition(theta, arch, Z, y, C, loss), rel=1e-13)
+    assert f_obj == f
 
 
 def test_objective_and_gradient_regularization_term_and_its_gradient():
