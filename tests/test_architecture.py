@@ -25,7 +25,7 @@ def count_params(input_shape, convs, fulls):
     return total
 
 
-def test_presets_have_the_parameter_counts_their_shapes_imply():
+def test_Architecture_preset_parameter_counts_match_their_shapes():
     three = [(32, 5, 2, 2), (64, 3, 1, 2), (64, 3, 1, 2)]
     mnist = Architecture.preset("mnist-3layer")
     assert mnist.n_params == count_params((28, 28, 1), three, [10]) == 62_026
@@ -42,7 +42,7 @@ def test_presets_have_the_parameter_counts_their_shapes_imply():
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
-def test_dict_and_json_round_trip(name, tmp_path):
+def test_Architecture_to_dict_and_to_json_round_trip(name, tmp_path):
     arch = Architecture.preset(name)
     assert Architecture.from_dict(arch.to_dict()) == arch
     path = tmp_path / "arch.json"
@@ -55,7 +55,7 @@ def test_dict_and_json_round_trip(name, tmp_path):
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is Python >= 3.11")
-def test_toml_file(tmp_path):
+def test_load_architecture_reads_toml(tmp_path):
     path = tmp_path / "arch.toml"
     path.write_text("""
 name = "small"
@@ -77,7 +77,7 @@ n_out = 4
     assert arch.full_shapes == ((4, 3 * 2 * 1),)
 
 
-def test_python_construction_equals_file_form():
+def test_Architecture_python_construction_equals_from_dict():
     arch = Architecture((10, 12, 3), [ConvSpec(4, 3, stride=2, padding=1, pool="max"),
                                       ConvSpec(5, 2, activation="tanh")],
                         [FullSpec(7), FullSpec(3)])
@@ -92,13 +92,13 @@ def test_python_construction_equals_file_form():
                                 [FullSpec(7), FullSpec(3)])
 
 
-def test_no_conv_layers_is_a_fully_connected_network():
+def test_Architecture_without_conv_layers_is_fully_connected():
     arch = Architecture((4, 5, 2), [], [FullSpec(3)])
     assert arch.full_shapes == ((3, 40),)
     assert arch.n_params == 3 * 40 + 3
 
 
-def test_user_activation_works_but_has_no_file_form():
+def test_Architecture_user_activation_works_but_has_no_file_form():
     cube = Activation("cube", lambda s: s**3, lambda s: 3 * s**2)
     arch = Architecture((5, 5, 1), [ConvSpec(2, 3, activation=cube)], [FullSpec(2)])
     assert arch.activations[0] is cube
@@ -150,12 +150,12 @@ def _with(path, value):
     (("kind",), "cnn", ValueError, r"architecture: unknown key 'kind'"),
     (("conv", 0), [4, 3], TypeError, r"conv layer 1: must be a ConvSpec or a mapping"),
 ])
-def test_invalid_descriptions_name_the_layer_and_field(path, value, error, message):
+def test_Architecture_from_dict_errors_name_the_layer_and_field(path, value, error, message):
     with pytest.raises(error, match=message):
         Architecture.from_dict(_with(path, value))
 
 
-def test_file_errors_name_the_file(tmp_path):
+def test_load_architecture_errors_name_the_file(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(_with(("conv", 0, "h"), 0)), encoding="utf-8")
     with pytest.raises(ValueError, match=r"bad\.json: conv layer 1: h must be >= 1, got 0"):
@@ -169,7 +169,7 @@ def test_file_errors_name_the_file(tmp_path):
         Architecture.preset("nope")
 
 
-def test_architecture_is_immutable():
+def test_Architecture_is_immutable():
     arch = Architecture.preset("digits")
     with pytest.raises(AttributeError):
         arch.input = (1, 1, 1)

@@ -41,14 +41,14 @@ def torch_pool_backward(x, kind, size, stride, grad_y):
     return xt.grad.numpy()
 
 
-def test_pytorch_kernels_pass():
+def test_check_conv2d_and_check_pool_pass_pytorch_kernels():
     passed = check_conv2d(torch_conv, torch_conv_backward)
     assert len(passed) == 2 * len(CONV_CASES)
     assert any("float32" in p for p in passed)
     assert len(check_pool(torch_pool, torch_pool_backward)) == 24
 
 
-def test_kronconv_dense_path_passes():
+def test_check_conv2d_passes_kronconv_dense_backend():
     from kronconv.shapes import LayerShape
 
     def shape_of(x, w, stride, padding):
@@ -106,18 +106,18 @@ def bias_gradient_wrong_axis(x, w, b, stride, padding, grad_y):
      r"\(1, 3, 4, 3\), expected \(1, 3, 7, 5\)"),
     (torch_conv, bias_gradient_wrong_axis, r"conv2d backward grad_b: max relative error"),
 ])
-def test_wrong_kernels_are_caught_with_a_report(conv, conv_backward, message):
+def test_check_conv2d_catches_wrong_kernels_with_a_report(conv, conv_backward, message):
     with pytest.raises(AssertionError, match=message):
         check_conv2d(conv, conv_backward)
 
 
-def test_h_and_w_swapped_is_caught_on_square_images_too():
+def test_check_conv2d_catches_h_and_w_swapped_on_square_images():
     square = tuple(c for c in CONV_CASES if c.shape.a == c.shape.b)
     with pytest.raises(AssertionError, match=r"conv2d forward y: max relative error .* > 1e-10"):
         check_conv2d(h_and_w_swapped, cases=square)
 
 
-def test_a_raising_kernel_is_reported():
+def test_check_conv2d_reports_a_raising_kernel():
     def broken(x, w, b, stride, padding):
         raise RuntimeError("out of cheese")
 
@@ -125,7 +125,7 @@ def test_a_raising_kernel_is_reported():
         check_conv2d(broken)
 
 
-def test_wrong_pool_tie_free_values_are_caught():
+def test_check_pool_catches_wrong_tie_free_values():
     def max_as_average(x, kind, size, stride):
         return torch_pool(x, "average", size, stride)
 

@@ -20,7 +20,7 @@ def _sections(text: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("k", range(1, 10))
-def test_each_equation_has_a_section_naming_its_function(k):
+def test_derivation_rst_has_a_section_per_equation_naming_its_function(k):
     sections = _sections((DOCS / "derivation.rst").read_text(encoding="utf-8"))
     titles = [t for t in sections if t.startswith(f"Equation ({k})")]
     assert len(titles) == 1, f"no section for equation ({k})"
@@ -33,13 +33,13 @@ def test_each_equation_has_a_section_naming_its_function(k):
     assert ">>>" in body, f"the section of equation ({k}) has no example"
 
 
-def test_the_network_objective_and_forward_pass_have_sections():
+def test_derivation_rst_has_objective_and_forward_pass_sections():
     sections = _sections((DOCS / "derivation.rst").read_text(encoding="utf-8"))
     assert ":func:`kronconv.objective_and_gradient`" in sections["The network objective"]
     assert ":func:`kronconv.conv_S`" in sections["The forward pass"]
 
 
-def test_api_reference_lists_every_public_name():
+def test_api_rst_lists_every_public_name():
     api = (DOCS / "api.rst").read_text(encoding="utf-8")
     listed = set(re.findall(r"^   (\w+)$", api, re.M)) | set(re.findall(r"\.\. data:: (\w+)", api))
     assert set(kronconv.__all__) - {"__version__"} <= listed
@@ -50,7 +50,7 @@ PUBLIC_FUNCTIONS = [name for name in kronconv.__all__
 
 
 @pytest.mark.parametrize("name", PUBLIC_FUNCTIONS)
-def test_public_functions_are_documented_with_an_example(name):
+def test_public_function_docstrings_have_parameters_returns_examples(name):
     doc = inspect.getdoc(getattr(kronconv, name)) or ""
     assert "Examples\n--------" in doc, f"{name} has no Examples section"
     params = list(inspect.signature(getattr(kronconv, name)).parameters)

@@ -40,7 +40,7 @@ def _direction_off_kinks(theta, arch, Z, backend, rng):
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_Jv_equals_the_directional_derivative(seed, backend):
+def test_jacobian_vector_equals_the_directional_derivative(seed, backend):
     arch, _, _ = random_network(seed)
     theta, Z, _ = random_data(arch, N=3, seed=seed)
     rng = np.random.default_rng(seed)
@@ -133,7 +133,7 @@ def test_GaussNewton_matvec_equals_finite_difference_J_B_J(loss, C, backend):
         assert eigenvalues.min() >= 1 / (C * n_total) * (1 - 1e-9)
 
 
-def test_gauss_newton_as_a_scipy_linear_operator(backend):
+def test_GaussNewton_as_linear_operator_solves_with_scipy_cg(backend):
     arch = Architecture.preset("digits")
     theta, Z, y = random_data(arch, N=8, seed=4)
     op = GaussNewton(theta, arch, Z, y, C=0.1, loss="cross_entropy", n_total=100,
@@ -145,7 +145,7 @@ def test_gauss_newton_as_a_scipy_linear_operator(backend):
     assert_rel_close(op @ d, -g, 1e-8, "(G) d = -g solved by scipy's CG")
 
 
-def test_backends_give_the_same_Gv():
+def test_GaussNewton_matvec_dense_equals_sparse():
     arch, loss, C = random_network(7)
     theta, Z, y = random_data(arch, N=5, seed=7)
     v = np.random.default_rng(2).normal(size=theta.size)
@@ -154,7 +154,7 @@ def test_backends_give_the_same_Gv():
     assert_rel_close(b, a, 1e-12, "Gv dense vs sparse")
 
 
-def test_bad_directions():
+def test_jacobian_vector_and_GaussNewton_reject_bad_inputs():
     arch = Architecture.preset("digits")
     theta, Z, y = random_data(arch, N=2, seed=0)
     with pytest.raises(ValueError, match=r"v must have the shape of theta, \(n_params,\) = "):

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
 import pytest
 from _reference import assert_rel_close
 
-from kronconv import Architecture, W_from_nchw_flat, nchw_flat_from_W
+from kronconv import (
+    Architecture,
+    GaussNewton,
+    W_from_nchw_flat,
+    W_from_oihw,
+    Z_from_nchw,
+    jacobian_vector,
+    nchw_flat_from_W,
+    network_output,
+    objective_and_gradient,
+    pack_params,
+)
 from kronconv.cli import main
 from kronconv.golden import golden_arrays, write_golden
 
 
-def test_same_arguments_give_byte_identical_files(tmp_path):
+def test_write_golden_same_arguments_give_byte_identical_files(tmp_path):
     arch = Architecture.preset("digits")
     write_golden(tmp_path / "a.npz", arch, batch=3, seed=5)
     assert main(["golden", "--arch", "digits", "--batch", "3", "--seed", "5",
@@ -24,7 +36,7 @@ def test_same_arguments_give_byte_identical_files(tmp_path):
     assert (tmp_path / "a.npz").read_bytes() != (tmp_path / "c.npz").read_bytes()
 
 
-def test_contents_and_consistency(tmp_path):
+def test_write_golden_contents_and_consistency(tmp_path):
     arch = Architecture.preset("digits")
     path = tmp_path / "g.npz"
     write_golden(path, arch, batch=2, dtype="float32", loss="squared", C=float("inf"))
@@ -39,10 +51,23 @@ def test_contents_and_consistency(tmp_path):
                 assert f"conv{m}.{key}" in g.files
             assert g[f"conv{m}.S"].dtype == np.float32
         np.testing.assert_array_equal(g["conv1.Z_next"], g["conv2.Z"])
-        assert g["z_out"].shape == (2, 10)
-        assert g["Jv"].shape == (2, 10)
-        assert g["Gv"].shape == g["v"].shape == g["grad"].shape == (arch.n_params,)
         assert {"full1.W", "full2.b", "full1.grad_W", "full2.grad_b"} <= set(g.files)
+        # the stored results are those of the stored inputs: S = W phi + b 1^T, and z_out,
+        # grad, Jv, Gv as kronconv computes them in float64 from the file's x, y, weights, v
+        np.testing.assert_array_equal(g["conv1.Z"], Z_from_nchw(g["x_nchw"]))
+        for m in (1, 2):
+            S = W_from_oihw(g[f"conv{m}.w_oihw"]) @ g[f"conv{m}.phi"] + g[f"conv{m}.b"][:, None]
+            assert_rel_close(g[f"conv{m}.S"], S, 1e-5, f"conv{m}.S")
+        layers = [(W_from_oihw(g[f"conv{m}.w_oihw"]), g[f"conv{m}.b"]) for m in (1, 2)]
+        layers += [(g[f"full{m}.W"], g[f"full{m}.b"]) for m in (1, 2)]
+        theta = pack_params(layers).astype(np.float64)
+        Z, y, v = Z_from_nchw(g["x_nchw"]).astype(np.float64), g["y"], g["v"].astype(np.float64)
+        _, grad = objective_and_gradient(theta, arch, Z, y, math.inf, "squared")
+        assert_rel_close(g["z_out"], network_output(theta, arch, Z).T, 1e-5, "z_out")
+        assert_rel_close(g["grad"], grad, 1e-4, "grad")
+        assert_rel_close(g["Jv"], jacobian_vector(theta, arch, Z, v).T, 1e-4, "Jv")
+        assert_rel_close(g["Gv"], GaussNewton(theta, arch, Z, y, math.inf, "squared").matvec(v),
+                         1e-4, "Gv")
 
 
 def _require_torch():
@@ -55,7 +80,7 @@ def _require_torch():
 
 @pytest.mark.parametrize(("preset", "loss"), [("digits", "cross_entropy"),
                                               ("mnist-3layer", "squared")])
-def test_pytorch_recomputes_the_golden_gradients_from_the_file(tmp_path, preset, loss):
+def test_write_golden_gradients_equal_pytorch_recomputed_from_the_file(tmp_path, preset, loss):
     torch = _require_torch()
     F = torch.nn.functional
     path = tmp_path / "g.npz"

@@ -46,7 +46,7 @@ def test_vec_is_column_major_and_mat_inverts_it():
 
 @settings(max_examples=25, deadline=None)
 @given(N=dims, d=dims, a=dims, b=dims)
-def test_image_converters_match_notation(N, d, a, b):
+def test_Z_from_nchw_and_image_converters_match_index_formulas(N, d, a, b):
     x = np.random.default_rng(N * 1000 + d * 100 + a * 10 + b).normal(size=(N, d, a, b))
     Z = Z_from_nchw(x)
     Zh = Z_from_nhwc(x.transpose(0, 2, 3, 1))
@@ -67,7 +67,7 @@ def test_image_converters_match_notation(N, d, a, b):
 
 @settings(max_examples=25, deadline=None)
 @given(N=dims, d=dims, a=dims, b=dims)
-def test_image_converters_round_trip(N, d, a, b):
+def test_nchw_from_Z_and_image_converters_round_trip(N, d, a, b):
     x = np.random.default_rng(a + 7 * b).normal(size=(N, d, a, b))
     np.testing.assert_array_equal(nchw_from_Z(Z_from_nchw(x), a, b), x)
     np.testing.assert_array_equal(chw_from_Z(Z_from_chw(x[0]), a, b), x[0])
@@ -80,7 +80,7 @@ def test_image_converters_round_trip(N, d, a, b):
 
 @settings(max_examples=25, deadline=None)
 @given(o=dims, d=dims, h=st.integers(1, 4))
-def test_weight_converters_match_notation_and_round_trip(o, d, h):
+def test_W_from_oihw_and_hwio_match_index_formulas_and_round_trip(o, d, h):
     w = np.random.default_rng(o + 10 * d + 100 * h).normal(size=(o, d, h, h))
     W = W_from_oihw(w)
     Wh = W_from_hwio(w.transpose(2, 3, 1, 0))
@@ -95,7 +95,7 @@ def test_weight_converters_match_notation_and_round_trip(o, d, h):
     np.testing.assert_array_equal(hwio_from_W(W, h), w.transpose(2, 3, 1, 0))
 
 
-def test_converters_return_new_arrays():
+def test_Z_from_nchw_and_converters_return_new_arrays():
     x = np.ones((1, 1, 1, 1))
     for out in (Z_from_nchw(x), Z_from_nhwc(x), Z_from_chw(x[0]), Z_from_hwc(x[0]),
                 W_from_oihw(x), W_from_hwio(x), nchw_from_Z(x[0, 0], 1, 1),
@@ -103,7 +103,7 @@ def test_converters_return_new_arrays():
         assert not np.shares_memory(out, x)
 
 
-def test_converters_keep_dtype():
+def test_Z_from_nchw_and_W_from_oihw_keep_dtype():
     x = np.arange(24, dtype=np.uint8).reshape(2, 3, 2, 2)
     assert Z_from_nchw(x).dtype == np.uint8
     assert W_from_oihw(x.astype(np.float32)).dtype == np.float32
@@ -125,12 +125,12 @@ def test_converters_keep_dtype():
     (lambda: hwio_from_W(np.zeros(5), 1), r"W must have shape \(d_out, h\*h\*d\)"),
     (lambda: nhwc_from_Z(np.zeros((1, 4)), 0, 4), r"a must be >= 1, got 0"),
 ])
-def test_converters_reject_bad_shapes(call, message):
+def test_Z_from_chw_and_converters_reject_bad_shapes(call, message):
     with pytest.raises(ValueError, match=message):
         call()
 
 
-def test_converters_reject_non_integer_sizes():
+def test_nchw_from_Z_and_oihw_from_W_reject_non_integer_sizes():
     with pytest.raises(TypeError, match=r"b must be an integer, got 2\.0 of type float"):
         nchw_from_Z(np.zeros((1, 4)), 2, 2.0)
     with pytest.raises(TypeError, match="h must be an integer"):
@@ -139,7 +139,7 @@ def test_converters_reject_non_integer_sizes():
 
 @settings(max_examples=20, deadline=None)
 @given(n=dims, d=dims, a=dims, b=dims)
-def test_flattened_weight_converters_match_the_frameworks_flatten(n, d, a, b):
+def test_W_from_nchw_flat_and_nhwc_flat_match_the_frameworks_flatten(n, d, a, b):
     w = np.random.default_rng(n + 10 * d + 100 * a + 1000 * b).normal(size=(n, d * a * b))
     W, Wh = W_from_nchw_flat(w, d, a, b), W_from_nhwc_flat(w, d, a, b)
     for c in range(d):
@@ -157,7 +157,7 @@ def test_flattened_weight_converters_match_the_frameworks_flatten(n, d, a, b):
                                rtol=1e-12)
 
 
-def test_flattened_weight_converters_reject_bad_shapes():
+def test_W_from_nchw_flat_and_nhwc_flat_reject_bad_shapes():
     with pytest.raises(ValueError, match=r"w must have shape \(n_out, d\*a\*b\) = \(2, 12\)"):
         W_from_nchw_flat(np.zeros((2, 10)), 3, 2, 2)
     with pytest.raises(ValueError, match=r"W must have shape \(n_out, d\*a\*b\)"):

@@ -10,7 +10,7 @@ from kronconv import loss_and_grad, loss_value
 
 
 @pytest.mark.parametrize("loss", ["squared", "cross_entropy"])
-def test_loss_values_and_gradients(loss):
+def test_loss_and_grad_equals_formulas_and_finite_differences(loss):
     rng = np.random.default_rng(0)
     z, y = rng.normal(size=(4, 6)), rng.integers(0, 4, size=6)
     xi, dz = loss_and_grad(z, y, loss)
@@ -30,7 +30,7 @@ def test_loss_values_and_gradients(loss):
     assert_rel_close(dz, fd, 1e-8, f"∂ξ/∂z, {loss}")
 
 
-def test_cross_entropy_is_stable_for_large_logits():
+def test_loss_and_grad_cross_entropy_is_stable_for_large_logits():
     z = np.array([[1000.0, -1000.0], [0.0, 0.0], [-1000.0, 1000.0]])
     xi, dz = loss_and_grad(z, np.array([0, 0]), "cross_entropy")
     assert np.all(np.isfinite(xi))
@@ -51,12 +51,12 @@ def test_cross_entropy_is_stable_for_large_logits():
     (np.array([0.5, 1.0]), TypeError, "y must hold integer class labels, got dtype float64"),
     (np.array(["a", "b"]), TypeError, "y must hold integer class labels"),
 ])
-def test_bad_labels(y, error, message):
+def test_loss_and_grad_rejects_bad_labels(y, error, message):
     with pytest.raises(error, match=message):
         loss_and_grad(np.zeros((3, 2)), y)
 
 
-def test_integral_float_labels_and_unknown_loss():
+def test_loss_and_grad_accepts_integral_float_labels_and_loss_value_rejects_unknown_loss():
     xi, _ = loss_and_grad(np.zeros((3, 2)), np.array([2.0, 0.0]))
     np.testing.assert_array_equal(xi, [1.0, 1.0])
     with pytest.raises(ValueError, match=r"loss must be one of \('squared', 'cross_entropy'\)"):

@@ -55,7 +55,7 @@ def finite_difference_gradient(theta, arch, Z, y, C, loss, backend="sparse"):
     return fd
 
 
-def test_random_networks_cover_every_case():
+def test_random_network_covers_every_case():
     nets = [random_network(seed) for seed in range(12)]
     shapes = [s for arch, _, _ in nets for s in arch.conv_shapes]
     assert {s.stride for s in shapes} == {1, 2}
@@ -70,7 +70,7 @@ def test_random_networks_cover_every_case():
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_gradient_equals_finite_differences(seed, backend):
+def test_objective_and_gradient_equals_finite_differences(seed, backend):
     arch, loss, C = random_network(seed)
     theta, Z, y = random_data(arch, N=3, seed=seed)
     f, grad = objective_and_gradient(theta, arch, Z, y, C, loss, backend=backend)
@@ -88,7 +88,7 @@ def test_gradient_equals_finite_differences(seed, backend):
             start += size
 
 
-def test_user_activation_pair_and_fully_connected_only_network():
+def test_objective_and_gradient_user_activation_and_full_only_equal_finite_differences():
     softsign = Activation("softsign", lambda s: s / (1 + np.abs(s)),
                           lambda s: 1 / (1 + np.abs(s)) ** 2)
     for arch in (Architecture((5, 6, 2), [ConvSpec(3, 2, pool="average", activation=softsign),
@@ -101,7 +101,7 @@ def test_user_activation_pair_and_fully_connected_only_network():
         assert_rel_close(grad, fd, 1e-6, f"∇f, {(arch.conv_shapes and 'conv') or 'full only'}")
 
 
-def test_kronecker_and_vec_forms_give_the_same_gradient():
+def test_objective_and_gradient_kron_and_vec_forms_agree():
     arch, loss, C = random_network(3)
     theta, Z, y = random_data(arch, N=4, seed=3)
     _, g_vec = objective_and_gradient(theta, arch, Z, y, C, loss, form="vec")
@@ -110,7 +110,7 @@ def test_kronecker_and_vec_forms_give_the_same_gradient():
 
 
 @pytest.mark.parametrize("chunk_size", [1, 2, 3, 5, 100])
-def test_chunked_evaluation_equals_one_batch(chunk_size, backend):
+def test_objective_and_gradient_chunked_equals_one_batch(chunk_size, backend):
     arch = Architecture.preset("digits")
     theta, Z, y = random_data(arch, N=5, seed=1)
     f, grad = objective_and_gradient(theta, arch, Z, y, 0.3, "cross_entropy", backend=backend)
@@ -124,14 +124,16 @@ def test_chunked_evaluation_equals_one_batch(chunk_size, backend):
                      network_output(theta, arch, Z, backend=backend), 1e-12, "chunked outputs")
 
 
-def test_objective_without_backward_state_equals_objective_and_gradient():
+def test_objective_equals_definition_and_objective_and_gradient():
     arch, loss, C = random_network(5)
     theta, Z, y = random_data(arch, N=4, seed=5)
     f, _ = objective_and_gradient(theta, arch, Z, y, C, loss)
-    assert objective(theta, arch, Z, y, C, loss) == f
+    f_obj = objective(theta, arch, Z, y, C, loss)
+    assert f_obj == pytest.approx(f_by_definition(theta, arch, Z, y, C, loss), rel=1e-13)
+    assert f_obj == f
 
 
-def test_regularization_term_and_its_gradient():
+def test_objective_and_gradient_regularization_term_and_its_gradient():
     arch = Architecture.preset("digits")
     theta, Z, y = random_data(arch, N=4, seed=2)
     f_inf, g_inf = objective_and_gradient(theta, arch, Z, y, math.inf)
@@ -140,21 +142,20 @@ def test_regularization_term_and_its_gradient():
     assert_rel_close(g_c - g_inf, theta / (0.25 * 4), 1e-12, "θ / (C l)")
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_float32_and_float64(dtype, backend):
+def test_objective_and_gradient_float32_matches_float64(backend):
     arch = Architecture.preset("digits")
     theta, Z, y = random_data(arch, N=3, seed=4)
-    f, grad = objective_and_gradient(theta.astype(dtype), arch, Z.astype(dtype), y, 1.0,
-                                     backend=backend)
-    assert grad.dtype == dtype
-    assert network_output(theta.astype(dtype), arch, Z.astype(dtype),
-                          backend=backend).dtype == dtype
+    f, grad = objective_and_gradient(theta.astype(np.float32), arch, Z.astype(np.float32), y,
+                                     1.0, backend=backend)
+    assert grad.dtype == np.float32
+    assert network_output(theta.astype(np.float32), arch, Z.astype(np.float32),
+                          backend=backend).dtype == np.float32
     f64, g64 = objective_and_gradient(theta, arch, Z, y, 1.0)
-    assert f == pytest.approx(f64, rel=1e-5 if dtype == np.float32 else 1e-12)
-    assert_rel_close(grad, g64, 1e-4 if dtype == np.float32 else 1e-12, "float32 vs float64")
+    assert f == pytest.approx(f64, rel=1e-5)
+    assert_rel_close(grad, g64, 1e-4, "float32 vs float64")
 
 
-def test_predict_and_accuracy():
+def test_predict_is_argmax_of_outputs_and_accuracy_counts_hits():
     arch = Architecture.preset("digits")
     theta, Z, _ = random_data(arch, N=6, seed=8)
     z = network_output(theta, arch, Z)
@@ -200,7 +201,7 @@ def test_backward_network_sums_over_instances():
                                          forward_network(t, a, Z)[1]), ValueError,
      r"dz must have shape \(n_classes, N\) = \(10, 3\)"),
 ])
-def test_bad_inputs(call, error, message):
+def test_objective_and_gradient_reject_bad_inputs(call, error, message):
     arch = Architecture.preset("digits")
     theta, Z, y = random_data(arch, N=3, seed=0)
     with pytest.raises(error, match=message):

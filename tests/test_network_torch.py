@@ -20,7 +20,7 @@ from kronconv.torch_reference import torch_objective_and_gradient
 
 
 @pytest.mark.parametrize("seed", range(100, 124))
-def test_random_networks_equal_torch_autograd(seed, backend):
+def test_objective_and_gradient_equals_torch_autograd_on_random_networks(seed, backend):
     arch, loss, C = random_network(seed)
     theta, Z, y = random_data(arch, N=4, seed=seed)
     f, grad = objective_and_gradient(theta, arch, Z, y, C, loss, backend=backend)
@@ -32,7 +32,7 @@ def test_random_networks_equal_torch_autograd(seed, backend):
 
 
 @pytest.mark.parametrize("name", ["mnist-3layer", "cifar10-3layer"])
-def test_presets_equal_torch_autograd(name, backend):
+def test_objective_and_gradient_equals_torch_autograd_on_presets(name, backend):
     arch = Architecture.preset(name)
     theta, Z, y = random_data(arch, N=2, seed=0)
     for loss in LOSSES:

@@ -31,7 +31,7 @@ def _assert_csr(A, shape, dtype=np.float64):
 @settings(max_examples=60, deadline=None)
 @given(shape=layer_shapes())
 @with_edge_shapes()
-def test_P_pad_definition(shape):
+def test_P_pad_equals_loop_definition(shape):
     A = P_pad(shape)
     _assert_csr(A, (shape.n_pad, shape.n_in))
     np.testing.assert_array_equal(A.toarray(), P_pad_loop(shape))
@@ -46,7 +46,7 @@ def test_P_pad_definition(shape):
 @settings(max_examples=60, deadline=None)
 @given(shape=layer_shapes())
 @with_edge_shapes()
-def test_P_phi_definition(shape):
+def test_P_phi_equals_loop_definition(shape):
     A = P_phi(shape)
     _assert_csr(A, (shape.n_phi, shape.n_pad))
     np.testing.assert_array_equal(A.toarray(), P_phi_loop(shape))
@@ -58,7 +58,7 @@ def test_P_phi_definition(shape):
 @settings(max_examples=60, deadline=None)
 @given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1))
 @with_edge_shapes(seed=0)
-def test_P_pool_definition(shape, seed):
+def test_P_pool_equals_loop_definition(shape, seed):
     rng = np.random.default_rng(seed)
     N = 3
     sigma_S = rng.normal(size=(shape.d_out, shape.n_windows * N))
@@ -107,7 +107,7 @@ def test_P_pool_max_needs_sigma_S():
 @settings(max_examples=40, deadline=None)
 @given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1))
 @with_edge_shapes(seed=0)
-def test_kronecker_operators_definition(shape, seed):
+def test_I_kron_W_and_ones_kron_I_phiT_kron_I_equal_np_kron(shape, seed):
     rng = np.random.default_rng(seed)
     W = rng.normal(size=shape.W_shape)
     IW = I_kron_W(W, shape)
@@ -130,7 +130,7 @@ def test_kronecker_operators_definition(shape, seed):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_operators_dtype(dtype):
+def test_P_pad_and_every_operator_keep_dtype(dtype):
     shape = EDGE_SHAPES["stride2_pad1_nonsquare_maxpool_leftover"]
     rng = np.random.default_rng(1)
     sigma_S = rng.normal(size=(shape.d_out, shape.n_windows)).astype(dtype)
@@ -140,7 +140,7 @@ def test_operators_dtype(dtype):
         assert A.dtype == dtype
 
 
-def test_operators_reject_other_dtypes():
+def test_I_kron_W_and_P_pad_P_phi_reject_bad_inputs():
     shape = EDGE_SHAPES["one_by_one"]
     with pytest.raises(TypeError, match="dtype must be float32 or float64, got int64"):
         P_pad(shape, np.int64)
@@ -152,7 +152,7 @@ def test_operators_reject_other_dtypes():
         P_phi((1, 1, 1, 1, 1))
 
 
-def test_instance_independent_operators_are_cached_and_read_only():
+def test_P_phi_and_instance_independent_operators_are_cached_and_read_only():
     shape = EDGE_SHAPES["overlapping_average_pool"]
     for build in (P_pad, P_phi, P_pool, ones_kron_I):
         A = build(shape)
@@ -174,19 +174,3 @@ def test_I_kron_W_shares_cached_structure_and_copies_W():
     assert A.data.max() == 1.0
     np.testing.assert_array_equal(B.toarray(), 2 * A.toarray())
 
-
-@settings(max_examples=30, deadline=None)
-@given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1))
-@with_edge_shapes(seed=0)
-def test_operators_adjoint(shape, seed):
-    """<A x, y> = <x, A^T y> for every operator, through the transposed view used backward."""
-    rng = np.random.default_rng(seed)
-    W = rng.normal(size=shape.W_shape)
-    sigma_S = rng.normal(size=(shape.d_out, shape.n_windows))
-    phi = rng.normal(size=(shape.W_shape[1], shape.n_windows))
-    ops = [P_pad(shape), P_phi(shape), P_pool(shape, sigma_S), I_kron_W(W, shape),
-           ones_kron_I(shape), phiT_kron_I(phi, shape.d_out)]
-    for A in ops:
-        x, y = rng.normal(size=A.shape[1]), rng.normal(size=A.shape[0])
-        lhs, rhs = (A @ x) @ y, x @ (A.T @ y)
-        assert abs(lhs - rhs) <= 1e-12 * max(1.0, abs(lhs))

@@ -11,7 +11,7 @@ from kronconv.cli import main
 from kronconv.ops import export_operators, network_operators
 
 
-def test_table_lists_every_operator_of_every_layer(capsys):
+def test_ops_table_lists_every_operator_of_every_layer(capsys):
     assert main(["ops", "--arch", "digits"]) == 0
     out = capsys.readouterr().out.splitlines()
     names = [line.split()[0] for line in out[1:]]
@@ -27,7 +27,7 @@ def test_table_lists_every_operator_of_every_layer(capsys):
 
 
 @pytest.mark.parametrize("fmt", ["npz", "mtx"])
-def test_exported_operators_load_back_equal(tmp_path, fmt):
+def test_export_operators_files_load_back_equal(tmp_path, fmt):
     ops = network_operators(Architecture.preset("digits"), layer=2)
     written = export_operators(tmp_path, ops, fmt)
     assert len(written) == 6
@@ -38,7 +38,7 @@ def test_exported_operators_load_back_equal(tmp_path, fmt):
         assert abs(sp.csr_array(B) - A).max() == 0
 
 
-def test_plot_and_bad_layer(tmp_path, capsys):
+def test_ops_plot_writes_png_and_rejects_bad_layer(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     png = tmp_path / "ops.png"
     assert main(["ops", "--layer", "1", "--plot", str(png)]) == 0

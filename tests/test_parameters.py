@@ -8,7 +8,7 @@ import pytest
 from kronconv import Architecture, init_params, pack_params, unpack_params, vec
 
 
-def test_theta_stacks_vec_W_then_b_layer_by_layer():
+def test_unpack_params_reads_vec_W_then_b_layer_by_layer():
     arch = Architecture.preset("digits")
     theta = np.arange(arch.n_params, dtype=float)
     layers = unpack_params(theta, arch)
@@ -23,7 +23,7 @@ def test_theta_stacks_vec_W_then_b_layer_by_layer():
     np.testing.assert_array_equal(pack_params(layers), theta)
 
 
-def test_unpacked_layers_are_views():
+def test_unpack_params_returns_views():
     arch = Architecture.preset("digits")
     theta = np.zeros(arch.n_params)
     W, b = unpack_params(theta, arch)[1]
@@ -33,7 +33,7 @@ def test_unpacked_layers_are_views():
     assert theta[8 * 9 + 8 + W.size + 1] == 5.0
 
 
-def test_init_is_he_normal_with_zero_biases_and_reproducible():
+def test_init_params_is_he_normal_with_zero_biases_and_reproducible():
     arch = Architecture.preset("mnist-3layer")
     theta = init_params(arch, seed=3)
     np.testing.assert_array_equal(theta, init_params(arch, seed=3))
@@ -50,14 +50,14 @@ def test_init_is_he_normal_with_zero_biases_and_reproducible():
             assert abs(W.mean()) < 0.03 * W.std()
 
 
-def test_init_float32_is_the_float64_draw_rounded():
+def test_init_params_float32_is_the_float64_draw_rounded():
     arch = Architecture.preset("digits")
     theta32 = init_params(arch, seed=1, dtype=np.float32)
     assert theta32.dtype == np.float32
     np.testing.assert_array_equal(theta32, init_params(arch, seed=1).astype(np.float32))
 
 
-def test_parameter_errors():
+def test_unpack_params_init_params_pack_params_reject_bad_inputs():
     arch = Architecture.preset("digits")
     with pytest.raises(ValueError, match=r"theta must have shape \(n_params,\) = \(3658,\)"):
         unpack_params(np.zeros(3657), arch)

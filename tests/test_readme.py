@@ -13,7 +13,7 @@ def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, re.S)
 
 
-def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_command():
+def test_README_has_two_setup_commands_and_ci_runs_its_test_command():
     commands = [line for block in _blocks("bash") for line in block.splitlines()
                 if "python3 -m venv" in line]
     assert len(commands) == 2
@@ -24,7 +24,7 @@ def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_command():
     assert test_command in ci_lines
 
 
-def test_readme_examples_run(capsys):
+def test_README_examples_run(capsys):
     layer, network = _blocks("python")
     namespace: dict = {}
     exec(compile(layer, "README.md", "exec"), namespace)

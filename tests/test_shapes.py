@@ -16,7 +16,7 @@ GOOD = {"a": 7, "b": 6, "d": 3, "d_out": 4, "h": 3, "stride": 2, "padding": 1,
         "pool": "max", "pool_size": 2, "pool_stride": 1}
 
 
-def test_derived_sizes_follow_notation():
+def test_LayerShape_derived_sizes_follow_notation():
     s = LayerShape(**GOOD)
     assert (s.a_pad, s.b_pad) == (9, 8)
     assert (s.a_conv, s.b_conv) == ((9 - 3) // 2 + 1, (8 - 3) // 2 + 1) == (4, 3)
@@ -25,7 +25,7 @@ def test_derived_sizes_follow_notation():
     assert (s.n_in, s.n_pad, s.n_phi, s.n_S, s.n_out) == (126, 216, 27 * 12, 48, 24)
 
 
-def test_pool_stride_defaults_to_pool_size_and_leftover_is_dropped():
+def test_LayerShape_pool_stride_defaults_to_pool_size_and_leftover_is_dropped():
     s = LayerShape(a=7, b=7, d=1, d_out=1, h=2, pool="average", pool_size=3)
     assert s.pool_stride == 3
     assert s.a_conv == 6
@@ -35,31 +35,37 @@ def test_pool_stride_defaults_to_pool_size_and_leftover_is_dropped():
     assert s.a_out == 2
 
 
-def test_no_pooling_ignores_pool_size():
+def test_LayerShape_no_pooling_ignores_pool_size():
     s = LayerShape(a=5, b=5, d=1, d_out=1, h=5, pool="none", pool_size=9)
     assert (s.pool_size, s.pool_stride, s.a_out, s.b_out) == (1, 1, 1, 1)
     assert s == LayerShape(a=5, b=5, d=1, d_out=1, h=5)
 
 
-def test_layer_shape_is_immutable_and_hashable():
+def test_LayerShape_is_immutable_and_hashable():
     s = LayerShape(**GOOD)
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.a = 3
     assert {s: 1}[LayerShape(**GOOD)] == 1
 
 
+def _windows_that_fit(size: int, window: int, step: int) -> int:
+    """How many windows of ``window`` entries, started every ``step``, fit in ``size``."""
+    return sum(1 for start in range(0, size, step) if start + window <= size)
+
+
 @given(layer_shapes())
-def test_generated_shapes_have_nonempty_outputs(s):
-    assert s.a_conv >= 1
-    assert s.b_conv >= 1
-    assert s.a_out >= 1
-    assert s.b_out >= 1
-    assert s.h <= s.a_pad
-    assert s.h <= s.b_pad
+def test_LayerShape_output_sizes_count_the_windows_that_fit(s):
+    # the floor formulas against counting window positions, and never empty
+    a_conv = _windows_that_fit(s.a + 2 * s.padding, s.h, s.stride)
+    b_conv = _windows_that_fit(s.b + 2 * s.padding, s.h, s.stride)
+    assert (s.a_conv, s.b_conv) == (a_conv, b_conv)
+    assert (s.a_out, s.b_out) == (_windows_that_fit(a_conv, s.pool_size, s.pool_stride),
+                                  _windows_that_fit(b_conv, s.pool_size, s.pool_stride))
+    assert min(s.a_out, s.b_out) >= 1
 
 
 @pytest.mark.parametrize(("field", "minimum"), INT_MINIMUM.items())
-def test_each_size_below_its_minimum_names_the_argument(field, minimum):
+def test_LayerShape_rejects_sizes_below_minimum_naming_the_argument(field, minimum):
     with pytest.raises(ValueError, match=rf"^{field} must be >= {minimum}, got {minimum - 1}$"):
         LayerShape(**{**GOOD, field: minimum - 1})
 
@@ -68,7 +74,7 @@ def test_each_size_below_its_minimum_names_the_argument(field, minimum):
     (field, bad) for field in INT_MINIMUM for bad in (2.0, "3", None, True)
     if (field, bad) != ("pool_stride", None)          # None means 'same as pool_size'
 ])
-def test_each_size_must_be_an_integer(field, bad):
+def test_LayerShape_rejects_non_integer_sizes(field, bad):
     with pytest.raises(TypeError, match=rf"^{field} must be an integer, got "):
         LayerShape(**{**GOOD, field: bad})
 
@@ -81,12 +87,12 @@ def test_each_size_must_be_an_integer(field, bad):
     ({"pool": "min"}, r"pool must be one of \('max', 'average', 'none'\), got 'min'"),
     ({"pool": None}, r"pool must be one of"),
 ])
-def test_inconsistent_shapes_are_refused(change, message):
+def test_LayerShape_rejects_inconsistent_sizes(change, message):
     with pytest.raises(ValueError, match=message):
         LayerShape(**{**GOOD, **change})
 
 
-def test_numpy_integers_are_accepted_and_stored_as_int():
+def test_LayerShape_stores_numpy_integers_as_int():
     s = LayerShape(**{**GOOD, "a": np.int64(7)})
     assert type(s.a) is int
     assert s == LayerShape(**GOOD)

@@ -83,7 +83,7 @@ def test_forward_and_backward_equal_torch(shape, seed, activation, backend):
     assert_rel_close(dZ, Z_from_nchw(xt.grad.numpy()), 1e-10, "dZ vs autograd")
 
 
-def test_layout_converters_agree_with_torch_conventions():
+def test_Z_from_nchw_and_W_from_oihw_agree_with_torch_conv2d():
     """Z and W from torch's NCHW/OIHW give torch's conv2d through the sparse chain."""
     shape = EDGE_SHAPES["stride2_pad1_nonsquare_maxpool_leftover"]
     rng = np.random.default_rng(5)
