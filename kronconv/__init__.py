@@ -6,6 +6,7 @@ sparse products that follow the slides' equations (1)-(9). The conventions page 
 documentation (and the :mod:`kronconv.layout` docstring) pins every shape and index order.
 """
 
+from ._deprecated import moved
 from ._validate import set_check_finite
 from ._version import VERSION
 from .activations import ACTIVATIONS, Activation, get_activation
@@ -146,13 +147,4 @@ __all__ = [
     "vec",
 ]
 
-
-def __getattr__(name: str):
-    if name == "DenseCache":
-        import warnings
-
-        warnings.warn("kronconv.DenseCache is deprecated: both backends' forward passes return "
-                      "a kronconv.LayerCache (its .backend says which)", DeprecationWarning,
-                      stacklevel=2)
-        return LayerCache
-    raise AttributeError(f"module 'kronconv' has no attribute {name!r}")
+__getattr__ = moved("kronconv", {"DenseCache": "cache:LayerCache"})

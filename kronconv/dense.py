@@ -23,10 +23,9 @@ runs over instances or entries; the loops below run over the ``h*h`` window offs
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from ._deprecated import moved
 from .activations import Activation
 from .cache import LayerCache
 from .layout import channel_first_from_columns, columns_from_channel_first
@@ -72,19 +71,6 @@ def _vec_form(form: str) -> None:
     if form != "vec":
         raise ValueError(f"form={form!r} is the sparse chain's: the dense backend computes "
                          "the vec forms (form='vec')")
-
-
-_DEPRECATED = {"DenseCache": LayerCache, "cm_from_cols": channel_first_from_columns,
-               "cols_from_cm": columns_from_channel_first}
-
-
-def __getattr__(name: str):
-    if name in _DEPRECATED:
-        warnings.warn(f"kronconv.dense.{name} is deprecated: use kronconv.LayerCache and "
-                      "kronconv.layout's channel_first_from_columns/columns_from_channel_first",
-                      DeprecationWarning, stacklevel=2)
-        return _DEPRECATED[name]
-    raise AttributeError(f"module 'kronconv.dense' has no attribute {name!r}")
 
 
 def _offsets(stride: int, count: int, size: int) -> list[slice]:
@@ -280,3 +266,13 @@ def R_forward(RZ: np.ndarray | None, VW: np.ndarray, vb: np.ndarray, W: np.ndarr
 def pool_pattern(cache: LayerCache) -> np.ndarray | None:
     """Which entry max pooling chose in every window (``None`` for other pooling)."""
     return cache.pool
+
+
+__getattr__ = moved('kronconv.dense', {
+    'DenseCache': 'cache:LayerCache',
+    'cm_from_cols': 'layout:channel_first_from_columns',
+    'cols_from_cm': 'layout:columns_from_channel_first',
+    'forward_cm': 'dense:forward',
+    'grad_S_cm': 'dense:grad_S',
+    'R_forward_cm': 'dense:R_forward',
+})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ._deprecated import moved
 from ._validate import as_float_array, require_ndim
 
 __all__ = ["identity2", "identity3"]
@@ -69,3 +70,8 @@ def identity3(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """
     A, B = _check_product(A, B)
     return A.reshape(-1, order="F") @ sp.kron(B, sp.eye_array(A.shape[0]), format="csr")
+
+
+__getattr__ = moved('kronconv.identities', {
+    'numerical_jacobian': 'testing:numerical_jacobian',
+})

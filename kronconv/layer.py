@@ -17,6 +17,7 @@ from types import ModuleType
 
 import numpy as np
 
+from ._deprecated import moved
 from ._validate import as_float_array, batch_size, check_shape, require_finite
 from .activations import Activation, get_activation
 from .backends import (
@@ -477,3 +478,8 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
     W = _check_W(W, cache.shape, cache.phi.dtype)
     dW, db, dZ = layer_backward(dY, W, cache, form)
     return dW, db, _out(be, dZ, cache.shape.d)
+
+
+__getattr__ = moved('kronconv.layer', {
+    'DenseCache': 'cache:LayerCache',
+})

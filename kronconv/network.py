@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import full
+from ._deprecated import moved
 from ._validate import as_float_array, batch_size, check_shape, require_finite
 from .architecture import Architecture
 from .backends import Backend, BackwardForm, backend_of, backward, check_form, get_backend
@@ -224,3 +225,13 @@ def R_network(theta: np.ndarray, v: np.ndarray, arch: Architecture,
         (W, _), (VW, vb) = params[n_conv + m], directions[n_conv + m]
         Rz = full.R_forward(Rz, VW, vb, W, c)
     return Rz
+
+
+__getattr__ = moved('kronconv.network', {
+    'accuracy': 'objective_function:accuracy',
+    'network_output': 'objective_function:network_output',
+    'objective': 'objective_function:objective',
+    'objective_and_gradient': 'objective_function:objective_and_gradient',
+    'predict': 'objective_function:predict',
+    'DENSE_CHUNK_BYTES': 'objective_function:DENSE_CHUNK_BYTES',
+})
