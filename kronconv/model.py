@@ -4,7 +4,8 @@ The file is written atomically (a temporary file beside it, then ``os.replace``)
 killed while saving leaves the previous model intact, and read with ``allow_pickle=False``.
 Keys: ``meta`` (a 0-d string array holding JSON: ``format_version``, ``kronconv_version``,
 ``arch`` in the documented schema, ``scaling_divisor``, ``options``, ``state``), ``theta``,
-``scaling_mean`` (d, a, b), and ``velocity`` for SG.
+``scaling_mean`` (d, a, b), ``velocity`` for SG, and ``buffer.NAME`` for each of the
+optimizer's buffers (Adam's ``m`` and ``v``, simpleNN's subsample ``cycle``, ``best_theta``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .train import TrainState
 
 __all__ = ["FORMAT_VERSION", "Model", "load_model", "save_model"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # 2: the optimizer's buffers, step and best iterate; reads 1 too
 
 
 @dataclass
@@ -50,9 +51,11 @@ def save_model(path: str | Path, model: Model) -> None:
             "options": model.options,
             "state": {"iteration": st.iteration, "rng_state": st.rng_state, "lam": st.lam,
                       "elapsed": st.elapsed, "stop_reason": st.stop_reason,
-                      "history": st.history}}
+                      "history": st.history, "step": st.step,
+                      "best_val_accuracy": st.best_val_accuracy}}
     arrays = {"meta": np.array(json.dumps(meta)), "theta": st.theta,
-              "scaling_mean": model.scaling.mean}
+              "scaling_mean": model.scaling.mean,
+              **{f"buffer.{name}": value for name, value in st.buffers.items()}}
     if st.velocity is not None:
         arrays["velocity"] = st.velocity
     atomic_write(path, lambda f: np.savez(f, **arrays))
@@ -75,7 +78,7 @@ def load_model(path: str | Path) -> Model:
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError,
             json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: not a readable kronconv model ({exc})") from None
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in (1, FORMAT_VERSION):
         raise ValueError(f"{path}: model format version {meta.get('format_version')!r}, "
                          f"this kronconv reads {FORMAT_VERSION}")
     try:
@@ -83,7 +86,9 @@ def load_model(path: str | Path) -> Model:
         s = meta["state"]
         state = TrainState(arrays["theta"], s["iteration"], s["rng_state"], s["lam"],
                            arrays.get("velocity"), s["elapsed"], s["stop_reason"],
-                           s["history"])
+                           s["history"], s.get("step", 0), s.get("best_val_accuracy"),
+                           {k.removeprefix("buffer."): v for k, v in arrays.items()
+                            if k.startswith("buffer.")})
         scaling = Scaling(meta["scaling_divisor"], arrays["scaling_mean"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: incomplete kronconv model ({exc})") from None

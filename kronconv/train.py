@@ -1,9 +1,12 @@
-"""Training: subsampled Gauss-Newton (Newton-CG) as simpleNN does it, and SG with momentum.
+"""Training as simpleNN does it: subsampled Gauss-Newton (Newton-CG), SG with momentum, Adam.
 
-Both optimizers work on the objective ``f(theta) = theta^T theta / (2 C l) + (1/l) sum_i ξ_i``
-over the ``l`` training instances, evaluated in chunks; both keep their whole state in a
-:class:`TrainState` (theta, iteration, the generator's state, ...) so that a run saved after
-any iteration and resumed continues exactly as an uninterrupted run would.
+The optimizers work on the objective ``f(theta) = theta^T theta / (2 C l) + (1/l) sum_i ξ_i``
+over the ``l`` training instances, evaluated in chunks; each keeps its whole state in a
+:class:`TrainState` (theta, iteration, the generator's state, its buffers, ...) so that a run
+saved after any iteration and resumed continues exactly as an uninterrupted run would. Every
+simpleNN option has its counterpart (:func:`simplenn_options` reads simpleNN's option
+string); simpleNN's subsample schedule and mini-batch sampling are options beside kronconv's
+own, and a run can be given the subsamples and mini-batches to use (to replay a simpleNN run).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from .gauss_newton import GaussNewton
 from .layout import select_instances
 from .objective_function import accuracy, objective, objective_and_gradient
 
-__all__ = ["NewtonOptions", "Problem", "SGOptions", "TrainState", "newton_cg", "sg"]
+__all__ = ["AdamOptions", "NewtonOptions", "Problem", "SGOptions", "TrainState", "adam",
+           "newton_cg", "sg"]
 
 
 @dataclass(frozen=True)
@@ -70,28 +74,61 @@ class Problem:
 
 @dataclass
 class TrainState:
-    """Everything a run needs to continue: saved with the model after every iteration."""
+    """Everything a run needs to continue: saved with the model after every iteration.
+
+    ``buffers`` holds the optimizer's arrays (Adam's moments ``m`` and ``v``, simpleNN's
+    subsample ``cycle``) and ``best_theta``, the iterate with the best validation accuracy so
+    far (``best_val_accuracy``; the initial theta until one beats 0, as simpleNN keeps it).
+    """
 
     theta: np.ndarray
     iteration: int = 0
     rng_state: dict[str, Any] | None = None
-    lam: float = 1.0                         # Newton-CG: Levenberg-Marquardt lambda
+    lam: float | None = None                 # Newton-CG: lambda (None: options.lam)
     velocity: np.ndarray | None = None       # SG: momentum
     elapsed: float = 0.0
     stop_reason: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    step: int = 0                            # SG and Adam: mini-batch steps taken
+    best_val_accuracy: float | None = None
+    buffers: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def best_theta(self) -> np.ndarray:
+        """The iterate with the best validation accuracy (theta itself without validation)."""
+        return self.buffers.get("best_theta", self.theta)
+
+
+#: simpleNN's subsample schedule ("cycle") or a fresh draw every iteration ("fresh").
+SUBSAMPLE_SCHEDULES = ("fresh", "cycle")
+#: Mini-batches: a shuffled pass over the data an epoch ("shuffle"), or simpleNN's
+#: ceil(l / batch_size) random subsets of batch_size instances an epoch ("random").
+SAMPLINGS = ("shuffle", "random")
+#: Learning rates: ``lr * lr_decay**epoch`` ("exponential") or simpleNN's
+#: ``lr / (1 + decay * step)`` after every step ("inverse").
+LR_SCHEDULES = ("exponential", "inverse")
 
 
 @dataclass(frozen=True)
 class NewtonOptions:
-    """simpleNN's Newton-CG settings (with a cap on line-search halvings)."""
+    """simpleNN's Newton-CG settings (with a cap on line-search halvings).
+
+    ``subsample`` is the fraction of the data in each Gauss-Newton subsample, or
+    ``subsample_size`` its size (simpleNN's ``-GNsize``), which takes precedence. ``lam`` is
+    the initial Levenberg-Marquardt lambda, updated by ``drop`` and ``boost``; ``cg_rtol``
+    (simpleNN's ξ) and ``cg_maxiter`` stop CG; ``eta`` is the line search's sufficient decrease.
+    """
 
     iterations: int = 50
-    subsample: float = 0.05           # fraction of the data in each Gauss-Newton subsample
+    subsample: float = 0.05
+    subsample_size: int | None = None
+    subsample_schedule: str = "fresh"
     cg_rtol: float = 0.1              # stop CG when ||r|| <= cg_rtol * ||grad f||
     cg_maxiter: int = 250
-    lam: float = 1.0                  # the initial lambda
-    eta: float = 1e-4                 # sufficient decrease in the line search
+    lam: float = 1.0
+    drop: float = 2 / 3               # lambda *= drop when rho >= 0.75
+    boost: float = 3 / 2              # lambda *= boost when rho < 0.25
+    eta: float = 1e-4
     max_halvings: int = 30
     grad_tol: float = 0.0             # stop when ||grad f|| <= grad_tol (0: never)
 
@@ -99,29 +136,71 @@ class NewtonOptions:
         _check_options(self, {"iterations": 0, "cg_maxiter": 1, "max_halvings": 0}, {
             "subsample": (lambda x: 0 < x <= 1, "in (0, 1]"), "cg_rtol": (lambda x: x > 0, "> 0"),
             "lam": (lambda x: x >= 0, ">= 0"), "eta": (lambda x: 0 < x <= 1, "in (0, 1]"),
-            "grad_tol": (lambda x: x >= 0, ">= 0")})
+            "drop": (lambda x: 0 < x <= 1, "in (0, 1]"), "boost": (lambda x: x >= 1, ">= 1"),
+            "grad_tol": (lambda x: x >= 0, ">= 0")},
+            {"subsample_schedule": SUBSAMPLE_SCHEDULES})
+        if self.subsample_size is not None:
+            check_int(self.subsample_size, "subsample_size", 1)
+
+    def subsample_count(self, l: int) -> int:  # noqa: E741 (the slides' name)
+        """The size of each subsample for ``l`` instances (at most ``l``)."""
+        n = self.subsample_size or max(1, round(self.subsample * l))
+        return min(n, l)
 
 
 @dataclass(frozen=True)
 class SGOptions:
-    """SG with momentum: ``v <- mu v - lr grad``, ``theta <- theta + v``, one epoch an iteration."""
+    """SG with momentum: ``v <- mu v - lr grad``, ``theta <- theta + v``; an iteration is an epoch.
+
+    The learning rate follows ``lr_schedule``: ``lr * lr_decay**epoch`` or simpleNN's
+    ``lr / (1 + decay * step)``; ``sampling`` picks the mini-batches (see :data:`SAMPLINGS`).
+    """
 
     iterations: int = 30              # epochs
     batch_size: int = 32
     lr: float = 0.01
     momentum: float = 0.9
-    lr_decay: float = 1.0             # lr of epoch k: lr * lr_decay**k
+    lr_decay: float = 1.0
+    lr_schedule: str = "exponential"
+    decay: float = 0.0
+    sampling: str = "shuffle"
 
     def __post_init__(self) -> None:
         _check_options(self, {"iterations": 0, "batch_size": 1}, {
             "lr": (lambda x: x > 0, "> 0"), "momentum": (lambda x: 0 <= x < 1, "in [0, 1)"),
-            "lr_decay": (lambda x: x > 0, "> 0")})
+            "lr_decay": (lambda x: x > 0, "> 0"), "decay": (lambda x: x >= 0, ">= 0")},
+            {"lr_schedule": LR_SCHEDULES, "sampling": SAMPLINGS})
+
+
+@dataclass(frozen=True)
+class AdamOptions:
+    """Adam (Kingma and Ba; simpleNN's ``-s 3``): an iteration is an epoch of mini-batches.
+
+    ``bias_correction="step"`` divides the moments by ``1 - beta**t`` after t steps (the
+    paper); ``"epoch"`` uses the epoch number instead, as simpleNN's ``adam.m`` does.
+    """
+
+    iterations: int = 30
+    batch_size: int = 32
+    lr: float = 0.001
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    sampling: str = "shuffle"
+    bias_correction: str = "step"
+
+    def __post_init__(self) -> None:
+        _check_options(self, {"iterations": 0, "batch_size": 1}, {
+            "lr": (lambda x: x > 0, "> 0"), "beta1": (lambda x: 0 <= x < 1, "in [0, 1)"),
+            "beta2": (lambda x: 0 <= x < 1, "in [0, 1)"), "eps": (lambda x: x > 0, "> 0")},
+            {"sampling": SAMPLINGS, "bias_correction": ("step", "epoch")})
 
 
 def _check_options(options: object, ints: dict[str, int],
-                   ranges: dict[str, tuple[Callable[[float], bool], str]]) -> None:
-    """Integers ``>= minimum``, and numbers for which ``allowed(value)`` holds; the error
-    names the option and the allowed range."""
+                   ranges: dict[str, tuple[Callable[[float], bool], str]],
+                   choices: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Integers ``>= minimum``, numbers for which ``allowed(value)`` holds, and names from a
+    list; the error names the option and what is allowed."""
     for name, minimum in ints.items():
         check_int(getattr(options, name), name, minimum)
     for name, (allowed, text) in ranges.items():
@@ -130,6 +209,10 @@ def _check_options(options: object, ints: dict[str, int],
             raise TypeError(f"{name} must be a number, got {value!r}")
         if not (np.isfinite(value) and allowed(value)):
             raise ValueError(f"{name} must be {text}, got {value}")
+    for name, allowed_names in (choices or {}).items():
+        if getattr(options, name) not in allowed_names:
+            raise ValueError(f"{name} must be one of {allowed_names}, "
+                             f"got {getattr(options, name)!r}")
 
 
 def _conjugate_gradient(G: GaussNewton, lam: float, g: np.ndarray, rtol: float, maxiter: int,
@@ -161,25 +244,57 @@ def _conjugate_gradient(G: GaussNewton, lam: float, g: np.ndarray, rtol: float, 
 
 def _log(state: TrainState, problem: Problem, f: float, grad_norm: float, started: float,
          **extra: Any) -> dict[str, Any]:
+    """The iteration's row of the log; keeps the best iterate by validation accuracy."""
+    val = problem.val_accuracy(state.theta)
+    if val is not None and val > (state.best_val_accuracy or 0.0):
+        state.best_val_accuracy = val
+        state.buffers["best_theta"] = state.theta.copy()
     row = {"iteration": state.iteration, "f": f, "grad_norm": grad_norm,
            "seconds": state.elapsed + time.perf_counter() - started,
-           "val_accuracy": problem.val_accuracy(state.theta), **extra}
+           "val_accuracy": val, **extra}
     state.history.append(row)
     return row
 
 
+def _generator(seed: int, state: TrainState) -> np.random.Generator:
+    rng = np.random.default_rng(seed)
+    if state.rng_state is not None:
+        rng.bit_generator.state = state.rng_state
+    return rng
+
+
+def _subsample(l: int, options: NewtonOptions, state: TrainState,  # noqa: E741
+               rng: np.random.Generator) -> np.ndarray:
+    """This iteration's Gauss-Newton subsample.
+
+    ``"fresh"``: ``n`` instances drawn without replacement. ``"cycle"`` (simpleNN's
+    ``assign_inst_idx``): a random permutation cut into ``ceil(l/n)`` blocks of ``n``, the
+    last completed from the permutation's start, used in turn; a new permutation each cycle.
+    """
+    n = options.subsample_count(l)
+    if options.subsample_schedule == "fresh":
+        return np.sort(rng.choice(l, size=n, replace=False))
+    k = state.iteration % -(-l // n)
+    if k == 0 or "cycle" not in state.buffers:
+        perm = rng.permutation(l)
+        state.buffers["cycle"] = np.concatenate([perm, perm[:n]])
+    return state.buffers["cycle"][k * n:(k + 1) * n]
+
+
 def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = NewtonOptions(),
               seed: int = 0, callback: Callable[[TrainState, dict], None] | None = None,
-              progress: Callable[[str], None] | None = None) -> TrainState:
+              progress: Callable[[str], None] | None = None,
+              subsamples: Callable[[int], np.ndarray] | None = None) -> TrainState:
     """Subsampled Gauss-Newton with CG, Levenberg-Marquardt damping and a line search.
 
-    Each iteration: ``f`` and ``∇f`` over all the data; a fresh subsample S
-    (``options.subsample`` of the data, drawn by the run's generator); CG on
-    ``(G_S + lambda I) d = -∇f`` to relative tolerance 0.1 in at most 250 steps; backtracking
-    ``alpha = 1, 1/2, ...`` until ``f(theta + alpha d) <= f + eta alpha ∇f^T d`` (at most
-    ``max_halvings``, else the run stops with that reason, rather than loop forever); then
-    ``rho = (f_new - f) / (alpha ∇f^T d + alpha^2 d^T G_S d / 2)`` updates lambda: x 3/2 if
-    ``rho < 0.25``, x 2/3 if ``rho >= 0.75``.
+    Each iteration (simpleNN's ``newton.m``): ``f`` and ``∇f`` over all the data; a
+    subsample S (see :func:`NewtonOptions`); CG on ``(G_S + lambda I) d = -∇f`` until
+    ``||r|| <= cg_rtol ||∇f||`` or ``cg_maxiter`` steps; backtracking ``alpha = 1, 1/2, ...``
+    until ``actred = f(theta + alpha d) - f <= eta alpha ∇f^T d`` (at most ``max_halvings``,
+    else the run stops with that reason, rather than loop forever); then
+    ``rho = actred / prered`` with ``prered = alpha ∇f^T d + alpha^2 d^T G_S d / 2`` updates
+    lambda: ``*= boost`` if ``rho < 0.25``, ``*= drop`` if ``rho >= 0.75``. The log row holds
+    ``alpha``, ``lam``, ``cg``, ``rho``, ``actred`` and ``prered`` (simpleNN's columns).
 
     Parameters
     ----------
@@ -193,23 +308,26 @@ def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = Newt
         ``callback(state, row)`` after every iteration (the CLI logs and saves there).
     progress : callable, optional
         ``progress(message)`` during an iteration (CG steps, line search), for a display.
+    subsamples : callable, optional
+        ``subsamples(iteration)`` gives the subsample (instance indices) of the iteration
+        (0-based) instead of drawing one: to replay a recorded run.
 
     Returns
     -------
     TrainState
     """
-    rng = np.random.default_rng(seed)
-    if state.rng_state is not None:
-        rng.bit_generator.state = state.rng_state
+    rng = _generator(seed, state)
+    if state.lam is None:
+        state.lam = options.lam
     started = time.perf_counter()
-    n_sub = max(1, round(options.subsample * problem.l))
     f, g = problem.f_and_grad(state.theta)
     while state.iteration < options.iterations:
         grad_norm = float(np.linalg.norm(g))
         if grad_norm <= options.grad_tol:
             state.stop_reason = f"||grad f|| <= {options.grad_tol}"
             break
-        S = np.sort(rng.choice(problem.l, size=n_sub, replace=False))
+        S = (_subsample(problem.l, options, state, rng) if subsamples is None
+             else np.asarray(subsamples(state.iteration)))
         G = GaussNewton(state.theta, problem.arch, problem.instances(S), problem.y[S],
                         problem.C, problem.loss, n_total=problem.l, backend=problem.backend)
         d, Gd, cg_steps = _conjugate_gradient(G, state.lam, g, options.cg_rtol,
@@ -217,31 +335,75 @@ def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = Newt
         gd = float(g @ d)
         alpha, halvings = 1.0, 0
         while True:
-            f_new = problem.f(state.theta + alpha * d)
-            if f_new <= f + options.eta * alpha * gd:
-                break
-            if halvings == options.max_halvings:
+            actred = problem.f(state.theta + alpha * d) - f
+            if actred <= options.eta * alpha * gd or halvings == options.max_halvings:
                 break
             alpha /= 2
             halvings += 1
             if progress is not None:
                 progress(f"line search, alpha = {alpha:g}")
-        if f_new > f + options.eta * alpha * gd:
+        if actred > options.eta * alpha * gd:
             state.stop_reason = (f"line search: no sufficient decrease after "
                                  f"{options.max_halvings} halvings")
             break
-        predicted = alpha * gd + 0.5 * alpha**2 * float(d @ Gd)
-        rho = (f_new - f) / predicted if predicted != 0 else 1.0
+        prered = alpha * gd + 0.5 * alpha**2 * float(d @ Gd)
+        rho = actred / prered if prered != 0 else 1.0
         if rho < 0.25:
-            state.lam *= 1.5
+            state.lam *= options.boost
         elif rho >= 0.75:
-            state.lam *= 2 / 3
+            state.lam *= options.drop
         state.theta = state.theta + alpha * d
         state.iteration += 1
         f, g = problem.f_and_grad(state.theta)
         state.rng_state = rng.bit_generator.state
         row = _log(state, problem, f, float(np.linalg.norm(g)), started, alpha=alpha,
-                   lam=state.lam, cg=cg_steps)
+                   lam=state.lam, cg=cg_steps, rho=rho, actred=actred, prered=prered)
+        if callback is not None:
+            callback(state, row)
+    state.elapsed += time.perf_counter() - started
+    return state
+
+
+# --- mini-batch methods ---------------------------------------------------------------------
+
+
+def _epoch_batches(l: int, batch_size: int, sampling: str,  # noqa: E741
+                   rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch's mini-batches: a shuffled pass, or simpleNN's ``ceil(l/batch_size)`` random
+    subsets of ``batch_size`` instances (``randperm(l, bsize)`` each step)."""
+    if sampling == "shuffle":
+        order = rng.permutation(l)
+        return [np.sort(order[i:i + batch_size]) for i in range(0, l, batch_size)]
+    n = min(batch_size, l)
+    return [rng.choice(l, size=n, replace=False) for _ in range(-(-l // batch_size))]
+
+
+def _minibatch_epochs(problem: Problem, state: TrainState, options: Any, seed: int,
+                      batches: Callable[[int, int], np.ndarray] | None,
+                      callback: Callable[[TrainState, dict], None] | None,
+                      progress: Callable[[str], None] | None,
+                      update: Callable[[np.ndarray, int], dict[str, Any]]) -> TrainState:
+    """The epochs of SG and Adam: for every mini-batch B, the gradient of
+    ``theta^T theta / (2 C l) + (1/|B|) sum_{i in B} ξ_i`` (an unbiased estimate of ``∇f``)
+    goes to ``update(gradient, epoch)``; after every epoch, ``f``, ``∇f`` and the log."""
+    rng = _generator(seed, state)
+    started = time.perf_counter()
+    while state.iteration < options.iterations:
+        epoch_batches = _epoch_batches(problem.l, options.batch_size, options.sampling, rng)
+        for j, batch in enumerate(epoch_batches):
+            if batches is not None:
+                batch = np.asarray(batches(state.iteration, j))
+            _, g = objective_and_gradient(state.theta, problem.arch, problem.instances(batch),
+                                          problem.y[batch], problem.C, problem.loss,
+                                          backend=problem.backend, n_total=problem.l)
+            extra = update(g, state.iteration)
+            state.step += 1
+            if progress is not None:
+                progress(f"mini-batch {j + 1}/{len(epoch_batches)}")
+        state.iteration += 1
+        state.rng_state = rng.bit_generator.state
+        f, g = problem.f_and_grad(state.theta)
+        row = _log(state, problem, f, float(np.linalg.norm(g)), started, **extra)
         if callback is not None:
             callback(state, row)
     state.elapsed += time.perf_counter() - started
@@ -250,39 +412,179 @@ def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = Newt
 
 def sg(problem: Problem, state: TrainState, options: SGOptions = SGOptions(), seed: int = 0,
        callback: Callable[[TrainState, dict], None] | None = None,
-       progress: Callable[[str], None] | None = None) -> TrainState:
-    """Stochastic gradient with momentum, one shuffled pass over the data an iteration.
+       progress: Callable[[str], None] | None = None,
+       batches: Callable[[int, int], np.ndarray] | None = None) -> TrainState:
+    """Stochastic gradient with momentum (simpleNN's ``sgd.m``); an iteration is an epoch.
 
-    A mini-batch B's gradient is that of ``theta^T theta / (2 C l) + (1/|B|) sum_{i in B} ξ_i``
-    (an unbiased estimate of ``∇f``); the learning rate of epoch k is
-    ``lr * lr_decay**k``. The generator (seeded once) shuffles every epoch.
+    ``v <- momentum v - lr g``, ``theta <- theta + v`` for every mini-batch gradient ``g``;
+    the learning rate follows ``options.lr_schedule``.
 
-    Parameters and returns as for :func:`newton_cg`.
+    Parameters and returns as for :func:`newton_cg`; ``batches(epoch, j)``, if given, is
+    the j-th mini-batch of the epoch (0-based), to replay a recorded run.
     """
-    rng = np.random.default_rng(seed)
-    if state.rng_state is not None:
-        rng.bit_generator.state = state.rng_state
     if state.velocity is None:
         state.velocity = np.zeros_like(state.theta)
-    started = time.perf_counter()
-    while state.iteration < options.iterations:
-        lr = options.lr * options.lr_decay ** state.iteration
-        order = rng.permutation(problem.l)
-        for start in range(0, problem.l, options.batch_size):
-            batch = np.sort(order[start:start + options.batch_size])
-            _, g = objective_and_gradient(state.theta, problem.arch, problem.instances(batch),
-                                          problem.y[batch], problem.C, problem.loss,
-                                          backend=problem.backend, n_total=problem.l)
-            state.velocity = options.momentum * state.velocity - lr * g
-            state.theta = state.theta + state.velocity
-            if progress is not None:
-                done = min(start + options.batch_size, problem.l)
-                progress(f"{done}/{problem.l} instances")
-        state.iteration += 1
-        state.rng_state = rng.bit_generator.state
-        f, g = problem.f_and_grad(state.theta)
-        row = _log(state, problem, f, float(np.linalg.norm(g)), started, lr=lr)
-        if callback is not None:
-            callback(state, row)
-    state.elapsed += time.perf_counter() - started
-    return state
+
+    def update(g: np.ndarray, epoch: int) -> dict[str, Any]:
+        if options.lr_schedule == "exponential":
+            lr = options.lr * options.lr_decay ** epoch
+        else:
+            lr = options.lr / (1 + options.decay * state.step)
+        state.velocity = options.momentum * state.velocity - lr * g
+        state.theta = state.theta + state.velocity
+        return {"lr": lr}
+
+    return _minibatch_epochs(problem, state, options, seed, batches, callback, progress, update)
+
+
+def adam(problem: Problem, state: TrainState, options: AdamOptions = AdamOptions(),
+         seed: int = 0, callback: Callable[[TrainState, dict], None] | None = None,
+         progress: Callable[[str], None] | None = None,
+         batches: Callable[[int, int], np.ndarray] | None = None) -> TrainState:
+    """Adam (simpleNN's ``adam.m``); an iteration is an epoch.
+
+    ``m <- beta1 m + (1 - beta1) g``, ``v <- beta2 v + (1 - beta2) g**2``,
+    ``theta <- theta - lr m_hat / (sqrt(v_hat) + eps)`` with ``m_hat = m / (1 - beta1**t)``,
+    ``v_hat = v / (1 - beta2**t)``; ``t`` counts the steps, or the epochs with
+    ``bias_correction="epoch"`` (as simpleNN does).
+
+    Parameters and returns as for :func:`sg`.
+    """
+    for name in ("m", "v"):
+        state.buffers.setdefault(name, np.zeros_like(state.theta))
+
+    def update(g: np.ndarray, epoch: int) -> dict[str, Any]:
+        m, v = state.buffers["m"], state.buffers["v"]
+        m *= options.beta1
+        m += (1 - options.beta1) * g
+        v *= options.beta2
+        v += (1 - options.beta2) * (g * g)
+        t = state.step + 1 if options.bias_correction == "step" else epoch + 1
+        m_hat, v_hat = m / (1 - options.beta1**t), v / (1 - options.beta2**t)
+        state.theta = state.theta - options.lr * (m_hat / (np.sqrt(v_hat) + options.eps))
+        return {"lr": options.lr}
+
+    return _minibatch_epochs(problem, state, options, seed, batches, callback, progress, update)
+
+
+# --- simpleNN's option string -----------------------------------------------------------------
+
+#: simpleNN's options (``cnn_train``'s ``parse_options``): name -> (kind, meaning).
+SIMPLENN_OPTIONS = {
+    "-s": "solver: 1 Newton, 2 SG, 3 Adam",
+    "-C": "regularization constant C",
+    "-GNsize": "Gauss-Newton subsample size",
+    "-iter_max": "Newton iterations",
+    "-xi": "CG tolerance",
+    "-CGmax": "CG steps at most",
+    "-lambda": "initial Levenberg-Marquardt lambda",
+    "-drop": "lambda factor when rho >= 0.75",
+    "-boost": "lambda factor when rho < 0.25",
+    "-eta": "line search's sufficient decrease",
+    "-lr": "learning rate",
+    "-decay": "learning-rate decay: lr / (1 + decay * step)",
+    "-bsize": "mini-batch size (SG, Adam); chunk size (Newton)",
+    "-momentum": "SG momentum",
+    "-epoch_max": "SG and Adam epochs",
+    "-Jacobian": "store the Jacobian (no effect in kronconv: the products are the same)",
+    "-ftype": "0 single, 1 double precision",
+    "-gpu_use": "0 (kronconv runs on the CPU)",
+}
+
+
+def simplenn_options(text: str, l: int) -> dict[str, Any]:  # noqa: E741
+    """kronconv's training settings for simpleNN's option string, with simpleNN's defaults.
+
+    Parameters
+    ----------
+    text : str
+        As given to simpleNN's ``cnn_train``, e.g. ``"-s 1 -C 0.01 -GNsize 100"``.
+    l : int
+        The number of training instances (simpleNN's default ``-GNsize`` is ``ceil(0.05 l)``).
+
+    Returns
+    -------
+    dict
+        ``optimizer`` ("newton", "sg" or "adam"), ``C``, ``dtype``, ``chunk_size``, ``loss``
+        ("squared") and ``train_options`` (the fields of :class:`NewtonOptions`,
+        :class:`SGOptions` or :class:`AdamOptions`, simpleNN's schedules included).
+
+    Raises
+    ------
+    ValueError
+        For an unknown option, a missing or bad value, naming it.
+
+    Examples
+    --------
+    >>> s = simplenn_options("-s 1 -C 0.1 -GNsize 100", 2000)
+    >>> s["optimizer"], s["C"], s["train_options"]["subsample_size"]
+    ('newton', 0.1, 100)
+    """
+    words = text.split()
+    if len(words) % 2:
+        raise ValueError(f"simpleNN options: each option is a name and a value, got {text!r}")
+    given: dict[str, float] = {}
+    for name, value in zip(words[::2], words[1::2], strict=True):
+        if name not in SIMPLENN_OPTIONS:
+            raise ValueError(f"simpleNN option {name} is not supported; the options are "
+                             f"{', '.join(SIMPLENN_OPTIONS)}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"simpleNN option {name}: expected a number, got {value!r}") from None
+        if not np.isfinite(number):
+            raise ValueError(f"simpleNN option {name}: expected a finite number, got {value!r}")
+        given[name] = number
+
+    def integer(name: str, default: int) -> int:
+        value = given.get(name, default)
+        if value != int(value):
+            raise ValueError(f"simpleNN option {name}: expected an integer, got {value}")
+        return int(value)
+
+    solver = integer("-s", 1)
+    if solver not in (1, 2, 3):
+        raise ValueError(f"simpleNN option -s: 1 (Newton), 2 (SG) or 3 (Adam), got {solver}")
+    if integer("-ftype", 1) not in (0, 1):
+        raise ValueError("simpleNN option -ftype: 0 (single) or 1 (double)")
+    if integer("-gpu_use", 0) != 0:
+        raise ValueError("simpleNN option -gpu_use: kronconv runs on the CPU; use -gpu_use 0")
+    if integer("-Jacobian", 1) not in (0, 1):
+        raise ValueError("simpleNN option -Jacobian: 0 or 1")
+    C = given.get("-C", 0.01)
+    if C <= 0:
+        raise ValueError(f"simpleNN option -C: must be > 0, got {C}")
+    bsize = integer("-bsize", 1024 if solver == 1 else 128)
+    settings: dict[str, Any] = {
+        "optimizer": ("newton", "sg", "adam")[solver - 1], "C": C, "loss": "squared",
+        "dtype": "float32" if integer("-ftype", 1) == 0 else "float64"}
+    try:
+        options = _simplenn_optimizer(solver, given, integer, bsize, l)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        raise ValueError(message if message.startswith("simpleNN") else
+                         f"simpleNN options: {message}") from None
+    if solver == 1:
+        settings["chunk_size"] = bsize
+    settings["train_options"] = {k: getattr(options, k) for k in options.__dataclass_fields__}
+    return settings
+
+
+def _simplenn_optimizer(solver: int, given: dict[str, float], integer: Callable, bsize: int,
+                        l: int) -> Any:  # noqa: E741
+    """The options object of simpleNN's solver, with simpleNN's defaults and schedules."""
+    if solver == 1:
+        return NewtonOptions(
+            iterations=integer("-iter_max", 100),
+            subsample_size=integer("-GNsize", -(-5 * l // 100)),
+            subsample_schedule="cycle", cg_rtol=given.get("-xi", 0.1),
+            cg_maxiter=integer("-CGmax", 250), lam=given.get("-lambda", 1.0),
+            drop=given.get("-drop", 2 / 3), boost=given.get("-boost", 3 / 2),
+            eta=given.get("-eta", 1e-4))
+    if solver == 2:
+        return SGOptions(iterations=integer("-epoch_max", 500), batch_size=bsize,
+                         lr=given.get("-lr", 0.01), momentum=given.get("-momentum", 0.0),
+                         lr_schedule="inverse", decay=given.get("-decay", 0.0),
+                         sampling="random")
+    return AdamOptions(iterations=integer("-epoch_max", 500), batch_size=bsize,
+                       lr=given.get("-lr", 0.001), sampling="random", bias_correction="epoch")

@@ -17,7 +17,17 @@ from .layout import Z_from_nchw
 from .model import Model, load_model, save_model
 from .objective_function import predict
 from .parameters import init_params
-from .train import NewtonOptions, Problem, SGOptions, TrainState, newton_cg, sg
+from .train import (
+    AdamOptions,
+    NewtonOptions,
+    Problem,
+    SGOptions,
+    TrainState,
+    adam,
+    newton_cg,
+    sg,
+    simplenn_options,
+)
 
 
 def _float(text: str) -> float:
@@ -39,21 +49,58 @@ def add_parsers(sub, positive_int) -> None:
     train.add_argument("--val-data", default=None,
                        help="validation data (default: the digits test split for 'digits')")
     train.add_argument("--arch", default="digits", help="a preset or an architecture file")
-    train.add_argument("--optimizer", choices=("newton", "sg"), default="newton")
+    train.add_argument("--optimizer", choices=("newton", "sg", "adam"), default=None,
+                       help="Newton-CG, SG with momentum, or Adam (default: newton)")
     train.add_argument("--backend", choices=("dense", "sparse"), default="dense")
-    train.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    train.add_argument("--dtype", choices=("float64", "float32"), default=None,
+                       help="(default: float64)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--iterations", type=positive_int, default=None,
-                       help="Newton iterations or SG epochs (200 / 60)")
-    train.add_argument("--C", type=_float, default=1.0, help="regularization C (1.0)")
+                       help="Newton iterations or SG/Adam epochs (200 / 60)")
+    train.add_argument("--C", type=_float, default=None, help="regularization C (1.0)")
     train.add_argument("--loss", choices=("squared", "cross_entropy"), default=None,
-                       help="squared for newton, cross_entropy for sg by default")
-    train.add_argument("--subsample", type=_float, default=0.05,
-                       help="Newton: fraction of the data in each subsample (0.05)")
-    train.add_argument("--lr", type=_float, default=0.03, help="SG learning rate (0.03)")
-    train.add_argument("--momentum", type=_float, default=0.9)
-    train.add_argument("--batch-size", type=positive_int, default=32)
-    train.add_argument("--lr-decay", type=_float, default=1.0)
+                       help="squared for newton, cross_entropy for sg and adam by default")
+    newton = train.add_argument_group("Newton-CG")
+    newton.add_argument("--subsample", type=_float, default=None,
+                        help="fraction of the data in each Gauss-Newton subsample (0.05)")
+    newton.add_argument("--gn-size", type=positive_int, default=None,
+                        help="instances in each subsample (simpleNN's -GNsize; overrides "
+                        "--subsample)")
+    newton.add_argument("--subsample-schedule", choices=("fresh", "cycle"), default=None,
+                        help="a fresh draw every iteration, or simpleNN's cycle through one "
+                        "permutation (fresh)")
+    newton.add_argument("--lambda", dest="lam", type=_float, default=None,
+                        help="initial Levenberg-Marquardt lambda (1)")
+    newton.add_argument("--drop", type=_float, default=None,
+                        help="lambda factor when rho >= 0.75 (2/3)")
+    newton.add_argument("--boost", type=_float, default=None,
+                        help="lambda factor when rho < 0.25 (3/2)")
+    newton.add_argument("--eta", type=_float, default=None,
+                        help="line search's sufficient decrease (1e-4)")
+    newton.add_argument("--xi", dest="cg_rtol", type=_float, default=None,
+                        help="CG stops at ||r|| <= xi ||grad f|| (0.1)")
+    newton.add_argument("--cg-max", dest="cg_maxiter", type=positive_int, default=None,
+                        help="CG steps at most (250)")
+    minibatch = train.add_argument_group("SG and Adam")
+    minibatch.add_argument("--lr", type=_float, default=None,
+                           help="learning rate (0.03 for sg, 0.001 for adam)")
+    minibatch.add_argument("--momentum", type=_float, default=None, help="SG momentum (0.9)")
+    minibatch.add_argument("--batch-size", type=positive_int, default=None, help="(32)")
+    minibatch.add_argument("--lr-schedule", choices=("exponential", "inverse"), default=None,
+                           help="lr * lr_decay**epoch, or simpleNN's lr / (1 + decay * step) "
+                           "(exponential)")
+    minibatch.add_argument("--lr-decay", type=_float, default=None, help="(1.0)")
+    minibatch.add_argument("--decay", type=_float, default=None, help="(0)")
+    minibatch.add_argument("--sampling", choices=("shuffle", "random"), default=None,
+                           help="a shuffled pass an epoch, or simpleNN's random mini-batches "
+                           "(shuffle)")
+    minibatch.add_argument("--bias-correction", choices=("step", "epoch"), default=None,
+                           help="Adam's bias correction by steps, or by epochs as simpleNN "
+                           "(step)")
+    train.add_argument("--simplenn-options", default=None, metavar="TEXT",
+                       help="simpleNN's option string, e.g. \"-s 1 -C 0.01 -GNsize 100\": "
+                       "sets the optimizer, its settings and simpleNN's schedules (simpleNN's "
+                       "defaults for what it omits); not combined with the options above")
     train.add_argument("--chunk-size", type=positive_int, default=None,
                        help="instances per chunk for f and its gradient over the data "
                        "(256 for the sparse backend; the dense backend picks its own)")
@@ -109,10 +156,58 @@ def _plot(path: str, history: list[dict]) -> None:
 
 def _row(row: dict) -> str:
     acc = row["val_accuracy"]
-    extra = (f"{row['alpha']:7.4f} {row['lam']:9.3e} {row['cg']:4d}" if "alpha" in row
-             else f"{row['lr']:9.3e}")
+    extra = (f"{row['alpha']:7.4f} {row['lam']:9.3e} {row['cg']:4d} {row['rho']:10.3e}"
+             if "alpha" in row else f"{row['lr']:9.3e}")
     return (f"{row['iteration']:5d} {row['f']:12.6e} {row['grad_norm']:10.3e} {extra} "
             f"{row['seconds']:8.2f} {'-' if acc is None else f'{100 * acc:6.2f}%'}")
+
+
+_OPTIMIZERS = {"newton": (NewtonOptions, newton_cg), "sg": (SGOptions, sg),
+               "adam": (AdamOptions, adam)}
+
+# kronconv's defaults where they differ from the option classes' (the CLI's own choices)
+_CLI_DEFAULTS = {"newton": {"iterations": 200}, "sg": {"iterations": 60, "lr": 0.03},
+                 "adam": {"iterations": 60}}
+# the flags that set fields of the optimizer's options (dest -> field)
+_FIELDS = ("subsample", "subsample_schedule", "lam", "drop", "boost", "eta", "cg_rtol",
+           "cg_maxiter", "lr", "momentum", "batch_size", "lr_schedule", "lr_decay", "decay",
+           "sampling", "bias_correction")
+
+
+def _flag(field: str) -> str:
+    """The command-line flag of an options field."""
+    return {"subsample_size": "--gn-size", "lam": "--lambda", "cg_rtol": "--xi",
+            "cg_maxiter": "--cg-max"}.get(field, f"--{field.replace('_', '-')}")
+
+
+def _train_settings(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                    l: int) -> dict:  # noqa: E741
+    """optimizer, C, loss, dtype and train_options from the flags or simpleNN's string."""
+    given = {k: getattr(args, k) for k in _FIELDS if getattr(args, k) is not None}
+    if args.gn_size is not None:
+        given["subsample_size"] = args.gn_size
+    if args.simplenn_options is not None:
+        clash = [k for k in ("optimizer", "C", "loss", "dtype") if getattr(args, k) is not None]
+        clash += [_flag(k) for k in given]
+        if clash:
+            parser.error(f"--simplenn-options: not combined with {', '.join(clash)}; give "
+                         "everything in simpleNN's option string")
+        try:
+            return simplenn_options(args.simplenn_options, l)
+        except ValueError as exc:
+            parser.error(f"--simplenn-options: {exc}")
+    optimizer = args.optimizer or "newton"
+    kind = _OPTIMIZERS[optimizer][0]
+    unused = [_flag(k) for k in given if k not in kind.__dataclass_fields__]
+    if unused:
+        parser.error(f"{', '.join(unused)}: not an option of --optimizer {optimizer}")
+    try:
+        opt = kind(**{**_CLI_DEFAULTS[optimizer], **given})
+    except (TypeError, ValueError) as exc:
+        parser.error(f"{_flag(str(exc).split()[0])}: {exc}")
+    return {"optimizer": optimizer, "C": 1.0 if args.C is None else args.C,
+            "loss": args.loss or ("squared" if optimizer == "newton" else "cross_entropy"),
+            "dtype": args.dtype or "float64", "train_options": asdict(opt)}
 
 
 def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -127,13 +222,10 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             arch = load_architecture(args.arch)
         except (ValueError, TypeError) as exc:
             parser.error(f"--arch: {exc}")
-        options = {"optimizer": args.optimizer, "backend": args.backend, "dtype": args.dtype,
-                   "seed": args.seed, "C": args.C, "data": args.data, "val_data": args.val_data,
-                   "loss": args.loss or ("squared" if args.optimizer == "newton"
-                                         else "cross_entropy")}
+        options = {"backend": args.backend, "seed": args.seed, "data": args.data,
+                   "val_data": args.val_data}
         scaling = None
         state = None
-    iterations = args.iterations or (200 if options["optimizer"] == "newton" else 60)
     train_set = _load(options["data"], arch.input, 0)
     val_spec = options["val_data"] or ("digits" if options["data"] == "digits" else None)
     val_set = _load(val_spec, arch.input, 1) if val_spec else None
@@ -141,12 +233,13 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"--data: images of shape {train_set.x.shape[1:]} do not fit the "
                      f"architecture's input (d, a, b) = "
                      f"{(arch.input[2], arch.input[0], arch.input[1])}")
+    if "train_options" not in options:
+        options.update(_train_settings(args, parser, len(train_set)))
     dtype = np.dtype(options["dtype"])
     if scaling is None:
         scaling = Scaling.fit(train_set.x)
     if state is None:
-        state = TrainState(init_params(arch, options["seed"], dtype),
-                           lam=NewtonOptions().lam)
+        state = TrainState(init_params(arch, options["seed"], dtype))
     chunk = args.chunk_size or options.get("chunk_size") or (
         256 if options["backend"] == "sparse" else None)
     options["chunk_size"] = chunk
@@ -154,20 +247,12 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                       options["C"], options["loss"], options["backend"], chunk,
                       None if val_set is None else Z_from_nchw(scaling(val_set.x, dtype)),
                       None if val_set is None else val_set.y)
-    try:
-        if options["optimizer"] == "newton":
-            opt = NewtonOptions(**{**options.get("train_options", {"subsample": args.subsample}),
-                                   "iterations": iterations})
-        else:
-            opt = SGOptions(**{**options.get("train_options", {
-                "batch_size": args.batch_size, "lr": args.lr, "momentum": args.momentum,
-                "lr_decay": args.lr_decay}), "iterations": iterations})
-    except (TypeError, ValueError) as exc:
-        parser.error(f"--{str(exc).split()[0].replace('_', '-')}: {exc}")
-    header = ("iter            f    |grad f|   alpha    lambda  #CG  seconds  val acc"
+    kind, run = _OPTIMIZERS[options["optimizer"]]
+    iterations = args.iterations or options["train_options"]["iterations"]
+    opt = kind(**{**options["train_options"], "iterations": iterations})
+    header = ("iter            f    |grad f|   alpha    lambda  #CG        rho  seconds  val acc"
               if options["optimizer"] == "newton" else
               "epoch           f    |grad f|        lr  seconds  val acc")
-    options["train_options"] = asdict(opt)
     if not args.quiet:
         print(f"kronconv train: {arch.name or args.arch}, {len(train_set)} training instances, "
               f"{options['optimizer']}, {options['loss']}, C = {options['C']}, "
@@ -187,7 +272,6 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if not args.quiet:
             print(_row(row), flush=True)
 
-    run = newton_cg if options["optimizer"] == "newton" else sg
     state = run(problem, state, opt, options["seed"], checkpoint, show if on_terminal else None)
     save_model(args.out, Model(arch, scaling, options, state))
     if state.stop_reason:

@@ -123,7 +123,7 @@ CLI_CASES = [
     (["verify", "--arch", "nope"], "--arch: 'nope' is neither a preset"),
     (["bench", "--backends", "gpu"], "--backends: choose among sparse, dense, torch"),
     (["bench", "--repeat", "x"], "expected a positive integer, got 'x'"),
-    (["train", "--optimizer", "adam"], "invalid choice: 'adam'"),
+    (["train", "--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
     (["train", "--C", "abc"], "expected a number, got 'abc'"),
     (["train", "--resume", "--out", "no/such/model.npz"], "--resume: no/such/model.npz"),
     (["predict", "--model", "no/such/model.npz"], "--model: no/such/model.npz"),
