@@ -117,6 +117,9 @@ def add_parsers(sub, positive_int) -> None:
     pred.add_argument("--data", default="digits",
                       help="'digits' (the test split) or a file as for train")
     pred.add_argument("--out", default=None, help="write the predictions, one per line")
+    pred.add_argument("--best", action="store_true",
+                      help="use the iterate with the best validation accuracy (as simpleNN "
+                      "returns it) instead of the last one")
 
 
 def _load(spec: str, shape: tuple[int, int, int], split: int) -> Dataset:
@@ -291,7 +294,8 @@ def run_predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         parser.error(f"--model: {exc}")
     data = _load(args.data, model.arch.input, 1)
     dtype = model.theta.dtype
-    pred = predict(model.theta, model.arch, Z_from_nchw(model.scaling(data.x, dtype)),
+    theta = model.state.best_theta if args.best else model.theta
+    pred = predict(theta, model.arch, Z_from_nchw(model.scaling(data.x, dtype)),
                    backend=model.options.get("backend", "dense"))
     print(f"accuracy {100 * np.mean(pred == data.y):.2f}% on {len(data)} instances")
     if args.out:

@@ -145,7 +145,7 @@ def _identity_scaling():
     return Scaling(1.0, np.zeros((1, 6, 5)))
 
 
-def test_best_theta_is_the_iterate_with_the_best_validation_accuracy(tmp_path):
+def test_best_theta_is_the_iterate_with_the_best_validation_accuracy(tmp_path, capsys):
     problem = _problem(val=True)
     kept = []
     state = sg(problem, TrainState(init_params(ARCH, 6)), SGOptions(iterations=6, lr=0.05),
@@ -158,6 +158,12 @@ def test_best_theta_is_the_iterate_with_the_best_validation_accuracy(tmp_path):
     save_model(tmp_path / "m.npz", Model(ARCH, _identity_scaling(), {}, state))
     np.testing.assert_array_equal(load_model(tmp_path / "m.npz").state.best_theta,
                                   state.best_theta)
+    # kronconv predict --best uses it: its accuracy on the validation data is the best one
+    np.savez(tmp_path / "val.npz", x=problem.Z_val.reshape(1, 7, 5, 6).transpose(1, 0, 3, 2),
+             y=problem.y_val)
+    assert main(["predict", "--model", str(tmp_path / "m.npz"), "--data",
+                 str(tmp_path / "val.npz"), "--best"]) == 0
+    assert f"accuracy {100 * accuracies[best]:.2f}%" in capsys.readouterr().out
 
 
 # --- simpleNN's option string -------------------------------------------------------------------
