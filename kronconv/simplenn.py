@@ -287,7 +287,7 @@ def read_config(path: str | Path) -> Architecture:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read the configuration ({exc})") from None
     values: dict[str, list[int]] = {}
@@ -313,12 +313,11 @@ def read_config(path: str | Path) -> Architecture:
 
 
 def _format_config(values: dict[str, list[int]], name: str | None) -> str:
-    title = f" {name}:" if name else ""
-    lines = [f"% Written by kronconv {VERSION} for simpleNN's read_config.m.{title}"
-             .replace("\n", " ").replace("\r", " "),
+    title = f"architecture {name!r}, " if name else ""         # repr: one line
+    lines = [f"% simpleNN configuration ({title}written by kronconv {VERSION}).",
              f"% {values['L'][0]} layers: {values['LC'][0]} convolutional (conv, ReLU, max "
-             "pooling) and",
-             f"% {values['LF'][0]} fully-connected (ReLU but the last); the squared loss.", ""]
+             f"pooling) and {values['LF'][0]} fully-connected",
+             "% (ReLU after all but the last); simpleNN trains it with the squared loss.", ""]
     for key in CONFIG_KEYS:
         vals = values[key]
         text = str(vals[0]) if key in ("L", "LC", "LF") else f"[{','.join(map(str, vals))}]"

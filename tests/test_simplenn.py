@@ -102,6 +102,12 @@ def test_read_config_accepts_what_matlab_evaluates(tmp_path):
     assert read_config(write(tmp_path, text)) == odd_arch()
 
 
+def test_read_config_skips_a_byte_order_mark_and_crlf(tmp_path):
+    path = tmp_path / "bom.config"
+    path.write_bytes(b"\xef\xbb\xbf" + ODD_CONFIG.replace("\n", "\r\n").encode())
+    assert read_config(path) == odd_arch()
+
+
 @pytest.mark.parametrize(("change", "message"), [
     (("LF = 3;", "LF = 3;\nfoo = 1;"), r", line 4, key 'foo': unknown key; simpleNN's keys: L,"),
     (("strides = [2,1];\n", ""), r": missing key 'strides'"),
@@ -169,6 +175,24 @@ def test_write_config_writes_simplenns_statements(tmp_path):
     # read_config.m evaluates every line that is not empty and does not start with '%'
     assert all(line.split(" = ")[0] in CONFIG_KEYS for line in statements)
     assert read_config(tmp_path / "odd.config") == odd_arch()
+
+
+def test_write_config_writes_empty_lists_without_conv_layers(tmp_path):
+    arch = kc.Architecture((5, 3, 2), full=[{"n_out": 4}, {"n_out": 3}])
+    write_config(arch, tmp_path / "fc.config")
+    text = (tmp_path / "fc.config").read_text(encoding="utf-8")
+    assert "LC = 0;\n" in text
+    assert "ch_input = [2];\nwd_pad_added = [];\n" in text
+    assert read_config(tmp_path / "fc.config") == arch
+
+
+def test_write_config_keeps_the_name_in_one_comment_line(tmp_path):
+    arch = kc.Architecture((8, 8, 1), full=[{"n_out": 3}], name="two\nL = 9;\rlines")
+    write_config(arch, tmp_path / "n.config")
+    lines = (tmp_path / "n.config").read_text(encoding="utf-8").split("\n")
+    assert "'two\\nL = 9;\\rlines'" in lines[0]
+    assert [line for line in lines if line.startswith("L =")] == ["L = 1;"]
+    assert read_config(tmp_path / "n.config") == arch
 
 
 @pytest.mark.parametrize(("conv", "full", "message"), [
