@@ -292,12 +292,15 @@ def _spec(kind: type, spec: object, where: str) -> ConvSpec | FullSpec:
 
 
 def load_architecture(source: str | Path) -> Architecture:
-    """A preset by name, or an architecture file (``.json``, or ``.toml`` on Python >= 3.11).
+    """A preset by name, or an architecture file (``.json``, ``.toml`` on Python >= 3.11, or
+    simpleNN's ``.config``).
 
     Parameters
     ----------
     source : str or Path
-        A name in :data:`PRESETS` or the path of a file in the documented schema.
+        A name in :data:`PRESETS`, the path of a file in the documented schema, or the path
+        of a simpleNN configuration file ending in ``.config``
+        (:func:`kronconv.simplenn.read_config`).
 
     Returns
     -------
@@ -319,6 +322,10 @@ def load_architecture(source: str | Path) -> Architecture:
     path = Path(source)
     if not path.is_file():
         raise ValueError(f"{source!r} is neither a preset ({sorted(PRESETS)}) nor a file")
+    if path.suffix == ".config":
+        from .simplenn import read_config
+
+        return read_config(path)
     try:
         if path.suffix == ".toml":
             try:

@@ -1,8 +1,20 @@
-"""Data: the built-in digits split, loaders for data on disk, and simpleNN's scaling.
+"""Data: the built-in data sets, loaders for data on disk, and simpleNN's scaling.
 
-Images are returned in NCHW layout ``(N, d, a, b)`` with integer labels ``(N,)``; the
-network functions take ``Z_from_nchw(x)``. Nothing is downloaded and nothing is
-unpickled: ``.npz`` files are read with ``allow_pickle=False``.
+Images are returned in NCHW layout ``(N, d, a, b)`` with integer classes ``y`` ``(N,)``
+in ``0..K-1``; the network functions take ``Z_from_nchw(x)``. Nothing is downloaded and
+nothing is unpickled: ``.npz`` files are read with ``allow_pickle=False``.
+
+The built-in data sets are scikit-learn's 8x8 digits (:func:`digits_split`) and simpleNN's
+mnist-demo (:func:`mnist_demo`, shipped in ``kronconv/datasets``);
+:func:`builtin_dataset` returns either by name.
+
+simpleNN's ``.mat`` files (:func:`load_data`) are read as simpleNN reads them
+(``example.m`` and ``cnn/check_data.m``): row ``n`` of ``Z`` holds instance ``n`` as ``d``
+channel blocks of ``a*b`` values, columns ``c*a*b .. (c+1)*a*b - 1`` (0-based) holding
+channel ``c``; each block is the channel's ``a x b`` image in row-wise pixel order (pixel
+(row ``r``, column ``q``) at ``q + b*r``, LIBSVM's order and simpleNN's default) or
+column-wise (at ``r + a*q``). The labels are mapped as simpleNN's ``unique(y)`` maps them:
+the ``k``-th smallest label value is class ``k``.
 """
 
 from __future__ import annotations
@@ -13,15 +25,44 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Dataset", "Scaling", "digits_split", "load_data", "load_idx"]
+__all__ = [
+    "BUILTIN_DATASETS",
+    "INPUT_FORMATS",
+    "Dataset",
+    "Scaling",
+    "builtin_dataset",
+    "digits_split",
+    "load_data",
+    "load_idx",
+    "mnist_demo",
+    "mnist_demo_split",
+]
+
+BUILTIN_DATASETS: dict[str, tuple[int, int, int]] = {"digits": (8, 8, 1),
+                                                     "mnist-demo": (28, 28, 1)}
+"""The built-in data sets by name, each with its input size ``(a, b, d)``."""
+
+INPUT_FORMATS = ("row", "column")
+"""The pixel orders of a simpleNN ``.mat`` file's channel block: row-wise or column-wise."""
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Images ``x`` of shape (N, d, a, b) and integer labels ``y`` of shape (N,)."""
+    """Images ``x`` of shape (N, d, a, b) and integer classes ``y`` of shape (N,).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, d, a, b)
+    y : ndarray of shape (N,)
+        Classes ``0..K-1``.
+    labels : ndarray of shape (K,), optional
+        The label value in the file of every class (``labels[y]`` are the file's labels), when
+        the file's labels were mapped to classes; ``None`` when ``y`` holds them as they are.
+    """
 
     x: np.ndarray
     y: np.ndarray
+    labels: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.x.ndim != 4:
@@ -29,6 +70,12 @@ class Dataset:
         if self.y.shape != (self.x.shape[0],):
             raise ValueError(f"y must have shape (N,) = ({self.x.shape[0]},), "
                              f"got shape {self.y.shape}")
+        if self.labels is not None:
+            if self.labels.ndim != 1:
+                raise ValueError(f"labels must have shape (K,), got shape {self.labels.shape}")
+            if self.y.size and not 0 <= self.y.min() <= self.y.max() < self.labels.size:
+                raise ValueError(f"y must hold classes 0..{self.labels.size - 1}, one per "
+                                 f"label, got classes {self.y.min()}..{self.y.max()}")
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -113,38 +160,242 @@ def load_idx(images: str | Path, labels: str | Path) -> Dataset:
     return Dataset(x[:, None, :, :].copy(), y.astype(np.int64))
 
 
-def load_data(path: str | Path, shape: tuple[int, int, int] | None = None) -> Dataset:
-    """A data set from disk: ``.npz`` (keys ``x`` (N, d, a, b) and ``y``), or ``.mat``.
+def load_data(path: str | Path, shape: tuple[int, int, int] | None = None, *,
+              input_format: str = "row", labels: np.ndarray | None = None) -> Dataset:
+    """A data set from disk: ``.npz`` (keys ``x`` (N, d, a, b) and ``y``), or simpleNN's ``.mat``.
 
-    A simpleNN-style ``.mat`` file holds ``Z`` (N rows of ``a*b*d`` features, each the
-    image's vec in the conventions' order: channel fastest, then row, then column) and ``y``
-    (labels; MATLAB's 1..K are shifted to 0..K-1); ``shape = (a, b, d)`` is then required.
+    A simpleNN ``.mat`` file holds ``Z``, ``N`` rows of ``a*b*d`` features (dense or a
+    sparse matrix), and ``y``, ``N`` labels. It is read as simpleNN's ``example.m`` and
+    ``check_data.m`` read it (see the module docstring): channel ``c``'s block is columns
+    ``c*a*b .. (c+1)*a*b - 1`` of a row, and pixel (row ``r``, column ``q``) of the block is
+    column ``q + b*r`` (``input_format="row"``) or ``r + a*q`` (``"column"``). A file may
+    store fewer than ``a*b*d`` columns: the missing trailing ones are zeros. The labels are
+    mapped as simpleNN maps them, ``unique(y)``: the ``k``-th smallest label value is class
+    ``k``, and ``Dataset.labels`` keeps the values. The values are returned as stored
+    (simpleNN's division by 255 and mean subtraction are :class:`Scaling`).
+
+    Parameters
+    ----------
+    path : str or Path
+    shape : (a, b, d), optional
+        Required for a ``.mat`` file: the height (rows), width (columns) and channels of
+        one image (simpleNN's ``ht_input``, ``wd_input``, ``ch_input(1)``).
+    input_format : {"row", "column"}, default "row"
+        The pixel order of a ``.mat`` file's channel blocks: simpleNN's ``input_format`` 0
+        (row-wise, LIBSVM's order, the default) or 1 (column-wise).
+    labels : array_like of shape (K,), optional
+        For a ``.mat`` file: the label values of the classes ``0..K-1`` (a training set's
+        ``Dataset.labels``, so that a test set is mapped as the training set was, as
+        simpleNN's ``model.labels`` does); every label in the file must be one of them.
+        Default: the file's own ``unique(y)``.
+
+    Returns
+    -------
+    Dataset
+        ``x`` of shape (N, d, a, b) with the file's dtype (uint8 stays uint8), ``y`` the
+        classes; for a ``.mat`` file ``labels`` holds the label values.
 
     Raises
     ------
     ValueError
-        For a missing key, wrong shapes, or an unreadable file, naming the file.
+        For a missing variable or key, wrong shapes, labels outside ``labels``, non-finite
+        values, or an unreadable file; the message names the file.
+
+    Examples
+    --------
+    A 1 x 2 image with two channels, row-wise: channel 0 then channel 1.
+
+    >>> import tempfile, os
+    >>> from scipy.io import savemat
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.mat")
+    >>> savemat(path, {"Z": np.array([[1.0, 2.0, 3.0, 4.0]]), "y": np.array([[7.0]])})
+    >>> data = load_data(path, shape=(1, 2, 2))
+    >>> data.x.tolist(), data.y.tolist(), data.labels.tolist()
+    ([[[[1.0, 2.0]], [[3.0, 4.0]]]], [0], [7])
     """
+    if input_format not in INPUT_FORMATS:
+        raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {input_format!r}")
     path = Path(path)
     try:
         if path.suffix == ".npz":
             with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
                 x, y = np.asarray(f["x"]), np.asarray(f["y"])
-        elif path.suffix == ".mat":
-            from scipy.io import loadmat
-
-            f = loadmat(path)
-            if shape is None:
-                raise ValueError("a .mat file holds flat rows: give shape=(a, b, d)")
-            a, b, d = shape
-            Zrows = np.asarray(f["Z"], dtype=np.float64)
-            # row n is vec(Z^n): entry (c, r, q) at c + d*r + d*a*q
-            x = Zrows.reshape(-1, b, a, d).transpose(0, 3, 2, 1)
-            y = np.asarray(f["y"]).ravel()
-            if y.size and y.min() >= 1:
-                y = y - 1
-        else:
-            raise ValueError("expected a .npz or .mat file (or IDX files through load_idx)")
-        return Dataset(np.asarray(x), np.asarray(y).astype(np.int64))
+            return Dataset(np.asarray(x), np.asarray(y).astype(np.int64))
+        if path.suffix == ".mat":
+            return _load_mat(path, shape, input_format, labels)
+        raise ValueError("expected a .npz or .mat file (or IDX files through load_idx)")
     except (KeyError, ValueError, OSError) as exc:
         raise ValueError(f"{path}: {exc}") from None
+
+
+def _load_mat(path: Path, shape: tuple[int, int, int] | None, input_format: str,
+              labels: np.ndarray | None) -> Dataset:
+    from scipy import sparse
+    from scipy.io import loadmat
+
+    if shape is None:
+        raise ValueError("a .mat file holds flat rows: give shape=(a, b, d)")
+    try:
+        a, b, d = (int(v) for v in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"shape must be (a, b, d), got {shape!r}") from None
+    if min(a, b, d) < 1:
+        raise ValueError(f"shape must be (a, b, d) of positive sizes, got {shape!r}")
+    try:
+        f = loadmat(path)
+    except NotImplementedError:
+        raise ValueError("a MATLAB v7.3 (HDF5) file; save it with save('-v7', ...)") from None
+    except Exception as exc:  # scipy raises several kinds for a file that is not a .mat
+        raise ValueError(f"not a readable .mat file ({exc})") from None
+    present = sorted(k for k in f if not k.startswith("__"))
+    for key in ("Z", "y"):
+        if key not in f:
+            raise ValueError(f"missing variable {key!r}; the file holds {present}")
+    Z = f["Z"]
+    Z = Z.toarray() if sparse.issparse(Z) else np.asarray(Z)
+    n_features = a * b * d
+    if Z.ndim != 2 or Z.dtype.kind not in "iuf":
+        raise ValueError(f"variable 'Z' must be a real matrix with one instance per row, got "
+                         f"{Z.dtype} of shape {Z.shape}")
+    N = Z.shape[0]
+    if Z.shape[1] > n_features:
+        raise ValueError(f"variable 'Z' has {Z.shape[1]} columns, more than a*b*d = "
+                         f"{a}*{b}*{d} = {n_features} for shape={(a, b, d)}")
+    if Z.dtype.kind == "f" and not np.isfinite(Z).all():
+        raise ValueError("variable 'Z' holds NaN or infinite values")
+    if Z.shape[1] < n_features:           # trailing zero columns not stored: pad them
+        Z = np.hstack([Z, np.zeros((N, n_features - Z.shape[1]), dtype=Z.dtype)])
+    if input_format == "row":             # block c, pixel (r, q) at q + b*r
+        x = Z.reshape(N, d, a, b)
+    else:                                 # block c, pixel (r, q) at r + a*q
+        x = Z.reshape(N, d, b, a).transpose(0, 1, 3, 2)
+    y = np.asarray(f["y"])
+    if y.ndim != 2 or 1 not in y.shape or y.size != N or y.dtype.kind not in "iuf":
+        raise ValueError(f"variable 'y' must be a real vector of {N} labels (one per row of "
+                         f"Z), got {y.dtype} of shape {y.shape}")
+    classes, values = _classes(y.ravel(), labels)
+    return Dataset(np.ascontiguousarray(x), classes, values)
+
+
+def _integral(values: np.ndarray) -> np.ndarray:
+    """``values`` as int64 when they are all integers, else as float64."""
+    if values.dtype.kind in "iu" or (np.isfinite(values).all() and
+                                     np.array_equal(values, np.round(values))):
+        return values.astype(np.int64)
+    return values.astype(np.float64)
+
+
+def _classes(y: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """simpleNN's ``[labels, ~, y_mapped] = unique(y)``, 0-based, or ``y`` mapped by ``labels``."""
+    if not np.isfinite(y).all():
+        raise ValueError("variable 'y' holds NaN or infinite labels")
+    if labels is None:
+        values, classes = np.unique(y, return_inverse=True)
+        return classes.astype(np.int64).ravel(), _integral(values)
+    values = np.asarray(labels)
+    if values.ndim != 1 or values.dtype.kind not in "iuf" or values.size == 0:
+        raise ValueError(f"labels must be a non-empty real vector (K,), got {values.dtype} "
+                         f"of shape {values.shape}")
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    if np.any(ordered[1:] == ordered[:-1]):
+        raise ValueError(f"labels must be distinct, got {values.tolist()}")
+    pos = np.minimum(np.searchsorted(ordered, y), values.size - 1)
+    unknown = ordered[pos] != y
+    if unknown.any():
+        raise ValueError(f"variable 'y' holds the label {y[unknown][0]:g}, which is not one "
+                         f"of labels {values.tolist()}")
+    return order[pos].astype(np.int64), _integral(values)
+
+
+_MNIST_DEMO = {"train": "mnist-demo.mat", "test": "mnist-demo.t.mat"}
+
+
+def mnist_demo(split: str = "train") -> Dataset:
+    """simpleNN's mnist-demo data, shipped with kronconv: 2,000 training or 1,000 test images.
+
+    MNIST digits (28 x 28, one channel, values 0..255 as ``uint8``), selected stratified from
+    LIBSVM's mnist data sets by simpleNN's authors (``kronconv/datasets/README.md``; BSD-3,
+    ``kronconv/datasets/COPYRIGHT``). The files are simpleNN's own, read as simpleNN's
+    ``example.m`` reads them (:func:`load_data`, row-wise); :class:`Scaling` then does
+    simpleNN's division by 255 and subtraction of the training mean. simpleNN's
+    network for them is the preset ``"mnist-3layer"``.
+
+    Parameters
+    ----------
+    split : {"train", "test"}, default "train"
+
+    Returns
+    -------
+    Dataset
+        ``x`` (N, 1, 28, 28) uint8, ``y`` the digits 0..9, ``labels`` ``[0, ..., 9]``.
+
+    Raises
+    ------
+    ValueError
+        For another ``split``.
+
+    Examples
+    --------
+    >>> train = mnist_demo()
+    >>> train.x.shape, train.x.dtype, np.bincount(train.y).sum()
+    ((2000, 1, 28, 28), dtype('uint8'), np.int64(2000))
+    >>> len(mnist_demo("test"))
+    1000
+    """
+    if split not in _MNIST_DEMO:
+        raise ValueError(f"split must be one of {sorted(_MNIST_DEMO)}, got {split!r}")
+    from importlib.resources import as_file, files
+
+    with as_file(files("kronconv.datasets") / _MNIST_DEMO[split]) as path:
+        data = load_data(path, shape=BUILTIN_DATASETS["mnist-demo"],
+                         labels=np.arange(10))
+    x = data.x
+    if x.min() >= 0 and x.max() <= 255 and np.array_equal(x, np.round(x)):
+        x = x.astype(np.uint8)            # bytes, so that Scaling.fit divides by 255
+    return Dataset(x, data.y, data.labels)
+
+
+def mnist_demo_split() -> tuple[Dataset, Dataset]:
+    """simpleNN's mnist-demo as ``(train, test)``, like :func:`digits_split`.
+
+    Examples
+    --------
+    >>> train, test = mnist_demo_split()
+    >>> len(train), len(test)
+    (2000, 1000)
+    """
+    return mnist_demo("train"), mnist_demo("test")
+
+
+def builtin_dataset(name: str, split: str = "train") -> Dataset:
+    """A built-in data set by name (:data:`BUILTIN_DATASETS`): ``"digits"`` or ``"mnist-demo"``.
+
+    Parameters
+    ----------
+    name : str
+        ``"digits"`` (:func:`digits_split` with its defaults) or ``"mnist-demo"``
+        (:func:`mnist_demo`).
+    split : {"train", "test"}, default "train"
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or split.
+
+    Examples
+    --------
+    >>> builtin_dataset("mnist-demo", "test").x.shape
+    (1000, 1, 28, 28)
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if name == "digits":
+        return digits_split()[0 if split == "train" else 1]
+    if name == "mnist-demo":
+        return mnist_demo(split)
+    raise ValueError(f"unknown built-in data set {name!r}; built-in: {sorted(BUILTIN_DATASETS)}")

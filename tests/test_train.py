@@ -11,7 +11,6 @@ import threading
 
 import numpy as np
 import pytest
-from scipy.io import savemat
 
 from kronconv import Architecture, Z_from_nchw, init_params
 from kronconv.cli import main
@@ -181,17 +180,13 @@ def test_load_idx_reads_plain_and_gzipped_files(tmp_path, gz):
         load_idx(tmp_path / "bad", tmp_path / f"lab{suffix}")
 
 
-def test_load_data_reads_npz_and_mat_files(tmp_path):
+def test_load_data_reads_npz_files(tmp_path):
+    # simpleNN's .mat files are tested in test_data.py
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(6, 2, 3, 4)), rng.integers(0, 5, size=6)
     np.savez(tmp_path / "d.npz", x=x, y=y)
     data = load_data(tmp_path / "d.npz")
     np.testing.assert_array_equal(data.x, x)
-    # a simpleNN .mat: rows vec(Z^n) (channel fastest), labels 1..K
-    rows = np.stack([Z_from_nchw(x[n:n + 1]).reshape(-1, order="F") for n in range(6)])
-    savemat(tmp_path / "d.mat", {"Z": rows, "y": (y + 1)[:, None]})
-    data = load_data(tmp_path / "d.mat", shape=(3, 4, 2))
-    np.testing.assert_allclose(data.x, x)
     np.testing.assert_array_equal(data.y, y)
     np.savez(tmp_path / "noy.npz", x=x)
     with pytest.raises(ValueError, match=r"noy\.npz: .*y"):
