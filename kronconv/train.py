@@ -483,7 +483,7 @@ SIMPLENN_OPTIONS = {
     "-eta": "line search's sufficient decrease",
     "-lr": "learning rate",
     "-decay": "learning-rate decay: lr / (1 + decay * step)",
-    "-bsize": "mini-batch size (SG, Adam); chunk size (Newton)",
+    "-bsize": "mini-batch size (SG, Adam); Newton: accepted, kronconv picks its own chunks",
     "-momentum": "SG momentum",
     "-epoch_max": "SG and Adam epochs",
     "-Jacobian": "store the Jacobian (no effect in kronconv: the products are the same)",
@@ -505,8 +505,7 @@ def simplenn_options(text: str, l: int) -> dict[str, Any]:  # noqa: E741
     Returns
     -------
     dict
-        ``optimizer`` ("newton", "sg" or "adam"), ``C``, ``dtype``, ``chunk_size``, ``loss``
-        ("squared") and ``train_options`` (the fields of :class:`NewtonOptions`,
+        ``optimizer`` ("newton", "sg" or "adam"), ``C``, ``dtype``, ``loss`` ("squared") and ``train_options`` (the fields of :class:`NewtonOptions`,
         :class:`SGOptions` or :class:`AdamOptions`, simpleNN's schedules included).
 
     Raises
@@ -564,8 +563,6 @@ def simplenn_options(text: str, l: int) -> dict[str, Any]:  # noqa: E741
         message = str(exc)
         raise ValueError(message if message.startswith("simpleNN") else
                          f"simpleNN options: {message}") from None
-    if solver == 1:
-        settings["chunk_size"] = bsize
     settings["train_options"] = {k: getattr(options, k) for k in options.__dataclass_fields__}
     return settings
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ._files import atomic_write
 from .architecture import load_architecture
-from .data import Dataset, Scaling, digits_split, load_data, load_idx
+from .data import BUILTIN_DATASETS, Dataset, Scaling, builtin_dataset, load_data, load_idx
 from .layout import Z_from_nchw
 from .model import Model, load_model, save_model
 from .objective_function import predict
@@ -40,14 +40,18 @@ def _float(text: str) -> float:
 def add_parsers(sub, positive_int) -> None:
     train = sub.add_parser(
         "train", help="train a network with Newton-CG or SG",
-        description="Train on the built-in digits data (scikit-learn) or data on disk: "
-        "a .npz with x (N, d, a, b) and y, a simpleNN-style .mat, or IDX files given as "
-        "IMAGES:LABELS. Logs one row per iteration and saves the model (atomically) after "
-        "every iteration.")
+        description="Train on built-in data (scikit-learn's digits; simpleNN's mnist-demo) "
+        "or data on disk: a .npz with x (N, d, a, b) and y, a simpleNN .mat (Z, y), or IDX "
+        "files given as IMAGES:LABELS. Logs one row per iteration and saves the model "
+        "(atomically) after every iteration.")
     train.add_argument("--data", default="digits",
-                       help="'digits' (the training split) or a file (default: digits)")
+                       help="'digits' or 'mnist-demo' (their training split) or a file "
+                       "(default: digits)")
     train.add_argument("--val-data", default=None,
-                       help="validation data (default: the digits test split for 'digits')")
+                       help="validation data (default: the test split of built-in data)")
+    train.add_argument("--input-format", choices=("row", "column"), default="row",
+                       help="pixel order of a simpleNN .mat file's rows: row-wise (LIBSVM, "
+                       "simpleNN's input_format 0) or column-wise (1) (default: row)")
     train.add_argument("--arch", default="digits", help="a preset or an architecture file")
     train.add_argument("--optimizer", choices=("newton", "sg", "adam"), default=None,
                        help="Newton-CG, SG with momentum, or Adam (default: newton)")
@@ -114,21 +118,23 @@ def add_parsers(sub, positive_int) -> None:
                           description="Predict classes with a model saved by kronconv train; "
                           "report the accuracy when the data has labels.")
     pred.add_argument("--model", required=True)
-    pred.add_argument("--data", default="digits",
-                      help="'digits' (the test split) or a file as for train")
+    pred.add_argument("--data", default=None,
+                      help="'digits' or 'mnist-demo' (their test split) or a file as for train "
+                      "(default: the test split of the model's built-in training data)")
     pred.add_argument("--out", default=None, help="write the predictions, one per line")
     pred.add_argument("--best", action="store_true",
                       help="use the iterate with the best validation accuracy (as simpleNN "
                       "returns it) instead of the last one")
 
 
-def _load(spec: str, shape: tuple[int, int, int], split: int) -> Dataset:
-    if spec == "digits":
-        return digits_split()[split]
+def _load(spec: str, shape: tuple[int, int, int], split: int, input_format: str = "row",
+          labels: np.ndarray | None = None) -> Dataset:
+    if spec in BUILTIN_DATASETS:
+        return builtin_dataset(spec, ("train", "test")[split])
     if ":" in spec and not Path(spec).exists():
         images, labels = spec.split(":", 1)
         return load_idx(images, labels)
-    return load_data(spec, shape)
+    return load_data(spec, shape, input_format=input_format, labels=labels)
 
 
 def _plot(path: str, history: list[dict]) -> None:
@@ -229,9 +235,11 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                    "val_data": args.val_data}
         scaling = None
         state = None
-    train_set = _load(options["data"], arch.input, 0)
-    val_spec = options["val_data"] or ("digits" if options["data"] == "digits" else None)
-    val_set = _load(val_spec, arch.input, 1) if val_spec else None
+    fmt = options.setdefault("input_format", args.input_format)
+    train_set = _load(options["data"], arch.input, 0, fmt)
+    val_spec = options["val_data"] or (options["data"] if options["data"] in BUILTIN_DATASETS
+                                       else None)
+    val_set = _load(val_spec, arch.input, 1, fmt, train_set.labels) if val_spec else None
     if train_set.x.shape[1:] != (arch.input[2], arch.input[0], arch.input[1]):
         parser.error(f"--data: images of shape {train_set.x.shape[1:]} do not fit the "
                      f"architecture's input (d, a, b) = "
@@ -292,7 +300,10 @@ def run_predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         model = load_model(args.model)
     except ValueError as exc:
         parser.error(f"--model: {exc}")
-    data = _load(args.data, model.arch.input, 1)
+    spec = args.data or model.options.get("data", "digits")
+    if spec not in BUILTIN_DATASETS and args.data is None:
+        parser.error("--data: the model was trained on a file; give the data to predict")
+    data = _load(spec, model.arch.input, 1, model.options.get("input_format", "row"))
     dtype = model.theta.dtype
     theta = model.state.best_theta if args.best else model.theta
     pred = predict(theta, model.arch, Z_from_nchw(model.scaling(data.x, dtype)),

@@ -171,8 +171,8 @@ def test_best_theta_is_the_iterate_with_the_best_validation_accuracy(tmp_path, c
 
 def test_simplenn_options_defaults_are_cnn_train_parameter():
     s = simplenn_options("", 2000)
-    assert (s["optimizer"], s["C"], s["loss"], s["dtype"], s["chunk_size"]) == (
-        "newton", 0.01, "squared", "float64", 1024)
+    assert (s["optimizer"], s["C"], s["loss"], s["dtype"]) == (
+        "newton", 0.01, "squared", "float64")
     t = s["train_options"]
     assert (t["iterations"], t["subsample_size"], t["cg_rtol"], t["cg_maxiter"], t["lam"],
             t["drop"], t["boost"], t["eta"], t["subsample_schedule"]) == (
