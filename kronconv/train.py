@@ -505,8 +505,9 @@ def simplenn_options(text: str, l: int) -> dict[str, Any]:  # noqa: E741
     Returns
     -------
     dict
-        ``optimizer`` ("newton", "sg" or "adam"), ``C``, ``dtype``, ``loss`` ("squared") and ``train_options`` (the fields of :class:`NewtonOptions`,
-        :class:`SGOptions` or :class:`AdamOptions`, simpleNN's schedules included).
+        ``optimizer`` ("newton", "sg" or "adam"), ``C``, ``dtype``, ``loss`` ("squared")
+        and ``train_options`` (the fields of :class:`NewtonOptions`, :class:`SGOptions` or
+        :class:`AdamOptions`, simpleNN's schedules included).
 
     Raises
     ------
