@@ -24,8 +24,9 @@ from .gauss_newton import GaussNewton
 from .layout import select_instances
 from .objective_function import accuracy, objective, objective_and_gradient
 
-__all__ = ["AdamOptions", "NewtonOptions", "Problem", "SGOptions", "TrainState", "adam",
-           "newton_cg", "sg"]
+__all__ = ["LR_SCHEDULES", "SAMPLINGS", "SIMPLENN_OPTIONS", "SUBSAMPLE_SCHEDULES", "AdamOptions",
+           "NewtonOptions", "Problem", "SGOptions", "TrainState", "adam", "newton_cg", "sg",
+           "simplenn_options"]
 
 
 @dataclass(frozen=True)
@@ -469,7 +470,7 @@ def adam(problem: Problem, state: TrainState, options: AdamOptions = AdamOptions
 
 # --- simpleNN's option string -----------------------------------------------------------------
 
-#: simpleNN's options (``cnn_train``'s ``parse_options``): name -> (kind, meaning).
+#: simpleNN's options (``cnn_train``'s ``parse_options``): name -> meaning.
 SIMPLENN_OPTIONS = {
     "-s": "solver: 1 Newton, 2 SG, 3 Adam",
     "-C": "regularization constant C",
