@@ -585,5 +585,7 @@ def _simplenn_optimizer(solver: int, given: dict[str, float], integer: Callable,
                          lr=given.get("-lr", 0.01), momentum=given.get("-momentum", 0.0),
                          lr_schedule="inverse", decay=given.get("-decay", 0.0),
                          sampling="random")
+    # simpleNN sets Adam's lr to 0.001 only when -s 3 is the default solver, which it never
+    # is: parameter() tests the solver before parsing the options, so Adam runs with 0.01
     return AdamOptions(iterations=integer("-epoch_max", 500), batch_size=bsize,
-                       lr=given.get("-lr", 0.001), sampling="random", bias_correction="epoch")
+                       lr=given.get("-lr", 0.01), sampling="random", bias_correction="epoch")

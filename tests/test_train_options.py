@@ -187,7 +187,7 @@ def test_simplenn_options_defaults_are_cnn_train_parameter():
     a = simplenn_options("-s 3 -ftype 0", 100)
     assert (a["optimizer"], a["dtype"], a["train_options"]["lr"],
             a["train_options"]["bias_correction"], a["train_options"]["batch_size"]) == (
-        "adam", "float32", 0.001, "epoch", 128)
+        "adam", "float32", 0.01, "epoch", 128)     # simpleNN's Adam runs at 0.01 (see train.py)
 
 
 @pytest.mark.parametrize(("text", "message"), [

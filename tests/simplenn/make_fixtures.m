@@ -476,7 +476,7 @@ if isempty (here)
   here = pwd;
 end
 matlab_dir = fullfile (here, 'MATLAB');
-data_dir = fullfile (here, 'data');
+data_dir = fullfile (here, '..', '..', 'kronconv', 'datasets');   % the mnist-demo files the package ships
 fix_dir = fullfile (here, 'fixtures');
 if ~exist (fix_dir, 'dir')
   mkdir (fix_dir);
