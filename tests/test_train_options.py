@@ -237,3 +237,24 @@ def _arch_json():
     import json
 
     return json.dumps(ARCH.to_dict())
+
+
+@pytest.mark.slow
+def test_predict_defaults_to_the_test_split_of_the_models_builtin_data(tmp_path, capsys):
+    from kronconv import Z_from_nchw, predict
+    from kronconv.data import Scaling, mnist_demo
+
+    arch = Architecture.preset("mnist-3layer")
+    train, test = mnist_demo("train"), mnist_demo("test")
+    scaling = Scaling.fit(train.x)
+    theta = init_params(arch, 0)
+    save_model(tmp_path / "m.npz", Model(arch, scaling, {"data": "mnist-demo"},
+                                         TrainState(theta)))
+    assert main(["predict", "--model", str(tmp_path / "m.npz")]) == 0
+    expected = np.mean(predict(theta, arch, Z_from_nchw(scaling(test.x))) == test.y)
+    assert f"accuracy {100 * expected:.2f}% on 1000 instances" in capsys.readouterr().out
+    # a model trained on a file names no data to predict on: a usage error, not a guess
+    save_model(tmp_path / "f.npz", Model(arch, scaling, {"data": "x.npz"}, TrainState(theta)))
+    with pytest.raises(SystemExit):
+        main(["predict", "--model", str(tmp_path / "f.npz")])
+    assert "--data: the model was trained on a file" in capsys.readouterr().err
