@@ -26,12 +26,14 @@ import math
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from ._validate import as_float_array, check_int, require_finite
+from ._validate import as_float_array, check_int, check_shape, require_finite
 from .architecture import Architecture
 from .backends import Backend, get_backend
 from .losses import LOSSES, check_labels, loss_hessian_vector
-from .network import R_network, backward_network, check_network_args, run_backward, run_forward
-from .objective_function import check_C, regularization
+from .memory import check_memory, forward_bytes
+from .network import R_network, check_network_args, run_backward, run_forward
+from .objective_function import check_C, chunks, regularization
+from .parallel import map_blocks, resolve_threads
 
 __all__ = ["GaussNewton", "jacobian_T_vector", "jacobian_vector"]
 
@@ -45,8 +47,26 @@ def _check_direction(v: object, theta: np.ndarray, name: str) -> np.ndarray:
     return v.astype(theta.dtype, copy=False)
 
 
+def _forward_blocks(theta: object, arch: Architecture, Z: object, backend: str,
+                    chunk_size: int | None, threads: int) -> tuple[np.ndarray, list]:
+    """theta checked, and ``(instances, outputs, cache)`` of every block's forward pass."""
+    get_backend(backend)
+    theta, params, Z, N = check_network_args(theta, arch, Z)
+    blocks = chunks(Z, N, arch, chunk_size, backend)
+    check_memory(forward_bytes(arch.conv_shapes, N, Z.dtype, True),
+                 f"the forward caches of {N} instances", "use a smaller subsample or batch")
+
+    def forward(item: tuple[slice, np.ndarray]) -> tuple[slice, np.ndarray, object]:
+        rows, Zc = item
+        z, cache = run_forward(params, arch, Zc, True, backend)
+        return rows, z, cache
+
+    return theta, map_blocks(forward, blocks, threads)
+
+
 def jacobian_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, v: np.ndarray,
-                    backend: Backend = "sparse") -> np.ndarray:
+                    backend: Backend = "sparse", chunk_size: int | None = None,
+                    threads: int | None = None) -> np.ndarray:
     """``J_i v`` for every instance i: the directional derivative of the outputs.
 
     Parameters
@@ -57,6 +77,9 @@ def jacobian_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, v: np.
     v : ndarray of shape (arch.n_params,)
         A direction in theta-space.
     backend : {"sparse", "dense"}, default "sparse"
+    chunk_size, threads : int, optional
+        Blocks of instances and the threads that share them out (see
+        :func:`~kronconv.objective`); the result does not depend on ``threads``.
 
     Returns
     -------
@@ -71,20 +94,21 @@ def jacobian_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, v: np.
     >>> jacobian_vector(theta, arch, np.ones((1, 64 * 2)), theta).shape
     (10, 2)
     """
-    get_backend(backend)
-    theta, params, Z, _ = check_network_args(theta, arch, Z)
+    threads = resolve_threads(threads)
+    theta, blocks = _forward_blocks(theta, arch, Z, backend, chunk_size, threads)
     v = _check_direction(v, theta, "v")
-    _, cache = run_forward(params, arch, Z, True, backend)
-    return R_network(theta, v, arch, cache)
+    return np.concatenate(map_blocks(lambda b: R_network(theta, v, arch, b[2]), blocks,
+                                     threads), axis=1)
 
 
 def jacobian_T_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, u: np.ndarray,
-                      backend: Backend = "sparse") -> np.ndarray:
+                      backend: Backend = "sparse", chunk_size: int | None = None,
+                      threads: int | None = None) -> np.ndarray:
     """``sum_i J_i^T u_i``: the backward pass with ``u`` in place of ``∂ξ/∂z``.
 
     Parameters
     ----------
-    theta, arch, Z, backend
+    theta, arch, Z, backend, chunk_size, threads
         As for :func:`jacobian_vector`.
     u : ndarray of shape (n_classes, N)
         Column i is ``u_i``.
@@ -103,10 +127,17 @@ def jacobian_T_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, u: n
     >>> bool(np.isclose(lhs, jacobian_T_vector(theta, arch, Z, u) @ v))     # <u, Jv> = <J^T u, v>
     True
     """
-    get_backend(backend)
-    theta, params, Z, _ = check_network_args(theta, arch, Z)
-    _, cache = run_forward(params, arch, Z, True, backend)
-    return backward_network(u, theta, arch, cache)
+    threads = resolve_threads(threads)
+    theta, blocks = _forward_blocks(theta, arch, Z, backend, chunk_size, threads)
+    N = sum(rows.stop - rows.start for rows, _, _ in blocks)
+    u = as_float_array(u, "u", theta.dtype)
+    check_shape(u, (arch.n_classes, N), "u", "(n_classes, N)")
+    require_finite(u, "u")
+    parts = map_blocks(lambda b: run_backward(u[:, b[0]], theta, arch, b[2]), blocks, threads)
+    total = np.zeros_like(theta)
+    for part in parts:                           # in block order: the same for any threads
+        total += part
+    return total
 
 
 class GaussNewton:
@@ -129,6 +160,9 @@ class GaussNewton:
         ``l``, the number of instances of the whole objective (for ``I / (C l)``);
         default ``|S|``.
     backend : {"sparse", "dense"}, default "sparse"
+    chunk_size, threads : int, optional
+        Blocks of the subsample and the threads that share them out; every product adds the
+        blocks' parts in block order, so ``G v`` does not depend on ``threads``.
 
     Examples
     --------
@@ -143,17 +177,19 @@ class GaussNewton:
 
     def __init__(self, theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
                  C: float = math.inf, loss: str = "squared", n_total: int | None = None,
-                 backend: Backend = "sparse") -> None:
+                 backend: Backend = "sparse", chunk_size: int | None = None,
+                 threads: int | None = None) -> None:
         C = check_C(C)
-        get_backend(backend)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        self.theta, params, Z, N = check_network_args(theta, arch, Z)
+        self.threads = resolve_threads(threads)
+        self.theta, self.blocks = _forward_blocks(theta, arch, Z, backend, chunk_size,
+                                                  self.threads)
+        N = sum(rows.stop - rows.start for rows, _, _ in self.blocks)
         self.y = check_labels(y, arch.n_classes, N)
         n_all = N if n_total is None else check_int(n_total, "n_total", 1)
         self.arch, self.loss, self.backend, self.N = arch, loss, backend, N
         self.reg = regularization(C, n_all)
-        self.z, self.cache = run_forward(params, arch, Z, True, backend)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -162,9 +198,17 @@ class GaussNewton:
     def matvec(self, v: np.ndarray) -> np.ndarray:
         """``G v = v / (C l) + (1/|S|) sum_i J_i^T B_i J_i v``."""
         v = _check_direction(v, self.theta, "v")
-        Jv = R_network(self.theta, v, self.arch, self.cache)
-        BJv = loss_hessian_vector(self.z, self.y, Jv, self.loss)
-        return run_backward(BJv, self.theta, self.arch, self.cache) / self.N + self.reg * v
+
+        def block(b: tuple[slice, np.ndarray, object]) -> np.ndarray:
+            rows, z, cache = b
+            Jv = R_network(self.theta, v, self.arch, cache)
+            BJv = loss_hessian_vector(z, self.y[rows], Jv, self.loss)
+            return run_backward(BJv, self.theta, self.arch, cache)
+
+        JtBJv = np.zeros_like(self.theta)
+        for part in map_blocks(block, self.blocks, self.threads):    # in block order
+            JtBJv += part
+        return JtBJv / self.N + self.reg * v
 
     def as_linear_operator(self) -> LinearOperator:
         """``G`` as a symmetric :class:`scipy.sparse.linalg.LinearOperator`."""

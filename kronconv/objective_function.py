@@ -10,7 +10,6 @@ forward pass (and one backward pass) of :mod:`kronconv.network`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -18,12 +17,17 @@ from ._validate import check_int, require_finite_result
 from .architecture import Architecture
 from .backends import Backend, BackwardForm, check_form, get_backend
 from .losses import check_labels, loss_and_grad
+from .memory import check_memory, forward_bytes
 from .network import check_network_args, run_backward, run_forward
+from .parallel import map_blocks, resolve_threads
 
 __all__ = [
     "DENSE_CHUNK_BYTES",
+    "SPARSE_BLOCK",
     "accuracy",
+    "block_size",
     "check_C",
+    "check_parallel_memory",
     "chunks",
     "network_output",
     "objective",
@@ -59,55 +63,84 @@ def regularization(C: float, n_total: int) -> float:
     return 0.0 if math.isinf(C) else 1.0 / (C * n_total)
 
 
-# --- chunks ----------------------------------------------------------------------------------
+# --- blocks of instances ---------------------------------------------------------------------
 
-# The dense path runs fastest on chunks whose largest phi is a few MB (measured with
+# The dense path runs fastest on blocks whose largest phi is a few MB (measured with
 # kronconv bench on cifar10-3layer: 16 instances in float64, 32 in float32, ~15% faster
-# than the whole batch of 128); the sparse chain gains nothing from chunks.
+# than the whole batch of 128). The sparse chain runs about as fast on blocks of 32
+# instances as on the whole batch, and blocks are what threads share out.
 DENSE_CHUNK_BYTES = 8 * 2**20
+SPARSE_BLOCK = 32
+
+
+def block_size(arch: Architecture, dtype: np.dtype, backend: str, N: int,
+               chunk_size: int | None = None) -> int:
+    """The instances in each block: ``chunk_size``, or the backend's default (which depends on
+    the network and the dtype, never on the thread count)."""
+    if chunk_size is not None:
+        return check_int(chunk_size, "chunk_size", 1)
+    if backend == "dense" and arch.conv_shapes:
+        phi_bytes = max(s.n_phi for s in arch.conv_shapes) * np.dtype(dtype).itemsize
+        return max(1, min(N, DENSE_CHUNK_BYTES // phi_bytes))
+    return max(1, min(N, SPARSE_BLOCK))
 
 
 def chunks(Z: np.ndarray, N: int, arch: Architecture, chunk_size: int | None,
-           backend: str) -> Iterator[tuple[slice, np.ndarray]]:
-    """``(instances, Z of those instances)`` for consecutive chunks of the batch.
-
-    ``chunk_size=None``: all at once for the sparse backend; for the dense backend, chunks
-    whose largest ``phi`` is about ``DENSE_CHUNK_BYTES`` (8 MiB).
-    """
-    if chunk_size is not None:
-        size = check_int(chunk_size, "chunk_size", 1)
-    elif backend == "dense" and arch.conv_shapes:
-        phi_bytes = max(s.n_phi for s in arch.conv_shapes) * Z.dtype.itemsize
-        size = max(1, min(N, DENSE_CHUNK_BYTES // phi_bytes))
-    else:
-        size = N
+           backend: str) -> list[tuple[slice, np.ndarray]]:
+    """``(instances, Z of those instances)`` for the consecutive blocks of the batch
+    (:func:`block_size` instances each; the last may be smaller)."""
+    size = block_size(arch, Z.dtype, backend, N, chunk_size)
     cols = arch.input[0] * arch.input[1]
-    for start in range(0, N, size):
-        stop = min(start + size, N)
-        yield slice(start, stop), Z[:, start * cols:stop * cols]     # the batch matrix's columns
+    return [(slice(start, min(start + size, N)),
+             Z[:, start * cols:min(start + size, N) * cols])       # the batch matrix's columns
+            for start in range(0, N, size)]
+
+
+def check_parallel_memory(arch: Architecture, blocks: list, threads: int, dtype: np.dtype,
+                          keep: bool) -> None:
+    """Refuse before allocating when the blocks that run at once would not fit."""
+    at_once = min(threads, len(blocks))
+    largest = max(rows.stop - rows.start for rows, _ in blocks)
+    what = (f"the forward pass of {largest} instances" if at_once == 1 else
+            f"the forward passes of {at_once} blocks of {largest} instances at once")
+    check_memory(at_once * forward_bytes(arch.conv_shapes, largest, dtype, keep), what,
+                 "evaluate in smaller chunks (chunk_size) or on fewer threads")
 
 
 def _evaluate(theta: object, arch: Architecture, Z: object, y: object, C: object, loss: str,
               chunk_size: int | None, backend: str, form: str | None,
-              n_total: int | None) -> tuple[float, np.ndarray | None]:
-    """``f`` and, unless ``form`` is None, ``∇f``: the chunk loop of both."""
+              n_total: int | None, threads: int | None) -> tuple[float, np.ndarray | None]:
+    """``f`` and, unless ``form`` is None, ``∇f``: block sums added in block order."""
     C = check_C(C)
     get_backend(backend)
     if form is not None:
         check_form(form)
+    threads = resolve_threads(threads)
     theta, params, Z, N = check_network_args(theta, arch, Z)
     y = check_labels(y, arch.n_classes, N)
     reg = regularization(C, N if n_total is None else check_int(n_total, "n_total", 1))
-    total, grad = 0.0, (None if form is None else np.zeros_like(theta))
-    with np.errstate(over="ignore", invalid="ignore"):     # reported below, not warned
-        for rows, Zc in chunks(Z, N, arch, chunk_size, backend):
+    blocks = chunks(Z, N, arch, chunk_size, backend)
+    check_parallel_memory(arch, blocks, threads, Z.dtype, form is not None)
+
+    def block(item: tuple[slice, np.ndarray]) -> tuple[float, np.ndarray | None]:
+        rows, Zc = item
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, not warned
             z, cache = run_forward(params, arch, Zc, form is not None, backend)
             xi, dz = loss_and_grad(z, y[rows], loss)
-            total += float(xi.sum())
-            if grad is not None:
-                grad += run_backward(dz, theta, arch, cache, form)
+            return float(xi.sum()), (None if form is None
+                                     else run_backward(dz, theta, arch, cache, form))
+
+    results = map_blocks(block, blocks, threads)
+    total = 0.0
+    for xi, _ in results:
+        total += xi
+    grad = None
+    with np.errstate(over="ignore", invalid="ignore"):
         f = reg * float(theta @ theta) / 2 + total / N
-        if grad is not None:
+        if form is not None:
+            grad = np.zeros_like(theta)
+            for _, g in results:
+                grad += g
             grad /= N
             grad += reg * theta
     require_finite_result(np.asarray(f, dtype=theta.dtype), "f")
@@ -118,7 +151,8 @@ def _evaluate(theta: object, arch: Architecture, Z: object, y: object, C: object
 
 def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
               C: float = math.inf, loss: str = "squared", chunk_size: int | None = None,
-              backend: Backend = "sparse", n_total: int | None = None) -> float:
+              backend: Backend = "sparse", n_total: int | None = None,
+              threads: int | None = None) -> float:
     """``f(theta) = theta^T theta / (2 C l) + (1/l) sum_i ξ_i``, without any backward state.
 
     Parameters
@@ -132,12 +166,17 @@ def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarra
         Regularization constant; ``inf`` drops the regularization term.
     loss : {"squared", "cross_entropy"}, default "squared"
     chunk_size : int, optional
-        Evaluate this many instances at a time. Default: all at once for the sparse
-        backend; for the dense backend, chunks whose largest ``phi`` is about 8 MB (faster).
+        Instances in each block (evaluated at once, and shared out between threads).
+        Default: 32 for the sparse backend; for the dense backend, blocks whose largest
+        ``phi`` is about 8 MB (faster).
     backend : {"sparse", "dense"}, default "sparse"
     n_total : int, optional
         The ``l`` of the regularization term when ``Z`` is a mini-batch of a larger data
         set (``theta^T theta / (2 C n_total)``); default: the number of instances given.
+    threads : int, optional
+        Threads that share out the blocks of instances (default:
+        :func:`kronconv.parallel.get_threads`, the machine's cores); the result is the same,
+        bit for bit, for every thread count.
 
     Returns
     -------
@@ -151,20 +190,21 @@ def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarra
     >>> f      # all outputs 0: ||0 - e_y||^2 = 1 for every instance
     1.0
     """
-    return _evaluate(theta, arch, Z, y, C, loss, chunk_size, backend, None, n_total)[0]
+    return _evaluate(theta, arch, Z, y, C, loss, chunk_size, backend, None, n_total, threads)[0]
 
 
 def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
                            y: np.ndarray, C: float = math.inf, loss: str = "squared",
                            chunk_size: int | None = None, form: BackwardForm = "vec",
-                           backend: Backend = "sparse",
-                           n_total: int | None = None) -> tuple[float, np.ndarray]:
+                           backend: Backend = "sparse", n_total: int | None = None,
+                           threads: int | None = None) -> tuple[float, np.ndarray]:
     """``f(theta)`` and ``∇f(theta) = theta / (C l) + (1/l) sum_i ∂ξ_i/∂theta``.
 
     Parameters
     ----------
-    theta, arch, Z, y, C, loss, chunk_size, n_total
-        As for :func:`objective`; memory is bounded by ``chunk_size`` instances.
+    theta, arch, Z, y, C, loss, chunk_size, n_total, threads
+        As for :func:`objective`; memory is bounded by ``threads`` blocks of ``chunk_size``
+        instances.
     form : {"vec", "kron"}, default "vec"
         The form of the convolutional layers' backward equations (sparse backend).
     backend : {"sparse", "dense"}, default "sparse"
@@ -185,19 +225,20 @@ def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     >>> g.shape, bool(np.isclose(f, objective(theta, arch, Z, [3, 1, 4, 1], C=0.01)))
     ((3658,), True)
     """
-    return _evaluate(theta, arch, Z, y, C, loss, chunk_size, backend, form, n_total)
+    return _evaluate(theta, arch, Z, y, C, loss, chunk_size, backend, form, n_total, threads)
 
 
 # --- predictions -----------------------------------------------------------------------------
 
 
 def network_output(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
-                   chunk_size: int | None = None, backend: Backend = "sparse") -> np.ndarray:
+                   chunk_size: int | None = None, backend: Backend = "sparse",
+                   threads: int | None = None) -> np.ndarray:
     """The last layer's outputs ``z^{L+1,i}`` for every instance, with no backward state.
 
     Parameters
     ----------
-    theta, arch, Z, chunk_size, backend
+    theta, arch, Z, chunk_size, backend, threads
         As for :func:`objective`.
 
     Returns
@@ -213,21 +254,28 @@ def network_output(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
            [0., 0., 0.]])
     """
     get_backend(backend)
+    threads = resolve_threads(threads)
     _, params, Z, N = check_network_args(theta, arch, Z)
-    with np.errstate(over="ignore", invalid="ignore"):     # reported below, not warned
-        z = np.concatenate([run_forward(params, arch, Zc, False, backend)[0]
-                            for _, Zc in chunks(Z, N, arch, chunk_size, backend)], axis=1)
+    blocks = chunks(Z, N, arch, chunk_size, backend)
+    check_parallel_memory(arch, blocks, threads, Z.dtype, False)
+
+    def block(item: tuple[slice, np.ndarray]) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, not warned
+            return run_forward(params, arch, item[1], False, backend)[0]
+
+    z = np.concatenate(map_blocks(block, blocks, threads), axis=1)
     require_finite_result(z, "the network's outputs")
     return z
 
 
 def predict(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
-            chunk_size: int | None = None, backend: Backend = "sparse") -> np.ndarray:
+            chunk_size: int | None = None, backend: Backend = "sparse",
+            threads: int | None = None) -> np.ndarray:
     """The predicted class of every instance: the index of its largest output.
 
     Parameters
     ----------
-    theta, arch, Z, chunk_size, backend
+    theta, arch, Z, chunk_size, backend, threads
         As for :func:`objective`.
 
     Returns
@@ -241,16 +289,18 @@ def predict(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     >>> predict(init_params(arch), arch, np.ones((1, 64 * 4))).shape
     (4,)
     """
-    return network_output(theta, arch, Z, chunk_size, backend).argmax(axis=0).astype(np.int64)
+    return network_output(theta, arch, Z, chunk_size, backend, threads).argmax(
+        axis=0).astype(np.int64)
 
 
 def accuracy(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
-             chunk_size: int | None = None, backend: Backend = "sparse") -> float:
+             chunk_size: int | None = None, backend: Backend = "sparse",
+             threads: int | None = None) -> float:
     """The fraction of instances whose predicted class equals the label ``y``.
 
     Parameters
     ----------
-    theta, arch, Z, chunk_size, backend
+    theta, arch, Z, chunk_size, backend, threads
         As for :func:`objective`.
     y : ndarray of shape (N,)
         Integer classes.
@@ -265,5 +315,5 @@ def accuracy(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray
     >>> accuracy(np.zeros(arch.n_params), arch, np.ones((1, 64 * 2)), [0, 5])   # all argmax 0
     0.5
     """
-    pred = predict(theta, arch, Z, chunk_size, backend)
+    pred = predict(theta, arch, Z, chunk_size, backend, threads)
     return float(np.mean(pred == check_labels(y, arch.n_classes, pred.size)))

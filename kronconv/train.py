@@ -34,10 +34,10 @@ class Problem:
     """What is trained: the architecture and the (already scaled) data, in kronconv layout.
 
     ``Z`` is (d, a*b*l) with labels ``y`` (l,); ``Z_val``/``y_val`` (optional) give the
-    validation accuracy in the log. ``f`` and ``∇f`` over all the data are evaluated in chunks
-    of ``chunk_size`` instances, so memory stays bounded by the chunk (None: the backend's
-    default, see :func:`~kronconv.objective_and_gradient`; ``kronconv train`` uses 256 for
-    the sparse backend).
+    validation accuracy in the log. ``f`` and ``∇f`` over all the data are evaluated in blocks
+    of ``chunk_size`` instances on ``threads`` threads, so memory stays bounded by the blocks
+    that run at once (None: the defaults, see :func:`~kronconv.objective_and_gradient`); the
+    run is the same, bit for bit, for every thread count.
     """
 
     arch: Architecture
@@ -49,6 +49,7 @@ class Problem:
     chunk_size: int | None = None
     Z_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    threads: int | None = None
 
     @property
     def l(self) -> int:  # noqa: E743 (the slides' name for the number of instances)
@@ -61,16 +62,29 @@ class Problem:
 
     def f_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         return objective_and_gradient(theta, self.arch, self.Z, self.y, self.C, self.loss,
-                                      self.chunk_size, backend=self.backend)
+                                      self.chunk_size, backend=self.backend,
+                                      threads=self.threads)
 
     def f(self, theta: np.ndarray) -> float:
         return objective(theta, self.arch, self.Z, self.y, self.C, self.loss, self.chunk_size,
-                         backend=self.backend)
+                         backend=self.backend, threads=self.threads)
+
+    def gauss_newton(self, theta: np.ndarray, S: np.ndarray) -> GaussNewton:
+        """The Gauss-Newton matrix of f at ``theta`` on the subsample ``S``."""
+        return GaussNewton(theta, self.arch, self.instances(S), self.y[S], self.C, self.loss,
+                           n_total=self.l, backend=self.backend, threads=self.threads)
+
+    def batch_gradient(self, theta: np.ndarray, batch: np.ndarray) -> np.ndarray:
+        """The gradient of ``theta^T theta / (2 C l) + (1/|B|) sum_{i in B} ξ_i``."""
+        return objective_and_gradient(theta, self.arch, self.instances(batch), self.y[batch],
+                                      self.C, self.loss, backend=self.backend,
+                                      n_total=self.l, threads=self.threads)[1]
 
     def val_accuracy(self, theta: np.ndarray) -> float | None:
         if self.Z_val is None:
             return None
-        return accuracy(theta, self.arch, self.Z_val, self.y_val, self.chunk_size, self.backend)
+        return accuracy(theta, self.arch, self.Z_val, self.y_val, self.chunk_size, self.backend,
+                        self.threads)
 
 
 @dataclass
@@ -329,8 +343,7 @@ def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = Newt
             break
         S = (_subsample(problem.l, options, state, rng) if subsamples is None
              else np.asarray(subsamples(state.iteration)))
-        G = GaussNewton(state.theta, problem.arch, problem.instances(S), problem.y[S],
-                        problem.C, problem.loss, n_total=problem.l, backend=problem.backend)
+        G = problem.gauss_newton(state.theta, S)
         d, Gd, cg_steps = _conjugate_gradient(G, state.lam, g, options.cg_rtol,
                                               options.cg_maxiter, progress)
         gd = float(g @ d)
@@ -394,10 +407,7 @@ def _minibatch_epochs(problem: Problem, state: TrainState, options: Any, seed: i
         for j, batch in enumerate(epoch_batches):
             if batches is not None:
                 batch = np.asarray(batches(state.iteration, j))
-            _, g = objective_and_gradient(state.theta, problem.arch, problem.instances(batch),
-                                          problem.y[batch], problem.C, problem.loss,
-                                          backend=problem.backend, n_total=problem.l)
-            extra = update(g, state.iteration)
+            extra = update(problem.batch_gradient(state.theta, batch), state.iteration)
             state.step += 1
             if progress is not None:
                 progress(f"mini-batch {j + 1}/{len(epoch_batches)}")

@@ -213,11 +213,15 @@ def test_set_memory_limit_refuses_an_oversized_batch(memory_limit):
     arch = kc.Architecture.preset("mnist-3layer")
     theta = kc.init_params(arch)
     Zb = np.zeros((1, 784 * 256))                    # 1.6 MB of input, ~300 MB of caches
-    message, peak = _refused_with_peak(
-        lambda: kc.objective_and_gradient(theta, arch, Zb, np.zeros(256, int)))
+    message, peak = _refused_with_peak(                  # one block of all 256 instances
+        lambda: kc.objective_and_gradient(theta, arch, Zb, np.zeros(256, int), chunk_size=256))
     assert "the forward pass of 256 instances" in message
-    assert "evaluate in chunks (chunk_size)" in message
+    assert "evaluate in smaller chunks (chunk_size)" in message
     assert peak < 8 * 2**20
+    # blocks of 128 on two threads: two of them at once are refused as well
+    message, _ = _refused_with_peak(lambda: kc.objective_and_gradient(
+        theta, arch, Zb, np.zeros(256, int), chunk_size=128, threads=2))
+    assert "the forward passes of 2 blocks of 128 instances at once" in message
 
 
 @pytest.mark.slow
