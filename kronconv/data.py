@@ -20,6 +20,7 @@ the ``k``-th smallest label value is class ``k``.
 from __future__ import annotations
 
 import gzip
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ __all__ = [
     "Scaling",
     "builtin_dataset",
     "digits_split",
+    "fashion_mnist",
     "load_data",
     "load_idx",
     "mnist_demo",
@@ -39,7 +41,8 @@ __all__ = [
 ]
 
 BUILTIN_DATASETS: dict[str, tuple[int, int, int]] = {"digits": (8, 8, 1),
-                                                     "mnist-demo": (28, 28, 1)}
+                                                     "mnist-demo": (28, 28, 1),
+                                                     "fashion-mnist": (28, 28, 1)}
 """The built-in data sets by name, each with its input size ``(a, b, d)``."""
 
 INPUT_FORMATS = ("row", "column")
@@ -368,14 +371,57 @@ def mnist_demo_split() -> tuple[Dataset, Dataset]:
     return mnist_demo("train"), mnist_demo("test")
 
 
+#: Where Debian's package ``dataset-fashion-mnist`` puts the IDX files
+#: (``KRONCONV_FASHION_MNIST`` names another folder).
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def fashion_mnist(split: str = "train", root: str | Path | None = None) -> Dataset:
+    """Fashion-MNIST (Zalando; 60,000 training and 10,000 test images, 28x28, 10 classes).
+
+    Read from the IDX files of Debian's package ``dataset-fashion-mnist`` (Expat licence), or
+    from ``root`` (default: ``$KRONCONV_FASHION_MNIST``, else
+    ``/usr/share/datasets/fashion-mnist``); nothing is downloaded.
+
+    Parameters
+    ----------
+    split : {"train", "test"}, default "train"
+    root : str or Path, optional
+
+    Returns
+    -------
+    Dataset
+        ``x`` of shape (N, 1, 28, 28), uint8 pixel values 0-255.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the files are not there; the message says how to install them.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    folder = Path(root or os.environ.get("KRONCONV_FASHION_MNIST") or FASHION_MNIST_DIR)
+    stem = "train" if split == "train" else "t10k"
+    images, labels = (folder / f"{stem}-{kind}-idx{n}-ubyte.gz"
+                      for kind, n in (("images", 3), ("labels", 1)))
+    for path in (images, labels):
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"Fashion-MNIST: {path} is missing. Install Debian's package "
+                "(apt-get install dataset-fashion-mnist), or set KRONCONV_FASHION_MNIST to a "
+                "folder holding its four IDX files (train-images-idx3-ubyte.gz, ...)")
+    return load_idx(images, labels)
+
+
 def builtin_dataset(name: str, split: str = "train") -> Dataset:
-    """A built-in data set by name (:data:`BUILTIN_DATASETS`): ``"digits"`` or ``"mnist-demo"``.
+    """A built-in data set by name (:data:`BUILTIN_DATASETS`): ``"digits"``, ``"mnist-demo"``
+    or ``"fashion-mnist"`` (read from Debian's package).
 
     Parameters
     ----------
     name : str
-        ``"digits"`` (:func:`digits_split` with its defaults) or ``"mnist-demo"``
-        (:func:`mnist_demo`).
+        ``"digits"`` (:func:`digits_split` with its defaults), ``"mnist-demo"``
+        (:func:`mnist_demo`) or ``"fashion-mnist"`` (:func:`fashion_mnist`).
     split : {"train", "test"}, default "train"
 
     Returns
@@ -398,4 +444,6 @@ def builtin_dataset(name: str, split: str = "train") -> Dataset:
         return digits_split()[0 if split == "train" else 1]
     if name == "mnist-demo":
         return mnist_demo(split)
+    if name == "fashion-mnist":
+        return fashion_mnist(split)
     raise ValueError(f"unknown built-in data set {name!r}; built-in: {sorted(BUILTIN_DATASETS)}")

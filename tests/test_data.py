@@ -214,3 +214,44 @@ def test_Dataset_checks_labels_against_classes():
     x = np.zeros((2, 1, 1, 1))
     with pytest.raises(ValueError, match=r"y must hold classes 0\.\.1"):
         Dataset(x, np.array([0, 2]), np.array([5, 6]))
+
+
+# --- Fashion-MNIST (Debian's dataset-fashion-mnist) ------------------------------------------
+
+
+def _write_idx(path, array):
+    import gzip
+
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_reads_the_idx_files_of_its_folder(tmp_path, monkeypatch):
+    from kronconv.data import fashion_mnist
+
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, size=(5, 28, 28)), rng.integers(0, 10, size=5)
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels)
+    monkeypatch.setenv("KRONCONV_FASHION_MNIST", str(tmp_path))
+    data = fashion_mnist("test")
+    np.testing.assert_array_equal(data.x[:, 0], images)      # rows are image rows: upright
+    np.testing.assert_array_equal(data.y, labels)
+    with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte\.gz is missing.*"
+                                                 r"apt-get install dataset-fashion-mnist"):
+        fashion_mnist("train")
+    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+        fashion_mnist("val")
+
+
+def test_fashion_mnist_from_debians_package():
+    from kronconv.data import FASHION_MNIST_DIR, builtin_dataset
+
+    if not (FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip("dataset-fashion-mnist is not installed")
+    test = builtin_dataset("fashion-mnist", "test")
+    assert test.x.shape == (10000, 1, 28, 28)
+    assert np.bincount(test.y).tolist() == [1000] * 10        # balanced, as published
+    assert test.y[:5].tolist() == [9, 2, 1, 1, 6]             # ankle boot, pullover, ...
