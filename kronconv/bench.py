@@ -20,6 +20,7 @@ import numpy as np
 
 from .architecture import Architecture, load_architecture
 from .objective_function import objective_and_gradient
+from .parallel import resolve_threads
 from .parameters import init_params
 from .testing import max_relative_error
 from .torch_reference import theta_from_torch, torch_available, torch_problem
@@ -27,16 +28,6 @@ from .torch_reference import theta_from_torch, torch_available, torch_problem
 __all__ = ["BENCH_BACKENDS", "format_report", "run_bench"]
 
 BENCH_BACKENDS = ("sparse", "dense", "torch")
-
-
-def _thread_limit(threads: int):
-    """A context that sets BLAS's thread count (threadpoolctl, the ``bench`` extra)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        raise ImportError("kronconv bench sets the BLAS thread count with threadpoolctl: "
-                          "pip install threadpoolctl (or the 'bench' extra)") from None
-    return threadpool_limits(limits=threads)
 
 
 def _blas_info() -> list[dict[str, Any]]:
@@ -57,7 +48,7 @@ def _time(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
 
 
 def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
-              dtype: str = "float64", threads: int = 1, repeat: int = 5,
+              dtype: str = "float64", threads: int | None = None, repeat: int = 5,
               backends: tuple[str, ...] = BENCH_BACKENDS, seed: int = 0,
               loss: str = "cross_entropy", C: float = 0.01,
               chunk_size: int | None = None) -> dict[str, Any]:
@@ -68,8 +59,9 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
     arch : str or Architecture, default "cifar10-3layer"
     batch : int, default 128
     dtype : {"float64", "float32"}
-    threads : int, default 1
-        For BLAS (numpy, scipy) and for PyTorch alike.
+    threads : int, optional
+        kronconv's threads (BLAS held to one inside each block) and PyTorch's; default
+        :func:`kronconv.parallel.get_threads`.
     repeat : int, default 5
         Timed runs after one warm-up run.
     backends : tuple of {"sparse", "dense", "torch"}
@@ -99,24 +91,25 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
     y = rng.integers(0, arch.n_classes, size=batch)
     skipped = []
     runs: dict[str, tuple[list[float], np.ndarray]] = {}
-    with _thread_limit(threads):
-        for backend in backends:
-            if backend == "torch":
-                if not torch_available():
-                    skipped.append("torch (not installed)")
-                    continue
-                import torch
+    threads = resolve_threads(threads)
+    for backend in backends:
+        if backend == "torch":
+            if not torch_available():
+                skipped.append("torch (not installed)")
+                continue
+            import torch
 
-                torch.set_num_threads(threads)
-                problem = torch_problem(theta, arch, Z, y, C, loss)
-                times, (_, _, grads) = _time(problem, repeat)
-                grad = theta_from_torch([g.numpy() for g in grads], arch)
-            else:
-                times, (_, grad) = _time(
-                    lambda be=backend: objective_and_gradient(theta, arch, Z, y, C, loss,
-                                                              chunk_size, backend=be), repeat)
-            runs[backend] = times, grad
-        blas = _blas_info()
+            torch.set_num_threads(threads)
+            problem = torch_problem(theta, arch, Z, y, C, loss)
+            times, (_, _, grads) = _time(problem, repeat)
+            grad = theta_from_torch([g.numpy() for g in grads], arch)
+        else:
+            times, (_, grad) = _time(
+                lambda be=backend: objective_and_gradient(theta, arch, Z, y, C, loss,
+                                                          chunk_size, backend=be,
+                                                          threads=threads), repeat)
+        runs[backend] = times, grad
+    blas = _blas_info()
     medians = {k: statistics.median(t) for k, (t, _) in runs.items()}
     reference = runs.get("sparse", next(iter(runs.values()), (None, None)))[1]
     results = {}

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import train_cli
+from . import parallel, train_cli
 from .activations import ACTIVATIONS
 from .architecture import load_architecture
 from .bench import BENCH_BACKENDS, format_report, run_bench
@@ -25,6 +25,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def add_threads(command: argparse.ArgumentParser) -> None:
+    """``--threads``, on every command that computes."""
+    command.add_argument("--threads", type=_positive_int, default=None,
+                         help="threads that share out the instances (default: the machine's "
+                         "cores); the results are the same for any number")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="the network section's dtype; references stay float64 (float64)")
     verify.add_argument("--seed", type=int, default=0, help="seed of the random data (0)")
     verify.add_argument("--batch", type=_positive_int, default=2, help="instances (2)")
+    add_threads(verify)
     verify.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
                         help="activation sigma (relu)")
     bench = sub.add_parser(
@@ -63,15 +71,15 @@ def _parser() -> argparse.ArgumentParser:
                        help="a preset (%(default)s) or an architecture file")
     bench.add_argument("--batch", type=_positive_int, default=128, help="instances (128)")
     bench.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    bench.add_argument("--threads", type=_positive_int, default=1,
-                       help="BLAS and PyTorch threads (1)")
+    bench.add_argument("--threads", type=_positive_int, default=None,
+                       help="kronconv's and PyTorch's threads (the machine's cores)")
     bench.add_argument("--repeat", type=_positive_int, default=5, help="timed runs (5)")
     bench.add_argument("--backends", default="sparse,dense,torch",
                        help="comma-separated, among sparse, dense, torch (all)")
     bench.add_argument("--chunk-size", type=_positive_int, default=None,
                        help="instances per chunk for kronconv's backends (the whole batch)")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
-    train_cli.add_parsers(sub, _positive_int)
+    train_cli.add_parsers(sub, _positive_int, add_threads)
 
     golden = sub.add_parser(
         "golden", help="write a golden test vector (.npz)",
@@ -85,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     golden.add_argument("--loss", choices=("squared", "cross_entropy"), default="cross_entropy")
     golden.add_argument("--C", type=float, default=0.01, help="regularization C (0.01; inf)")
     golden.add_argument("--out", required=True, help="the .npz to write")
+    add_threads(golden)
 
     ops = sub.add_parser(
         "ops", help="list, export or draw every operator of a network",
@@ -93,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     ops.add_argument("--arch", default="digits", help="a preset or an architecture file")
     ops.add_argument("--layer", type=_positive_int, default=None, help="one layer only")
     ops.add_argument("--seed", type=int, default=0)
+    add_threads(ops)
     ops.add_argument("--export", default=None, metavar="DIR", help="write them to DIR")
     ops.add_argument("--format", choices=("npz", "mtx"), default="npz",
                      help="scipy.sparse .npz or Matrix Market .mtx (npz)")
@@ -140,7 +150,7 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if bad or not backends:
         parser.error(f"--backends: choose among {', '.join(BENCH_BACKENDS)}, got {args.backends!r}")
     arch = _arch(args, parser)
-    report = run_bench(arch, args.batch, args.dtype, args.threads, args.repeat, backends,
+    report = run_bench(arch, args.batch, args.dtype, parallel.get_threads(), args.repeat, backends,
                        chunk_size=args.chunk_size)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
@@ -177,6 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``kronconv`` command line; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    try:
+        parallel.set_threads(args.threads)
+    except ImportError as exc:
+        parser.error(f"--threads: {exc}")
     if args.command == "verify":
         return _verify(args, parser)
     if args.command == "bench":

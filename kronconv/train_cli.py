@@ -37,7 +37,7 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def add_parsers(sub, positive_int) -> None:
+def add_parsers(sub, positive_int, add_threads) -> None:
     train = sub.add_parser(
         "train", help="train a network with Newton-CG or SG",
         description="Train on built-in data (scikit-learn's digits; simpleNN's mnist-demo) "
@@ -113,6 +113,7 @@ def add_parsers(sub, positive_int) -> None:
                        help="continue the run saved in --out up to --iterations")
     train.add_argument("--plot", default=None, help="draw the log to this PNG (matplotlib)")
     train.add_argument("--quiet", action="store_true", help="no per-iteration log")
+    add_threads(train)
 
     pred = sub.add_parser("predict", help="predict with a saved model",
                           description="Predict classes with a model saved by kronconv train; "
@@ -122,6 +123,7 @@ def add_parsers(sub, positive_int) -> None:
                       help="'digits' or 'mnist-demo' (their test split) or a file as for train "
                       "(default: the test split of the model's built-in training data)")
     pred.add_argument("--out", default=None, help="write the predictions, one per line")
+    add_threads(pred)
     pred.add_argument("--best", action="store_true",
                       help="use the iterate with the best validation accuracy (as simpleNN "
                       "returns it) instead of the last one")

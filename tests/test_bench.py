@@ -9,6 +9,7 @@ import pytest
 import kronconv.bench as bench_module
 from kronconv.bench import format_report, run_bench
 from kronconv.cli import main
+from kronconv.parallel import get_threads
 from kronconv.torch_reference import torch_available
 
 
@@ -35,7 +36,7 @@ def test_run_bench_times_every_backend_on_the_same_gradient():
         assert r["vs_dense"] == pytest.approx(r["median_s"] / results["dense"]["median_s"])
         if torch_available():
             assert r["vs_torch"] == pytest.approx(r["median_s"] / results["torch"]["median_s"])
-    assert report["config"]["threads"] == 1
+    assert report["config"]["threads"] == get_threads()            # the machine's cores
     assert report["config"]["skipped"] == ([] if torch_available() else ["torch (not installed)"])
     assert report["machine"]["blas"]
 
@@ -63,7 +64,7 @@ def test_run_bench_says_when_torch_is_skipped(monkeypatch):
 
 
 def test_format_report_has_one_row_per_backend_with_its_numbers():
-    report = run_bench("digits", batch=3, repeat=1, backends=("dense", "sparse"))
+    report = run_bench("digits", batch=3, repeat=1, backends=("dense", "sparse"), threads=1)
     lines = format_report(report).splitlines()
     assert lines[0].startswith("kronconv bench: digits, batch 3, float64, 1 thread")
     assert lines[1].split() == ["backend", "median", "ms", "min", "ms", "x", "torch", "x",

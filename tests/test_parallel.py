@@ -138,3 +138,18 @@ def test_more_threads_without_threadpoolctl_is_refused(monkeypatch):
     with pytest.raises(ImportError, match="threads=2 needs threadpoolctl"):
         parallel.resolve_threads(2)
     assert parallel.get_threads() == 1
+
+
+def test_train_threads_flag_gives_the_same_model(tmp_path):
+    pytest.importorskip("sklearn")
+    from kronconv.cli import main
+
+    thetas = []
+    for t in (1, 2):
+        out = tmp_path / f"m{t}.npz"
+        assert main(["train", "--iterations", "2", "--out", str(out), "--quiet",
+                     "--threads", str(t)]) == 0
+        thetas.append(load_model(out).theta)
+    np.testing.assert_array_equal(thetas[0], thetas[1])
+    with pytest.raises(SystemExit):
+        main(["predict", "--model", str(tmp_path / "m1.npz"), "--threads", "0"])
