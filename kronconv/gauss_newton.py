@@ -34,8 +34,10 @@ from .memory import check_memory, forward_bytes
 from .network import R_network, check_network_args, run_backward, run_forward
 from .objective_function import check_C, chunks, regularization
 from .parallel import map_blocks, resolve_threads
+from .parameters import unpack_params
 
-__all__ = ["GaussNewton", "jacobian_T_vector", "jacobian_vector"]
+__all__ = ["GaussNewton", "GaussNewtonBlock", "add_products", "jacobian_T_vector",
+           "jacobian_vector"]
 
 
 def _check_direction(v: object, theta: np.ndarray, name: str) -> np.ndarray:
@@ -45,6 +47,27 @@ def _check_direction(v: object, theta: np.ndarray, name: str) -> np.ndarray:
                          f"got shape {v.shape}")
     require_finite(v, name)
     return v.astype(theta.dtype, copy=False)
+
+
+class GaussNewtonBlock:
+    """One block's part of the Gauss-Newton products, from its forward caches.
+
+    ``product(v) = sum_{i in block} J_i^T B_i J_i v``: the R-operator pass (``J v``), the
+    loss's Hessian ``B``, the backward pass (``J^T``). Built from checked arguments, by
+    :class:`GaussNewton` for each block of its subsample, or on the worker that holds the
+    block (:mod:`kronconv.distributed`).
+    """
+
+    def __init__(self, theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
+                 loss: str, backend: str) -> None:
+        self.theta, self.arch, self.y, self.loss = theta, arch, y, loss
+        self.z, self.cache = run_forward(unpack_params(theta, arch), arch, Z, True, backend)
+
+    def product(self, v: np.ndarray) -> np.ndarray:
+        """``sum_{i in block} J_i^T B_i J_i v``."""
+        Jv = R_network(self.theta, v, self.arch, self.cache)
+        BJv = loss_hessian_vector(self.z, self.y, Jv, self.loss)
+        return run_backward(BJv, self.theta, self.arch, self.cache)
 
 
 def _forward_blocks(theta: object, arch: Architecture, Z: object, backend: str,
@@ -140,6 +163,14 @@ def jacobian_T_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, u: n
     return total
 
 
+def add_products(parts: list, N: int, reg: float, v: np.ndarray) -> np.ndarray:
+    """``G v = v reg + (1/N) sum_blocks part``, the blocks' parts added in block order."""
+    JtBJv = np.zeros_like(v)
+    for part in parts:
+        JtBJv += part
+    return JtBJv / N + reg * v
+
+
 class GaussNewton:
     """The Gauss-Newton matrix of f at theta on a subsample, as products ``G v``.
 
@@ -183,13 +214,17 @@ class GaussNewton:
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         self.threads = resolve_threads(threads)
-        self.theta, self.blocks = _forward_blocks(theta, arch, Z, backend, chunk_size,
-                                                  self.threads)
-        N = sum(rows.stop - rows.start for rows, _, _ in self.blocks)
-        self.y = check_labels(y, arch.n_classes, N)
+        get_backend(backend)
+        self.theta, _, Z, N = check_network_args(theta, arch, Z)
+        y = check_labels(y, arch.n_classes, N)
         n_all = N if n_total is None else check_int(n_total, "n_total", 1)
         self.arch, self.loss, self.backend, self.N = arch, loss, backend, N
         self.reg = regularization(C, n_all)
+        check_memory(forward_bytes(arch.conv_shapes, N, Z.dtype, True),
+                     f"the forward caches of {N} instances", "use a smaller subsample")
+        self.blocks = map_blocks(
+            lambda b: GaussNewtonBlock(self.theta, arch, b[1], y[b[0]], loss, backend),
+            chunks(Z, N, arch, chunk_size, backend), self.threads)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -198,17 +233,8 @@ class GaussNewton:
     def matvec(self, v: np.ndarray) -> np.ndarray:
         """``G v = v / (C l) + (1/|S|) sum_i J_i^T B_i J_i v``."""
         v = _check_direction(v, self.theta, "v")
-
-        def block(b: tuple[slice, np.ndarray, object]) -> np.ndarray:
-            rows, z, cache = b
-            Jv = R_network(self.theta, v, self.arch, cache)
-            BJv = loss_hessian_vector(z, self.y[rows], Jv, self.loss)
-            return run_backward(BJv, self.theta, self.arch, cache)
-
-        JtBJv = np.zeros_like(self.theta)
-        for part in map_blocks(block, self.blocks, self.threads):    # in block order
-            JtBJv += part
-        return JtBJv / self.N + self.reg * v
+        return add_products(map_blocks(lambda b: b.product(v), self.blocks, self.threads),
+                            self.N, self.reg, v)
 
     def as_linear_operator(self) -> LinearOperator:
         """``G`` as a symmetric :class:`scipy.sparse.linalg.LinearOperator`."""

@@ -20,12 +20,15 @@ from .losses import check_labels, loss_and_grad
 from .memory import check_memory, forward_bytes
 from .network import check_network_args, run_backward, run_forward
 from .parallel import map_blocks, resolve_threads
+from .parameters import unpack_params
 
 __all__ = [
     "DENSE_CHUNK_BYTES",
     "SPARSE_BLOCK",
     "accuracy",
+    "add_block_sums",
     "block_size",
+    "block_sums",
     "check_C",
     "check_parallel_memory",
     "chunks",
@@ -116,28 +119,36 @@ def _evaluate(theta: object, arch: Architecture, Z: object, y: object, C: object
     if form is not None:
         check_form(form)
     threads = resolve_threads(threads)
-    theta, params, Z, N = check_network_args(theta, arch, Z)
+    theta, _, Z, N = check_network_args(theta, arch, Z)
     y = check_labels(y, arch.n_classes, N)
     reg = regularization(C, N if n_total is None else check_int(n_total, "n_total", 1))
     blocks = chunks(Z, N, arch, chunk_size, backend)
     check_parallel_memory(arch, blocks, threads, Z.dtype, form is not None)
+    results = map_blocks(lambda b: block_sums(theta, arch, b[1], y[b[0]], loss, backend, form),
+                         blocks, threads)
+    return add_block_sums(theta, results, N, reg)
 
-    def block(item: tuple[slice, np.ndarray]) -> tuple[float, np.ndarray | None]:
-        rows, Zc = item
-        with np.errstate(over="ignore", invalid="ignore"):  # reported below, not warned
-            z, cache = run_forward(params, arch, Zc, form is not None, backend)
-            xi, dz = loss_and_grad(z, y[rows], loss)
-            return float(xi.sum()), (None if form is None
-                                     else run_backward(dz, theta, arch, cache, form))
 
-    results = map_blocks(block, blocks, threads)
-    total = 0.0
+def block_sums(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray, loss: str,
+               backend: str, form: str | None) -> tuple[float, np.ndarray | None]:
+    """``sum_i ξ_i`` and, unless ``form`` is None, ``sum_i ∂ξ_i/∂theta`` over one block of
+    instances (checked arguments): the part every thread or worker computes."""
+    with np.errstate(over="ignore", invalid="ignore"):      # reported by add_block_sums
+        z, cache = run_forward(unpack_params(theta, arch), arch, Z, form is not None, backend)
+        xi, dz = loss_and_grad(z, y, loss)
+        return float(xi.sum()), (None if form is None
+                                 else run_backward(dz, theta, arch, cache, form))
+
+
+def add_block_sums(theta: np.ndarray, results: list, N: int,
+                   reg: float) -> tuple[float, np.ndarray | None]:
+    """``f`` and ``∇f`` from the blocks' :func:`block_sums`, added in block order."""
+    total, grad = 0.0, None
     for xi, _ in results:
         total += xi
-    grad = None
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):     # reported below, not warned
         f = reg * float(theta @ theta) / 2 + total / N
-        if form is not None:
+        if results and results[0][1] is not None:
             grad = np.zeros_like(theta)
             for _, g in results:
                 grad += g
