@@ -23,6 +23,7 @@ from .architecture import Architecture
 from .gauss_newton import GaussNewton
 from .layout import select_instances
 from .objective_function import accuracy, objective, objective_and_gradient
+from .parallel import one_blas_thread
 
 __all__ = ["LR_SCHEDULES", "SAMPLINGS", "SIMPLENN_OPTIONS", "SUBSAMPLE_SCHEDULES", "AdamOptions",
            "NewtonOptions", "Problem", "SGOptions", "TrainState", "adam", "newton_cg", "sg",
@@ -331,6 +332,14 @@ def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = Newt
     -------
     TrainState
     """
+    with one_blas_thread():        # CG's dot products too: the same numbers for any threads
+        return _newton_cg(problem, state, options, seed, callback, progress, subsamples)
+
+
+def _newton_cg(problem: Problem, state: TrainState, options: NewtonOptions, seed: int,
+               callback: Callable[[TrainState, dict], None] | None,
+               progress: Callable[[str], None] | None,
+               subsamples: Callable[[int], np.ndarray] | None) -> TrainState:
     rng = _generator(seed, state)
     if state.lam is None:
         state.lam = options.lam
@@ -400,6 +409,15 @@ def _minibatch_epochs(problem: Problem, state: TrainState, options: Any, seed: i
     """The epochs of SG and Adam: for every mini-batch B, the gradient of
     ``theta^T theta / (2 C l) + (1/|B|) sum_{i in B} ξ_i`` (an unbiased estimate of ``∇f``)
     goes to ``update(gradient, epoch)``; after every epoch, ``f``, ``∇f`` and the log."""
+    with one_blas_thread():        # the updates' BLAS calls too: the same for any threads
+        return _epochs(problem, state, options, seed, batches, callback, progress, update)
+
+
+def _epochs(problem: Problem, state: TrainState, options: Any, seed: int,
+            batches: Callable[[int, int], np.ndarray] | None,
+            callback: Callable[[TrainState, dict], None] | None,
+            progress: Callable[[str], None] | None,
+            update: Callable[[np.ndarray, int], dict[str, Any]]) -> TrainState:
     rng = _generator(seed, state)
     started = time.perf_counter()
     while state.iteration < options.iterations:
