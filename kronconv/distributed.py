@@ -35,7 +35,7 @@ from .objective_function import add_block_sums, block_sums, chunks, regularizati
 from .parallel import one_blas_thread
 from .train import Problem
 
-__all__ = ["DistributedGaussNewton", "DistributedProblem", "connect"]
+__all__ = ["DistributedGaussNewton", "DistributedProblem", "connect", "disconnect"]
 
 #: How often a failed evaluation is repeated after recovering from lost workers.
 RETRIES = 3
@@ -60,6 +60,14 @@ def connect(workers: int | None = None, scheduler: str | None = None):
     cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
                                        processes=True, dashboard_address=None)
     return distributed.Client(cluster)
+
+
+def disconnect(client: Any) -> None:
+    """Close ``client``, and the local cluster :func:`connect` started for it."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 # --- what runs on the workers ------------------------------------------------------------------

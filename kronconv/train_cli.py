@@ -114,6 +114,12 @@ def add_parsers(sub, positive_int, add_threads) -> None:
     train.add_argument("--plot", default=None, help="draw the log to this PNG (matplotlib)")
     train.add_argument("--quiet", action="store_true", help="no per-iteration log")
     add_threads(train)
+    cluster = train.add_argument_group("Dask (the 'distributed' extra)")
+    cluster.add_argument("--workers", type=positive_int, default=None,
+                         help="start a local cluster of this many worker processes and keep "
+                         "the data's blocks on them")
+    cluster.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                         help="join the Dask cluster of this scheduler instead")
 
     pred = sub.add_parser("predict", help="predict with a saved model",
                           description="Predict classes with a model saved by kronconv train; "
@@ -260,6 +266,16 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                       options["C"], options["loss"], options["backend"], chunk,
                       None if val_set is None else Z_from_nchw(scaling(val_set.x, dtype)),
                       None if val_set is None else val_set.y)
+    if args.workers is not None or args.scheduler is not None:
+        if args.workers is not None and args.scheduler is not None:
+            parser.error("--workers and --scheduler: give one (a local cluster, or one to join)")
+        try:
+            from .distributed import DistributedProblem, connect
+
+            client = connect(args.workers, args.scheduler)
+        except (ImportError, OSError, TimeoutError) as exc:
+            parser.error(f"--{'workers' if args.workers else 'scheduler'}: {exc}")
+        problem = DistributedProblem(problem, client)
     kind, run = _OPTIMIZERS[options["optimizer"]]
     iterations = args.iterations or options["train_options"]["iterations"]
     opt = kind(**{**options["train_options"], "iterations": iterations})
@@ -285,7 +301,13 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if not args.quiet:
             print(_row(row), flush=True)
 
-    state = run(problem, state, opt, options["seed"], checkpoint, show if on_terminal else None)
+    try:
+        state = run(problem, state, opt, options["seed"], checkpoint, show if on_terminal else None)
+    finally:
+        if hasattr(problem, "client"):
+            from .distributed import disconnect
+
+            disconnect(problem.client)
     save_model(args.out, Model(arch, scaling, options, state))
     if state.stop_reason:
         print(f"stopped: {state.stop_reason}", file=sys.stderr)
