@@ -195,7 +195,7 @@ def test_mnist_demo_refuses_an_unknown_split():
 
 
 def test_builtin_dataset_by_name():
-    assert sorted(BUILTIN_DATASETS) == ["digits", "mnist-demo"]
+    assert sorted(BUILTIN_DATASETS) == ["digits", "fashion-mnist", "mnist-demo"]
     test = builtin_dataset("mnist-demo", "test")
     np.testing.assert_array_equal(test.x, mnist_demo("test").x)
     assert test.x.shape[1:] == tuple(np.roll(BUILTIN_DATASETS["mnist-demo"], 1))
@@ -204,7 +204,7 @@ def test_builtin_dataset_by_name():
     assert isinstance(digits, Dataset)
     assert digits.x.shape == (359, 1, 8, 8)
     with pytest.raises(ValueError, match=r"unknown built-in data set 'mnist'; built-in: "
-                                         r"\['digits', 'mnist-demo'\]"):
+                                         r"\['digits', 'fashion-mnist', 'mnist-demo'\]"):
         builtin_dataset("mnist")
     with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
         builtin_dataset("digits", "all")
