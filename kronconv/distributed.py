@@ -3,19 +3,22 @@
 :class:`DistributedProblem` stands in for a :class:`~kronconv.train.Problem` in
 :func:`~kronconv.train.newton_cg`, :func:`~kronconv.train.sg` and :func:`~kronconv.train.adam`.
 The training data is cut into the blocks an in-process run uses
-(:func:`~kronconv.objective_function.chunks`) and each block is sent once to one worker, where
-it stays (its shard). Per evaluation, theta goes to every worker once and each block returns
-its :func:`~kronconv.objective_function.block_sums`; the client adds them in block order, as
-the in-process run does. For the Gauss-Newton matrix, the subsample's instances of each block
-are run forward on the worker holding the block, and the caches stay there
-(:class:`~kronconv.gauss_newton.GaussNewtonBlock`): a CG step sends v and receives one
-partial product per block.
+(:func:`~kronconv.objective_function.chunks`), the blocks into as many shards of consecutive
+blocks as there are workers, and each shard is sent once to one worker, where it stays. Per
+evaluation, theta goes to every worker once and each shard returns the sum of its blocks'
+:func:`~kronconv.objective_function.block_sums`, added in block order; the client adds the
+shards' sums in shard order. For the Gauss-Newton matrix, each shard's instances of the
+subsample are run forward on its worker and the caches stay there
+(:class:`~kronconv.gauss_newton.GaussNewtonBlock`): a CG step sends v and receives one partial
+product per shard. What moves per evaluation is one vector of ``n_params`` numbers each way
+per shard: no images, no caches.
 
-Faults: when a worker is lost (its process killed, its machine gone), the blocks it held are
+Faults: when a worker is lost (its process killed, its machine gone), the shards it held are
 sent again from the client's copy to the workers left, the Gauss-Newton caches it held are
-rebuilt, and the evaluation that failed is repeated. Every block's result is a function of
-theta (or v) and the block alone, and the blocks are added in a fixed order, so the run goes
-on with the numbers an undisturbed run has: the same theta.
+rebuilt, and the evaluation that failed is repeated. A shard's result depends on theta (or v)
+and the shard alone, and the shards are added in a fixed order, so the run goes on with the
+numbers of an undisturbed run: the same theta. The results equal an in-process run's to
+rounding (the same blocks, grouped by shard).
 
 Needs the ``distributed`` extra (``dask[distributed]``).
 """
@@ -31,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from .gauss_newton import GaussNewtonBlock, add_products
-from .objective_function import add_block_sums, block_sums, chunks, regularization
+from .objective_function import add_block_sums, block_size, block_sums, regularization
 from .parallel import one_blas_thread
 from .train import Problem
 
@@ -58,7 +61,7 @@ def connect(workers: int | None = None, scheduler: str | None = None):
     if scheduler is not None:
         return distributed.Client(scheduler)
     cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
+                                       processes=True, dashboard_address=":0")
     return distributed.Client(cluster)
 
 
@@ -80,38 +83,73 @@ def _aligned(*arrays: np.ndarray) -> list[np.ndarray]:
     return [np.require(a, requirements=("A", "C")) for a in arrays]
 
 
-def _sums(theta: np.ndarray, shard: tuple, arch: Any, loss: str, backend: str,
-          form: str | None) -> tuple[float, np.ndarray | None]:
-    theta, Z, y = _aligned(theta, *shard)
-    with one_blas_thread():
-        return block_sums(theta, arch, Z, y, loss, backend, form)
-
-
-def _gn_block(theta: np.ndarray, shard: tuple, index: np.ndarray, arch: Any, loss: str,
-              backend: str) -> GaussNewtonBlock:
-    theta, Z, y = _aligned(theta, *shard)
+def _instances(shard: tuple, index: np.ndarray | None, arch: Any) -> tuple:
+    """A shard's images and labels, or those of its instances ``index``."""
+    Z, y = _aligned(*shard)
+    if index is None:
+        return Z, y
     a, b, _ = arch.input
-    cols = (index[:, None] * (a * b) + np.arange(a * b)).ravel()
-    with one_blas_thread():
-        return GaussNewtonBlock(theta, arch, Z[:, cols], y[index], loss, backend)
+    return Z[:, (index[:, None] * (a * b) + np.arange(a * b)).ravel()], y[index]
 
 
-def _product(block: GaussNewtonBlock, v: np.ndarray) -> np.ndarray:
+def _blocks(Z: np.ndarray, y: np.ndarray, size: int, arch: Any) -> list[tuple]:
+    """Consecutive blocks of ``size`` instances, as in-process."""
+    cols, n = arch.input[0] * arch.input[1], y.size
+    return [(Z[:, s * cols:min(s + size, n) * cols], y[s:s + size]) for s in range(0, n, size)]
+
+
+def _add(parts: list[tuple[float, np.ndarray | None]]) -> tuple[float, np.ndarray | None]:
+    """Block sums added in block order."""
+    total, grad = 0.0, None
+    for xi, g in parts:
+        total += xi
+        if g is not None:
+            grad = g.copy() if grad is None else grad + g
+    return total, grad
+
+
+def _shard_sums(theta: np.ndarray, shard: tuple, index: np.ndarray | None, size: int,
+                arch: Any, loss: str, backend: str,
+                form: str | None) -> tuple[float, np.ndarray | None]:
+    (theta,) = _aligned(theta)
+    Z, y = _instances(shard, index, arch)
     with one_blas_thread():
-        return block.product(*_aligned(v))
+        return _add([block_sums(theta, arch, Zb, yb, loss, backend, form)
+                     for Zb, yb in _blocks(Z, y, size, arch)])
+
+
+def _shard_gauss_newton(theta: np.ndarray, shard: tuple, index: np.ndarray, size: int,
+                        arch: Any, loss: str, backend: str) -> list[GaussNewtonBlock]:
+    (theta,) = _aligned(theta)
+    Z, y = _instances(shard, index, arch)
+    with one_blas_thread():
+        return [GaussNewtonBlock(theta, arch, Zb, yb, loss, backend)
+                for Zb, yb in _blocks(Z, y, size, arch)]
+
+
+def _shard_product(blocks: list[GaussNewtonBlock], v: np.ndarray) -> np.ndarray:
+    (v,) = _aligned(v)
+    with one_blas_thread():
+        total = np.zeros_like(v)
+        for block in blocks:
+            total += block.product(v)
+        return total
 
 
 # --- the client's side --------------------------------------------------------------------------
 
 
 class DistributedProblem:
-    """A :class:`~kronconv.train.Problem` evaluated on a Dask cluster, block by block.
+    """A :class:`~kronconv.train.Problem` evaluated on a Dask cluster, shard by shard.
 
     Parameters
     ----------
     problem : Problem
-        The data and the settings; its blocks (``chunk_size``) are the shards.
+        The data and the settings; its blocks (``chunk_size``) make up the shards.
     client : distributed.Client
+    shards : int, optional
+        Shards of consecutive blocks (default: the workers there are now). The results do not
+        depend on which worker holds which shard.
 
     Examples
     --------
@@ -120,16 +158,22 @@ class DistributedProblem:
     >>> state = newton_cg(DistributedProblem(problem, client), state) # doctest: +SKIP
     """
 
-    def __init__(self, problem: Problem, client: Any) -> None:
+    def __init__(self, problem: Problem, client: Any, shards: int | None = None) -> None:
         self._distributed = _distributed()
         self.problem, self.client = problem, client
-        blocks = chunks(problem.Z, problem.l, problem.arch, problem.chunk_size, problem.backend)
-        self.rows = [rows for rows, _ in blocks]
-        self._data = [(Zc, problem.y[rows]) for rows, Zc in blocks]     # the client's copy
-        self._shards: list[Any] = [None] * len(blocks)
-        self._gn: DistributedGaussNewton | None = None
+        l = problem.l  # noqa: E741
+        self.size = block_size(problem.arch, problem.Z.dtype, problem.backend, l,
+                               problem.chunk_size)
+        n_blocks = -(-l // self.size)
+        groups = np.array_split(np.arange(n_blocks), shards or len(self._workers()))
+        cols = problem.arch.input[0] * problem.arch.input[1]
+        self.rows = [slice(g[0] * self.size, min((g[-1] + 1) * self.size, l))
+                     for g in groups if g.size]
+        self._data = [(problem.Z[:, r.start * cols:r.stop * cols], problem.y[r])
+                      for r in self.rows]                         # the client's copy
+        self._shards: list[Any] = [None] * len(self.rows)
         self.recoveries = 0
-        self._send(range(len(blocks)))
+        self._send(range(len(self.rows)))
 
     # the Problem interface ------------------------------------------------------------------
 
@@ -137,23 +181,32 @@ class DistributedProblem:
         return getattr(self.problem, name)
 
     def f_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        return self._evaluate(theta, "vec", self.l)
+        return self._sums(theta, "vec", None)
 
     def f(self, theta: np.ndarray) -> float:
-        return self._evaluate(theta, None, self.l)[0]
+        return self._sums(theta, None, None)[0]
 
     def val_accuracy(self, theta: np.ndarray) -> float | None:
         return self.problem.val_accuracy(theta)
 
     def batch_gradient(self, theta: np.ndarray, batch: np.ndarray) -> np.ndarray:
-        """A mini-batch's gradient: each block's instances of the batch on its worker."""
-        G = DistributedGaussNewton(self, theta, batch, forward_only=True)
-        return G.gradient()
+        """The gradient of ``theta^T theta / (2 C l) + (1/|B|) sum_{i in B} ξ_i``, each
+        shard's instances of the batch on its worker."""
+        return self._sums(theta, "vec", np.asarray(batch))[1]
 
     def gauss_newton(self, theta: np.ndarray, S: np.ndarray) -> DistributedGaussNewton:
         return DistributedGaussNewton(self, theta, S)
 
     # shards and faults ----------------------------------------------------------------------
+
+    def local(self, S: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """``(shard, its local indices)`` of the instances ``S``, in shard order."""
+        out = []
+        for k, rows in enumerate(self.rows):
+            inside = S[(rows.start <= S) & (rows.stop > S)] - rows.start
+            if inside.size:
+                out.append((k, inside))
+        return out
 
     def _workers(self) -> list[str]:
         workers = sorted(self.client.scheduler_info()["workers"])
@@ -162,18 +215,24 @@ class DistributedProblem:
             workers = sorted(self.client.scheduler_info()["workers"])
         return workers
 
-    def _send(self, blocks: Any) -> None:
-        """Send blocks to workers, round robin over the workers alive now."""
+    def _send(self, shards: Any) -> None:
+        """Send shards to workers, round robin over the workers alive now."""
         workers = self._workers()
-        for j in blocks:
-            self._shards[j], = self.client.scatter([self._data[j]],     # one future a block
-                                                   workers=[workers[j % len(workers)]],
+        for k in shards:
+            self._shards[k], = self.client.scatter([self._data[k]],     # one future a shard
+                                                   workers=[workers[k % len(workers)]],
                                                    hash=False)
 
     def _recover(self) -> None:
-        """Send again the blocks whose worker was lost."""
+        """Send again the shards whose worker was lost."""
         self.recoveries += 1
-        self._send([j for j, shard in enumerate(self._shards) if shard.status != "finished"])
+        self._send([k for k, shard in enumerate(self._shards) if shard.status != "finished"])
+
+    def _lost_worker(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says a worker (or the data it held) was lost."""
+        lost = (self._distributed.KilledWorker, concurrent.futures.CancelledError,
+                asyncio.CancelledError, OSError, TimeoutError)
+        return isinstance(exc, lost) or type(exc).__module__.startswith("distributed")
 
     def run(self, work: Callable[[], Any], rebuild: Callable[[], None] | None = None) -> Any:
         """``work()``, repeated after recovering when a worker was lost meanwhile."""
@@ -189,44 +248,38 @@ class DistributedProblem:
                     rebuild()
         raise AssertionError("unreachable")
 
-    def _lost_worker(self, exc: BaseException) -> bool:
-        """Whether ``exc`` says a worker (or the data it held) was lost."""
-        lost = (self._distributed.KilledWorker, concurrent.futures.CancelledError,
-                asyncio.CancelledError, OSError, TimeoutError)
-        return isinstance(exc, lost) or type(exc).__module__.startswith("distributed")
+    def broadcast(self, array: np.ndarray) -> Any:
+        return self.client.scatter(array, broadcast=True, hash=False)
 
-    def _evaluate(self, theta: np.ndarray, form: str | None,
-                  n_total: int) -> tuple[float, np.ndarray | None]:
+    def _sums(self, theta: np.ndarray, form: str | None,
+              batch: np.ndarray | None) -> tuple[float, np.ndarray | None]:
+        parts = (self.local(batch) if batch is not None
+                 else [(k, None) for k in range(len(self.rows))])
+        n = self.l if batch is None else batch.size
+
         def work() -> tuple[float, np.ndarray | None]:
-            th = self.client.scatter(theta, broadcast=True, hash=False)
-            futures = [self.client.submit(_sums, th, shard, self.arch, self.loss, self.backend,
-                                          form, pure=False) for shard in self._shards]
-            return add_block_sums(theta, self.client.gather(futures), self.l,
-                                  regularization(self.C, n_total))
+            th = self.broadcast(theta)
+            futures = [self.client.submit(_shard_sums, th, self._shards[k], index, self.size,
+                                          self.arch, self.loss, self.backend, form, pure=False)
+                       for k, index in parts]
+            return add_block_sums(theta, self.client.gather(futures), n,
+                                  regularization(self.C, self.l))
 
         return self.run(work)
 
 
 class DistributedGaussNewton:
-    """The Gauss-Newton matrix on a subsample S, its blocks' caches on the workers.
+    """The Gauss-Newton matrix on a subsample S, each shard's caches on its worker.
 
-    ``matvec(v)`` sends ``v`` and adds the blocks' partial products in block order, as
-    :class:`~kronconv.GaussNewton` does in-process; the blocks are the data's blocks (each
-    block's instances of S, on the worker holding the block).
+    ``matvec(v)`` sends ``v`` and adds the shards' partial products in shard order.
     """
 
-    def __init__(self, problem: DistributedProblem, theta: np.ndarray, S: np.ndarray,
-                 forward_only: bool = False) -> None:
+    def __init__(self, problem: DistributedProblem, theta: np.ndarray, S: np.ndarray) -> None:
         self.problem, self.theta = problem, theta
         S = np.asarray(S)
         self.N = S.size
         self.reg = regularization(problem.C, problem.l)
-        self._index = []                            # (block, its local indices of S)
-        for j, rows in enumerate(problem.rows):
-            inside = S[(rows.start <= S) & (rows.stop > S)] - rows.start
-            if inside.size:
-                self._index.append((j, inside))
-        self._forward_only = forward_only
+        self._local = problem.local(S)
         self._blocks: list[Any] = []
         problem.run(self._build)
 
@@ -236,42 +289,19 @@ class DistributedGaussNewton:
 
     def _build(self) -> None:
         p = self.problem
-        if self._forward_only:
-            self._blocks = []
-            return
-        th = p.client.scatter(self.theta, broadcast=True, hash=False)
-        self._blocks = [p.client.submit(_gn_block, th, p._shards[j], index, p.arch, p.loss,
-                                        p.backend, pure=False) for j, index in self._index]
+        th = p.broadcast(self.theta)
+        self._blocks = [p.client.submit(_shard_gauss_newton, th, p._shards[k], index, p.size,
+                                        p.arch, p.loss, p.backend, pure=False)
+                        for k, index in self._local]
         p.client.gather(self._blocks)              # built (and kept) before the CG steps
-
-    def gradient(self) -> np.ndarray:
-        """The gradient of ``theta^T theta / (2 C l) + (1/|S|) sum_{i in S} ξ_i``."""
-        p = self.problem
-
-        def work() -> np.ndarray:
-            th = p.client.scatter(self.theta, broadcast=True, hash=False)
-            parts = [p.client.submit(_batch_sums, th, p._shards[j], index, p.arch, p.loss,
-                                     p.backend, pure=False) for j, index in self._index]
-            return add_block_sums(self.theta, p.client.gather(parts), self.N, self.reg)[1]
-
-        return p.run(work)
 
     def matvec(self, v: np.ndarray) -> np.ndarray:
         """``G v = v / (C l) + (1/|S|) sum_i J_i^T B_i J_i v``."""
         p = self.problem
 
         def work() -> np.ndarray:
-            vf = p.client.scatter(v, broadcast=True, hash=False)
-            parts = [p.client.submit(_product, block, vf, pure=False) for block in self._blocks]
+            vf = p.broadcast(v)
+            parts = [p.client.submit(_shard_product, b, vf, pure=False) for b in self._blocks]
             return add_products(p.client.gather(parts), self.N, self.reg, v)
 
         return p.run(work, rebuild=self._build)
-
-
-def _batch_sums(theta: np.ndarray, shard: tuple, index: np.ndarray, arch: Any, loss: str,
-                backend: str) -> tuple[float, np.ndarray | None]:
-    Z, y = _aligned(*shard)
-    a, b, _ = arch.input
-    cols = (index[:, None] * (a * b) + np.arange(a * b)).ravel()
-    return _sums(theta, (Z[:, cols], y[index]), arch, loss, backend, "vec")
-
