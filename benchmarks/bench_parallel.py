@@ -1,0 +1,79 @@
+"""Threads and Dask workers: f and ∇f over 6,000 Fashion-MNIST images (mnist-3layer) on 1 and
+2 threads, and on a local cluster of 1 and 2 workers (the full 60,000: benchmarks/scaling.py).
+Skipped where Debian's dataset-fashion-mnist, or dask.distributed, is missing."""
+
+
+
+import kronconv as kc
+
+IMAGES = 6000
+
+
+def _fashion():
+    from kronconv.data import Scaling, fashion_mnist
+
+    try:
+        train = fashion_mnist("train")
+    except FileNotFoundError as exc:
+        raise NotImplementedError(str(exc)) from None
+    x = train.x[:IMAGES]
+    return kc.Z_from_nchw(Scaling.fit(x)(x)), train.y[:IMAGES]
+
+
+class Threads:
+    """f and ∇f on 1 and 2 threads (BLAS one per block)."""
+
+    params = (["sparse", "dense"], [1, 2])
+    param_names = ("backend", "threads")
+    timeout = 600
+    number = 1
+    repeat = 2
+
+    def setup(self, backend, threads):
+        self.Z, self.y = _fashion()
+        self.arch = kc.Architecture.preset("mnist-3layer")
+        self.theta = kc.init_params(self.arch, 0)
+
+    def time_objective_and_gradient(self, backend, threads):
+        kc.objective_and_gradient(self.theta, self.arch, self.Z, self.y, 0.01,
+                                  backend=backend, threads=threads)
+
+    def peakmem_objective_and_gradient(self, backend, threads):
+        kc.objective_and_gradient(self.theta, self.arch, self.Z, self.y, 0.01,
+                                  backend=backend, threads=threads)
+
+
+class DaskWorkers:
+    """f and ∇f on a local Dask cluster of 1 and 2 worker processes (dense path)."""
+
+    params = (1, 2)
+    param_names = ("workers",)
+    timeout = 600
+    number = 1
+    repeat = 2
+
+    def setup(self, workers):
+        try:
+            from kronconv.distributed import DistributedProblem, connect
+        except ImportError as exc:
+            raise NotImplementedError(str(exc)) from None
+        from kronconv.train import Problem
+
+        Z, y = _fashion()
+        arch = kc.Architecture.preset("mnist-3layer")
+        self.theta = kc.init_params(arch, 0)
+        self.client = connect(workers)
+        self.problem = DistributedProblem(Problem(arch, Z, y, 0.01, "squared", "dense"),
+                                          self.client)
+        self.problem.f_and_grad(self.theta)                 # warm the workers up
+
+    def teardown(self, workers):
+        from kronconv.distributed import disconnect
+
+        disconnect(self.client)
+
+    def time_objective_and_gradient(self, workers):
+        self.problem.f_and_grad(self.theta)
+
+
+
