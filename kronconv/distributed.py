@@ -153,9 +153,11 @@ class DistributedProblem:
 
     Examples
     --------
-    >>> from kronconv.distributed import DistributedProblem, connect   # doctest: +SKIP
-    >>> client = connect(workers=2)                                   # doctest: +SKIP
-    >>> state = newton_cg(DistributedProblem(problem, client), state) # doctest: +SKIP
+    On a local cluster of two worker processes (tests/test_distributed.py runs this)::
+
+        client = connect(workers=2)
+        state = newton_cg(DistributedProblem(problem, client), state)
+        disconnect(client)
     """
 
     def __init__(self, problem: Problem, client: Any, shards: int | None = None) -> None:
