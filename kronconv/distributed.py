@@ -83,6 +83,11 @@ def _aligned(*arrays: np.ndarray) -> list[np.ndarray]:
     return [np.require(a, requirements=("A", "C")) for a in arrays]
 
 
+def _aligned_shard(shard: tuple) -> tuple:
+    """The shard as it stays on its worker: aligned once, when it arrives."""
+    return tuple(_aligned(*shard))
+
+
 def _instances(shard: tuple, index: np.ndarray | None, arch: Any) -> tuple:
     """A shard's images and labels, or those of its instances ``index``."""
     Z, y = _aligned(*shard)
@@ -221,9 +226,11 @@ class DistributedProblem:
         """Send shards to workers, round robin over the workers alive now."""
         workers = self._workers()
         for k in shards:
-            self._shards[k], = self.client.scatter([self._data[k]],     # one future a shard
-                                                   workers=[workers[k % len(workers)]],
-                                                   hash=False)
+            where = [workers[k % len(workers)]]
+            sent, = self.client.scatter([self._data[k]], workers=where, hash=False)
+            self._shards[k] = self.client.submit(_aligned_shard, sent, workers=where,
+                                                 pure=False)
+        self._distributed.wait([self._shards[k] for k in shards])
 
     def _recover(self) -> None:
         """Send again the shards whose worker was lost."""
