@@ -67,10 +67,11 @@ def to_columns(X: np.ndarray) -> np.ndarray:
     return columns_from_channel_first(X)
 
 
-def _vec_form(form: str) -> None:
-    if form != "vec":
+def _only(form: str, computed: str = "vec") -> None:
+    """Refuse a form this backend does not compute (the sparse chain computes both)."""
+    if form != computed:
         raise ValueError(f"form={form!r} is the sparse chain's: the dense backend computes "
-                         "the vec forms (form='vec')")
+                         f"form={computed!r}")
 
 
 def _offsets(stride: int, count: int, size: int) -> list[slice]:
@@ -209,8 +210,7 @@ def phi_pad(Z: np.ndarray, shape: LayerShape) -> np.ndarray:
 def conv_S(phi: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
            form: str = "I_kron_W") -> np.ndarray:
     """The convolution ``S = W phi + b 1^T``: one matrix product for the whole batch."""
-    if form != "I_kron_W":
-        _vec_form(form)
+    _only(form, "I_kron_W")
     S = (W @ phi.reshape(shape.W_shape[1], -1)).reshape(shape.d_out, *phi.shape[1:])
     S += b[:, None, None, None]
     return S
@@ -233,19 +233,19 @@ def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
 
 def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: str = "vec") -> np.ndarray:
     """(1), summed over the instances: ``vec(dS phi^T)``, one matrix product."""
-    _vec_form(form)
+    _only(form)
     return dS.reshape(shape.d_out, -1) @ phi.reshape(shape.W_shape[1], -1).T
 
 
 def grad_b(dS: np.ndarray, shape: LayerShape, form: str = "vec") -> np.ndarray:
     """(5), summed over the instances: ``vec(dS 1)``."""
-    _vec_form(form)
+    _only(form)
     return dS.reshape(shape.d_out, -1).sum(axis=1)
 
 
 def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str = "vec") -> np.ndarray:
     """(9): ``vec(W^T dS)^T P_phi P_pad`` as ``pad_T(col2im(W^T dS))``."""
-    _vec_form(form)
+    _only(form)
     return pad_T(col2im(W.T @ dS.reshape(shape.d_out, -1), shape), shape)
 
 

@@ -34,7 +34,14 @@ from typing import Any
 import numpy as np
 
 from .gauss_newton import GaussNewtonBlock, add_products
-from .objective_function import add_block_sums, block_size, block_sums, regularization
+from .layout import select_instances
+from .objective_function import (
+    add_block_sums,
+    block_size,
+    block_sums,
+    chunks,
+    regularization,
+)
 from .parallel import one_blas_thread
 from .train import Problem
 
@@ -93,14 +100,12 @@ def _instances(shard: tuple, index: np.ndarray | None, arch: Any) -> tuple:
     Z, y = _aligned(*shard)
     if index is None:
         return Z, y
-    a, b, _ = arch.input
-    return Z[:, (index[:, None] * (a * b) + np.arange(a * b)).ravel()], y[index]
+    return select_instances(Z, index, arch.input[0] * arch.input[1]), y[index]
 
 
 def _blocks(Z: np.ndarray, y: np.ndarray, size: int, arch: Any) -> list[tuple]:
-    """Consecutive blocks of ``size`` instances, as in-process."""
-    cols, n = arch.input[0] * arch.input[1], y.size
-    return [(Z[:, s * cols:min(s + size, n) * cols], y[s:s + size]) for s in range(0, n, size)]
+    """Consecutive blocks of ``size`` instances, as in-process (:func:`chunks`)."""
+    return [(Zc, y[rows]) for rows, Zc in chunks(Z, y.size, arch, size, "sparse")]
 
 
 def _add(parts: list[tuple[float, np.ndarray | None]]) -> tuple[float, np.ndarray | None]:

@@ -209,7 +209,7 @@ def test_simplenn_options_rejects_bad_strings(text, message):
 def test_train_cli_simplenn_options(tmp_path, capsys):
     out = tmp_path / "m.npz"
     arch = tmp_path / "tiny.json"
-    arch.write_text(ARCH.to_json() if hasattr(ARCH, "to_json") else _arch_json())
+    arch.write_text(ARCH.to_json())
     data = tmp_path / "d.npz"
     rng = np.random.default_rng(0)
     np.savez(data, x=rng.normal(size=(20, 1, 6, 5)), y=np.arange(20) % 4)
@@ -232,11 +232,6 @@ def test_train_cli_simplenn_options(tmp_path, capsys):
         main(["train", "--optimizer", "sg", "--gn-size", "10"])
     assert "--gn-size: not an option of --optimizer sg" in capsys.readouterr().err
 
-
-def _arch_json():
-    import json
-
-    return json.dumps(ARCH.to_dict())
 
 
 @pytest.mark.slow
