@@ -272,6 +272,24 @@ def _log(state: TrainState, problem: Problem, f: float, grad_norm: float, starte
     return row
 
 
+def _out_of_time(state: TrainState, started: float, time_limit: float | None) -> bool:
+    """Whether the run has trained ``time_limit`` seconds (the log's ``seconds``) or more."""
+    if time_limit is None or state.elapsed + time.perf_counter() - started < time_limit:
+        return False
+    state.stop_reason = f"time limit: {time_limit:g} s"
+    return True
+
+
+def _check_time_limit(time_limit: float | None) -> None:
+    """``time_limit`` is None or a number of seconds > 0."""
+    if time_limit is None:
+        return
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)):
+        raise TypeError(f"time_limit must be a number of seconds or None, got {time_limit!r}")
+    if not (np.isfinite(time_limit) and time_limit > 0):
+        raise ValueError(f"time_limit must be > 0 seconds, got {time_limit}")
+
+
 def _generator(seed: int, state: TrainState) -> np.random.Generator:
     rng = np.random.default_rng(seed)
     if state.rng_state is not None:
@@ -300,7 +318,8 @@ def _subsample(l: int, options: NewtonOptions, state: TrainState,  # noqa: E741
 def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = NewtonOptions(),
               seed: int = 0, callback: Callable[[TrainState, dict], None] | None = None,
               progress: Callable[[str], None] | None = None,
-              subsamples: Callable[[int], np.ndarray] | None = None) -> TrainState:
+              subsamples: Callable[[int], np.ndarray] | None = None,
+              time_limit: float | None = None) -> TrainState:
     """Subsampled Gauss-Newton with CG, Levenberg-Marquardt damping and a line search.
 
     Each iteration (simpleNN's ``newton.m``): ``f`` and ``∇f`` over all the data; a
@@ -327,25 +346,32 @@ def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = Newt
     subsamples : callable, optional
         ``subsamples(iteration)`` gives the subsample (instance indices) of the iteration
         (0-based) instead of drawing one: to replay a recorded run.
+    time_limit : float, optional
+        Seconds of training (the log's ``seconds``, which counts a resumed run's earlier
+        time too) after which no new iteration starts; the run then stops with the reason
+        ``"time limit: ..."``. The iteration under way when the limit passes is finished.
 
     Returns
     -------
     TrainState
     """
+    _check_time_limit(time_limit)
     with one_blas_thread():        # CG's dot products too: the same numbers for any threads
-        return _newton_cg(problem, state, options, seed, callback, progress, subsamples)
+        return _newton_cg(problem, state, options, seed, callback, progress, subsamples,
+                          time_limit)
 
 
 def _newton_cg(problem: Problem, state: TrainState, options: NewtonOptions, seed: int,
                callback: Callable[[TrainState, dict], None] | None,
                progress: Callable[[str], None] | None,
-               subsamples: Callable[[int], np.ndarray] | None) -> TrainState:
+               subsamples: Callable[[int], np.ndarray] | None,
+               time_limit: float | None) -> TrainState:
     rng = _generator(seed, state)
     if state.lam is None:
         state.lam = options.lam
     started = time.perf_counter()
     f, g = problem.f_and_grad(state.theta)
-    while state.iteration < options.iterations:
+    while state.iteration < options.iterations and not _out_of_time(state, started, time_limit):
         grad_norm = float(np.linalg.norm(g))
         if grad_norm <= options.grad_tol:
             state.stop_reason = f"||grad f|| <= {options.grad_tol}"
@@ -405,22 +431,26 @@ def _minibatch_epochs(problem: Problem, state: TrainState, options: Any, seed: i
                       batches: Callable[[int, int], np.ndarray] | None,
                       callback: Callable[[TrainState, dict], None] | None,
                       progress: Callable[[str], None] | None,
-                      update: Callable[[np.ndarray, int], dict[str, Any]]) -> TrainState:
+                      update: Callable[[np.ndarray, int], dict[str, Any]],
+                      time_limit: float | None) -> TrainState:
     """The epochs of SG and Adam: for every mini-batch B, the gradient of
     ``theta^T theta / (2 C l) + (1/|B|) sum_{i in B} ξ_i`` (an unbiased estimate of ``∇f``)
     goes to ``update(gradient, epoch)``; after every epoch, ``f``, ``∇f`` and the log."""
+    _check_time_limit(time_limit)
     with one_blas_thread():        # the updates' BLAS calls too: the same for any threads
-        return _epochs(problem, state, options, seed, batches, callback, progress, update)
+        return _epochs(problem, state, options, seed, batches, callback, progress, update,
+                       time_limit)
 
 
 def _epochs(problem: Problem, state: TrainState, options: Any, seed: int,
             batches: Callable[[int, int], np.ndarray] | None,
             callback: Callable[[TrainState, dict], None] | None,
             progress: Callable[[str], None] | None,
-            update: Callable[[np.ndarray, int], dict[str, Any]]) -> TrainState:
+            update: Callable[[np.ndarray, int], dict[str, Any]],
+            time_limit: float | None) -> TrainState:
     rng = _generator(seed, state)
     started = time.perf_counter()
-    while state.iteration < options.iterations:
+    while state.iteration < options.iterations and not _out_of_time(state, started, time_limit):
         epoch_batches = _epoch_batches(problem.l, options.batch_size, options.sampling, rng)
         for j, batch in enumerate(epoch_batches):
             if batches is not None:
@@ -442,14 +472,16 @@ def _epochs(problem: Problem, state: TrainState, options: Any, seed: int,
 def sg(problem: Problem, state: TrainState, options: SGOptions = SGOptions(), seed: int = 0,
        callback: Callable[[TrainState, dict], None] | None = None,
        progress: Callable[[str], None] | None = None,
-       batches: Callable[[int, int], np.ndarray] | None = None) -> TrainState:
+       batches: Callable[[int, int], np.ndarray] | None = None,
+       time_limit: float | None = None) -> TrainState:
     """Stochastic gradient with momentum (simpleNN's ``sgd.m``); an iteration is an epoch.
 
     ``v <- momentum v - lr g``, ``theta <- theta + v`` for every mini-batch gradient ``g``;
     the learning rate follows ``options.lr_schedule``.
 
-    Parameters and returns as for :func:`newton_cg`; ``batches(epoch, j)``, if given, is
-    the j-th mini-batch of the epoch (0-based), to replay a recorded run.
+    Parameters and returns as for :func:`newton_cg` (``time_limit`` is checked between
+    epochs); ``batches(epoch, j)``, if given, is the j-th mini-batch of the epoch (0-based),
+    to replay a recorded run.
     """
     if state.velocity is None:
         state.velocity = np.zeros_like(state.theta)
@@ -463,13 +495,15 @@ def sg(problem: Problem, state: TrainState, options: SGOptions = SGOptions(), se
         state.theta = state.theta + state.velocity
         return {"lr": lr}
 
-    return _minibatch_epochs(problem, state, options, seed, batches, callback, progress, update)
+    return _minibatch_epochs(problem, state, options, seed, batches, callback, progress, update,
+                             time_limit)
 
 
 def adam(problem: Problem, state: TrainState, options: AdamOptions = AdamOptions(),
          seed: int = 0, callback: Callable[[TrainState, dict], None] | None = None,
          progress: Callable[[str], None] | None = None,
-         batches: Callable[[int, int], np.ndarray] | None = None) -> TrainState:
+         batches: Callable[[int, int], np.ndarray] | None = None,
+         time_limit: float | None = None) -> TrainState:
     """Adam (simpleNN's ``adam.m``); an iteration is an epoch.
 
     ``m <- beta1 m + (1 - beta1) g``, ``v <- beta2 v + (1 - beta2) g**2``,
@@ -493,7 +527,8 @@ def adam(problem: Problem, state: TrainState, options: AdamOptions = AdamOptions
         state.theta = state.theta - options.lr * (m_hat / (np.sqrt(v_hat) + options.eps))
         return {"lr": options.lr}
 
-    return _minibatch_epochs(problem, state, options, seed, batches, callback, progress, update)
+    return _minibatch_epochs(problem, state, options, seed, batches, callback, progress, update,
+                             time_limit)
 
 
 # --- simpleNN's option string -----------------------------------------------------------------

@@ -37,6 +37,13 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def _seconds(text: str) -> float:
+    value = _float(text)
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
 def add_parsers(sub, positive_int, add_threads) -> None:
     train = sub.add_parser(
         "train", help="train a network with Newton-CG or SG",
@@ -108,6 +115,9 @@ def add_parsers(sub, positive_int, add_threads) -> None:
     train.add_argument("--chunk-size", type=positive_int, default=None,
                        help="instances per chunk for f and its gradient over the data "
                        "(256 for the sparse backend; the dense backend picks its own)")
+    train.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
+                       help="start no new iteration after this many seconds of training "
+                       "(counted across --resume); the model keeps the last iterate")
     train.add_argument("--out", default="model.npz", help="where the model is saved")
     train.add_argument("--resume", action="store_true",
                        help="continue the run saved in --out up to --iterations")
@@ -302,7 +312,8 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             print(_row(row), flush=True)
 
     try:
-        state = run(problem, state, opt, options["seed"], checkpoint, show if on_terminal else None)
+        state = run(problem, state, opt, options["seed"], checkpoint,
+                    show if on_terminal else None, time_limit=args.time_limit)
     finally:
         if hasattr(problem, "client"):
             from .distributed import disconnect

@@ -193,3 +193,55 @@ def test_load_data_reads_npz_files(tmp_path):
         load_data(tmp_path / "noy.npz")
     with pytest.raises(ValueError, match=r"expected a \.npz or \.mat file"):
         load_data(tmp_path / "d.csv")
+
+
+class _Clock:
+    """A stand-in for ``time.perf_counter`` that moves only when told."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+@pytest.mark.parametrize("optimizer", ["newton", "sg"])
+def test_time_limit_stops_between_iterations_with_the_theta_of_a_shorter_run(
+        optimizer, monkeypatch):
+    import kronconv.train as train
+
+    clock = _Clock()
+    monkeypatch.setattr(train, "time", clock)
+    arch, problem = _digits_problem("dense")
+    run, options = ((newton_cg, NewtonOptions) if optimizer == "newton"
+                    else (train.sg, lambda iterations: train.SGOptions(iterations=iterations,
+                                                                       batch_size=256)))
+
+    def ten_seconds_an_iteration(state, row):
+        clock.now += 10.0
+
+    limited = run(problem, TrainState(init_params(arch, 0)), options(iterations=50),
+                  callback=ten_seconds_an_iteration, time_limit=25)
+    assert limited.iteration == 3                  # started at 0, 10 and 20 s; not at 30 s
+    assert limited.stop_reason == "time limit: 25 s"
+    assert limited.elapsed == 30.0
+    three = run(problem, TrainState(init_params(arch, 0)), options(iterations=3))
+    np.testing.assert_array_equal(limited.theta, three.theta)
+    assert three.stop_reason is None
+
+
+@pytest.mark.parametrize("value, error", [(0, ValueError), (-1.0, ValueError),
+                                          (float("nan"), ValueError), ("60", TypeError),
+                                          (True, TypeError)])
+def test_time_limit_rejects_what_is_not_a_positive_number(value, error):
+    arch, problem = _digits_problem("dense")
+    with pytest.raises(error, match="time_limit"):
+        newton_cg(problem, TrainState(init_params(arch, 0)), time_limit=value)
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "soon", "inf"])
+def test_train_cli_rejects_a_bad_time_limit(text, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--time-limit", text, "--quiet"])
+    assert exit_info.value.code == 2
+    assert "--time-limit" in capsys.readouterr().err
