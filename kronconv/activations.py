@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["ACTIVATIONS", "Activation", "get_activation"]
+from ._validate import Options, validate_params
+
+__all__ = ["ACTIVATION", "ACTIVATIONS", "Activation", "get_activation"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,11 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
+#: The constraint of the argument ``activation`` of the public functions.
+ACTIVATION = Options(tuple(ACTIVATIONS), instance_of=Activation)
+
+
+@validate_params({"activation": ACTIVATION})
 def get_activation(activation: str | Activation) -> Activation:
     """Look up an activation by name, or pass an :class:`Activation` through.
 
@@ -88,18 +95,12 @@ def get_activation(activation: str | Activation) -> Activation:
     ------
     ValueError
         If the name is unknown.
+    TypeError
+        If ``activation`` is neither a string nor an :class:`Activation`.
 
     Examples
     --------
     >>> get_activation("relu").name
     'relu'
     """
-    if isinstance(activation, Activation):
-        return activation
-    try:
-        return ACTIVATIONS[activation]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"activation must be an Activation or one of {sorted(ACTIVATIONS)}, "
-            f"got {activation!r}"
-        ) from None
+    return activation if isinstance(activation, Activation) else ACTIVATIONS[activation]

@@ -22,9 +22,11 @@ from typing import Literal
 import numpy as np
 
 from . import dense, sparse
+from ._validate import Options
 from .cache import LayerCache
 
-__all__ = ["BACKENDS", "FORMS", "backend_of", "backward", "check_form", "get_backend"]
+__all__ = ["BACKEND", "BACKENDS", "FORM", "FORMS", "FORWARD_FORM", "backend_of", "backward",
+           "check_form", "get_backend"]
 
 Backend = Literal["sparse", "dense"]
 BackwardForm = Literal["kron", "vec"]
@@ -36,6 +38,11 @@ BACKENDS = tuple(_REGISTRY)
 #: The forms of the backward equations (1), (5), (8)/(9): the Kronecker products of the
 #: slides, or the vec forms (the dense backend computes the vec forms only).
 FORMS = ("kron", "vec")
+
+#: The constraints of the arguments ``backend`` and ``form`` of the public functions.
+BACKEND = Options(BACKENDS)
+FORM = Options(FORMS)
+FORWARD_FORM = Options(("I_kron_W", "phiT_kron_I"))
 
 
 def get_backend(name: object) -> ModuleType:

@@ -57,6 +57,11 @@ class LayerCache:
         """The number of instances in the batch."""
         return self.phi.shape[-1]
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the forward pass (and of its backward pass)."""
+        return self.phi.dtype
+
     def _matrix(self, X: np.ndarray, rows: int) -> np.ndarray:
         from .backends import get_backend  # the backends import this module
 

@@ -34,6 +34,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validate import (
+    InstanceOf,
+    Integer,
+    IsCallable,
+    Optional,
+    Options,
+    SequenceOf,
+    validate_params,
+)
 from .layer import backward, conv_S, forward, grad_b, grad_W, grad_Z, phi_pad, pool
 from .layout import W_from_oihw, Z_from_nchw, nchw_from_Z, oihw_from_W
 from .shapes import LayerShape
@@ -64,6 +73,12 @@ CONV_CASES = _cases({
     "1 x 1 filter": LayerShape(5, 3, 3, 2, 1),
     "h = a_pad = b_pad with padding 1": LayerShape(3, 3, 2, 2, 5, padding=1),
 })
+#: The constraints of the arguments of the checks (the kernels, the cases, the dtypes).
+KERNEL = IsCallable()
+CASES = SequenceOf(InstanceOf(Case, "a Case"))
+DTYPES = SequenceOf(Options(tuple(TOLERANCE)))
+SEED = Integer(0)
+
 POOL_CASES = _cases({
     f"{kind} {size}x{size}, stride {stride}, {a}x{b}": LayerShape(
         a, b, 3, 3, 1, pool=kind, pool_size=size, pool_stride=stride)
@@ -96,6 +111,8 @@ def _call(what: str, case: Case, dtype: str, fn: Callable, *args):
                              f"raised {type(exc).__name__}: {exc}") from exc
 
 
+@validate_params({"conv2d": KERNEL, "conv2d_backward": Optional(KERNEL), "cases": CASES,
+                  "dtypes": DTYPES, "seed": SEED})
 def check_conv2d(conv2d: Callable, conv2d_backward: Callable | None = None, *,
                  cases: tuple[Case, ...] = CONV_CASES,
                  dtypes: tuple[str, ...] = ("float64", "float32"),
@@ -121,6 +138,9 @@ def check_conv2d(conv2d: Callable, conv2d_backward: Callable | None = None, *,
     ------
     AssertionError
         At the first failing case, with the report.
+    TypeError, ValueError
+        If an argument is not what is described above (naming it: ``dtypes[0] must be one
+        of ('float64', 'float32'), got 'float16'``).
     """
     passed: list[str] = []
     for case, dtype, rng in _battery(cases, dtypes, seed, passed):
@@ -148,6 +168,8 @@ def check_conv2d(conv2d: Callable, conv2d_backward: Callable | None = None, *,
     return passed
 
 
+@validate_params({"pool_fn": KERNEL, "pool_backward": Optional(KERNEL), "cases": CASES,
+                  "dtypes": DTYPES, "seed": SEED})
 def check_pool(pool_fn: Callable, pool_backward: Callable | None = None, *,
                cases: tuple[Case, ...] = POOL_CASES,
                dtypes: tuple[str, ...] = ("float64", "float32"), seed: int = 0) -> list[str]:
@@ -170,6 +192,8 @@ def check_pool(pool_fn: Callable, pool_backward: Callable | None = None, *,
     ------
     AssertionError
         At the first failing case, with the report.
+    TypeError, ValueError
+        If an argument is not what is described above, naming it.
     """
     passed: list[str] = []
     for case, dtype, rng in _battery(cases, dtypes, seed, passed):

@@ -26,13 +26,13 @@ import math
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from ._validate import as_float_array, check_int, check_shape, require_finite
+from ._validate import Array, check_shape, validate_params
 from .architecture import Architecture
-from .backends import Backend, get_backend
-from .losses import LOSSES, check_labels, loss_hessian_vector
+from .backends import Backend
+from .losses import OUTPUTS, check_labels, hessian_vector
 from .memory import check_memory, forward_bytes
 from .network import R_network, check_network_args, run_backward, run_forward
-from .objective_function import check_C, chunks, regularization
+from .objective_function import EVALUATION_ARGS, OUTPUT_ARGS, chunks, regularization
 from .parallel import map_blocks, resolve_threads
 from .parameters import unpack_params
 
@@ -40,12 +40,15 @@ __all__ = ["GaussNewton", "GaussNewtonBlock", "add_products", "jacobian_T_vector
            "jacobian_vector"]
 
 
-def _check_direction(v: object, theta: np.ndarray, name: str) -> np.ndarray:
-    v = as_float_array(v, name)
+#: A direction in theta-space (any float dtype: it is computed with in theta's).
+DIRECTION = Array("(n_params,)")
+
+
+def _check_direction(v: np.ndarray, theta: np.ndarray, name: str) -> np.ndarray:
+    """The checked ``v`` in theta's dtype, once its shape is seen to be theta's."""
     if v.shape != theta.shape:
         raise ValueError(f"{name} must have the shape of theta, (n_params,) = {theta.shape}, "
                          f"got shape {v.shape}")
-    require_finite(v, name)
     return v.astype(theta.dtype, copy=False)
 
 
@@ -66,15 +69,14 @@ class GaussNewtonBlock:
     def product(self, v: np.ndarray) -> np.ndarray:
         """``sum_{i in block} J_i^T B_i J_i v``."""
         Jv = R_network(self.theta, v, self.arch, self.cache)
-        BJv = loss_hessian_vector(self.z, self.y, Jv, self.loss)
+        BJv = hessian_vector(self.z, Jv, self.loss)
         return run_backward(BJv, self.theta, self.arch, self.cache)
 
 
-def _forward_blocks(theta: object, arch: Architecture, Z: object, backend: str,
-                    chunk_size: int | None, threads: int) -> tuple[np.ndarray, list]:
-    """theta checked, and ``(instances, outputs, cache)`` of every block's forward pass."""
-    get_backend(backend)
-    theta, params, Z, N = check_network_args(theta, arch, Z)
+def _forward_blocks(theta: np.ndarray, arch: Architecture, Z: np.ndarray, backend: str,
+                    chunk_size: int | None, threads: int) -> list:
+    """``(instances, outputs, cache)`` of every block's forward pass (checked arguments)."""
+    params, N = check_network_args(theta, arch, Z)
     blocks = chunks(Z, N, arch, chunk_size, backend)
     check_memory(forward_bytes(arch.conv_shapes, N, Z.dtype, True),
                  f"the forward caches of {N} instances", "use a smaller subsample or batch")
@@ -84,9 +86,10 @@ def _forward_blocks(theta: object, arch: Architecture, Z: object, backend: str,
         z, cache = run_forward(params, arch, Zc, True, backend)
         return rows, z, cache
 
-    return theta, map_blocks(forward, blocks, threads)
+    return map_blocks(forward, blocks, threads)
 
 
+@validate_params({**OUTPUT_ARGS, "v": DIRECTION}, same_dtype=("Z", "theta"))
 def jacobian_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, v: np.ndarray,
                     backend: Backend = "sparse", chunk_size: int | None = None,
                     threads: int | None = None) -> np.ndarray:
@@ -98,7 +101,7 @@ def jacobian_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, v: np.
     arch : Architecture
     Z : ndarray of shape (d, a*b*N)
     v : ndarray of shape (arch.n_params,)
-        A direction in theta-space.
+        A direction in theta-space; computed with in theta's dtype.
     backend : {"sparse", "dense"}, default "sparse"
     chunk_size, threads : int, optional
         Blocks of instances and the threads that share them out (see
@@ -117,13 +120,14 @@ def jacobian_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, v: np.
     >>> jacobian_vector(theta, arch, np.ones((1, 64 * 2)), theta).shape
     (10, 2)
     """
-    threads = resolve_threads(threads)
-    theta, blocks = _forward_blocks(theta, arch, Z, backend, chunk_size, threads)
     v = _check_direction(v, theta, "v")
+    threads = resolve_threads(threads)
+    blocks = _forward_blocks(theta, arch, Z, backend, chunk_size, threads)
     return np.concatenate(map_blocks(lambda b: R_network(theta, v, arch, b[2]), blocks,
                                      threads), axis=1)
 
 
+@validate_params({**OUTPUT_ARGS, "u": OUTPUTS}, same_dtype=("Z", "theta", "u"))
 def jacobian_T_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, u: np.ndarray,
                       backend: Backend = "sparse", chunk_size: int | None = None,
                       threads: int | None = None) -> np.ndarray:
@@ -134,7 +138,7 @@ def jacobian_T_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, u: n
     theta, arch, Z, backend, chunk_size, threads
         As for :func:`jacobian_vector`.
     u : ndarray of shape (n_classes, N)
-        Column i is ``u_i``.
+        Column i is ``u_i``; in the dtype of theta.
 
     Returns
     -------
@@ -150,12 +154,10 @@ def jacobian_T_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, u: n
     >>> bool(np.isclose(lhs, jacobian_T_vector(theta, arch, Z, u) @ v))     # <u, Jv> = <J^T u, v>
     True
     """
-    threads = resolve_threads(threads)
-    theta, blocks = _forward_blocks(theta, arch, Z, backend, chunk_size, threads)
-    N = sum(rows.stop - rows.start for rows, _, _ in blocks)
-    u = as_float_array(u, "u", theta.dtype)
+    _, N = check_network_args(theta, arch, Z)
     check_shape(u, (arch.n_classes, N), "u", "(n_classes, N)")
-    require_finite(u, "u")
+    threads = resolve_threads(threads)
+    blocks = _forward_blocks(theta, arch, Z, backend, chunk_size, threads)
     parts = map_blocks(lambda b: run_backward(u[:, b[0]], theta, arch, b[2]), blocks, threads)
     total = np.zeros_like(theta)
     for part in parts:                           # in block order: the same for any threads
@@ -206,18 +208,16 @@ class GaussNewton:
     True
     """
 
+    @validate_params(EVALUATION_ARGS, same_dtype=("Z", "theta"))
     def __init__(self, theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
                  C: float = math.inf, loss: str = "squared", n_total: int | None = None,
                  backend: Backend = "sparse", chunk_size: int | None = None,
                  threads: int | None = None) -> None:
-        C = check_C(C)
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         self.threads = resolve_threads(threads)
-        get_backend(backend)
-        self.theta, _, Z, N = check_network_args(theta, arch, Z)
+        _, N = check_network_args(theta, arch, Z)
+        self.theta = theta
         y = check_labels(y, arch.n_classes, N)
-        n_all = N if n_total is None else check_int(n_total, "n_total", 1)
+        n_all = N if n_total is None else n_total
         self.arch, self.loss, self.backend, self.N = arch, loss, backend, N
         self.reg = regularization(C, n_all)
         check_memory(forward_bytes(arch.conv_shapes, N, Z.dtype, True),
@@ -230,13 +230,70 @@ class GaussNewton:
     def shape(self) -> tuple[int, int]:
         return (self.theta.size, self.theta.size)
 
-    def matvec(self, v: np.ndarray) -> np.ndarray:
-        """``G v = v / (C l) + (1/|S|) sum_i J_i^T B_i J_i v``."""
-        v = _check_direction(v, self.theta, "v")
+    def _product(self, v: np.ndarray) -> np.ndarray:
+        """``G v`` of a checked vector in theta's dtype."""
         return add_products(map_blocks(lambda b: b.product(v), self.blocks, self.threads),
                             self.N, self.reg, v)
 
+    @validate_params({"v": Array("(n_params,) or (n_params, 1)", ndim=(1, 2))})
+    def matvec(self, v: np.ndarray) -> np.ndarray:
+        """``G v = v / (C l) + (1/|S|) sum_i J_i^T B_i J_i v``.
+
+        Parameters
+        ----------
+        v : ndarray of shape (n_params,) or (n_params, 1)
+            Any float dtype; computed with in theta's.
+
+        Returns
+        -------
+        ndarray of the shape of ``v``, in theta's dtype
+
+        Raises
+        ------
+        ValueError
+            If ``v`` does not have one of those shapes, or is not finite.
+        TypeError
+            If ``v`` is not real floating point.
+        """
+        if v.ndim == 2 and v.shape[1] != 1:
+            raise ValueError(f"v must have shape (n_params,) or (n_params, 1) = "
+                             f"({self.theta.size}, 1), got shape {v.shape}")
+        return self._product(_check_direction(v.reshape(-1), self.theta, "v")).reshape(v.shape)
+
+    @validate_params({"V": Array("(n_params, k)")})
+    def matmat(self, V: np.ndarray) -> np.ndarray:
+        """``G V``, column by column: column j is ``matvec(V[:, j])``.
+
+        Parameters
+        ----------
+        V : ndarray of shape (n_params, k)
+            Any float dtype; computed with in theta's.
+
+        Returns
+        -------
+        ndarray of shape (n_params, k), in theta's dtype
+
+        Raises
+        ------
+        ValueError
+            If ``V`` does not have ``n_params`` rows, or is not finite.
+        TypeError
+            If ``V`` is not real floating point.
+        """
+        if V.shape[0] != self.theta.size:
+            raise ValueError(f"V must have shape (n_params, k) = ({self.theta.size}, k), "
+                             f"got shape {V.shape}")
+        V = V.astype(self.theta.dtype, copy=False)
+        GV = np.empty_like(V)
+        for j in range(V.shape[1]):
+            GV[:, j] = self._product(np.ascontiguousarray(V[:, j]))
+        return GV
+
     def as_linear_operator(self) -> LinearOperator:
-        """``G`` as a symmetric :class:`scipy.sparse.linalg.LinearOperator`."""
+        """``G`` as a symmetric :class:`scipy.sparse.linalg.LinearOperator`.
+
+        It takes vectors of shape (n_params,) or (n_params, 1) and matrices (n_params, k)
+        (``op @ V``), as scipy's contract allows.
+        """
         return LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.matvec,
-                              dtype=self.theta.dtype)
+                              matmat=self.matmat, rmatmat=self.matmat, dtype=self.theta.dtype)

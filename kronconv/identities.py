@@ -9,21 +9,21 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._deprecated import moved
-from ._validate import as_float_array, require_ndim
+from ._validate import Array, validate_params
 
 __all__ = ["identity2", "identity3"]
 
 
-def _check_product(A: object, B: object) -> tuple[np.ndarray, np.ndarray]:
-    A, B = as_float_array(A, "A"), as_float_array(B, "B")
-    require_ndim(A, 2, "A", "(p, q)")
-    require_ndim(B, 2, "B", "(q, r)")
+FACTORS = {"A": Array("(p, q)"), "B": Array("(q, r)")}
+
+
+def _check_product(A: np.ndarray, B: np.ndarray) -> None:
     if A.shape[1] != B.shape[0]:
         raise ValueError(f"B must have shape (q, r) with q = A.shape[1] = {A.shape[1]}, "
                          f"got shape {B.shape}")
-    return A, B
 
 
+@validate_params(FACTORS)
 def identity2(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Right-hand side of identity (2): ``vec(AB)^T = vec(B)^T (I_r ⊗ A^T)``.
 
@@ -44,10 +44,11 @@ def identity2(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     >>> bool(np.allclose(identity2(A, B), (A @ B).reshape(-1, order="F")))
     True
     """
-    A, B = _check_product(A, B)
+    _check_product(A, B)
     return B.reshape(-1, order="F") @ sp.kron(sp.eye_array(B.shape[1]), A.T, format="csr")
 
 
+@validate_params(FACTORS)
 def identity3(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Right-hand side of identity (3): ``vec(AB)^T = vec(A)^T (B ⊗ I_p)``.
 
@@ -68,7 +69,7 @@ def identity3(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     >>> bool(np.allclose(identity3(A, B), (A @ B).reshape(-1, order="F")))
     True
     """
-    A, B = _check_product(A, B)
+    _check_product(A, B)
     return A.reshape(-1, order="F") @ sp.kron(B, sp.eye_array(A.shape[0]), format="csr")
 
 

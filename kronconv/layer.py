@@ -18,22 +18,24 @@ from types import ModuleType
 import numpy as np
 
 from ._deprecated import moved
-from ._validate import as_float_array, batch_size, check_shape, require_finite
-from .activations import Activation, get_activation
+from ._validate import Array, InstanceOf, batch_size, check_shape, validate_params
+from .activations import ACTIVATION, Activation, get_activation
 from .backends import (
+    BACKEND,
     BACKENDS,
+    FORM,
+    FORWARD_FORM,
     Backend,
     BackwardForm,
     ForwardForm,
     backend_of,
-    check_form,
     get_backend,
 )
 from .backends import backward as layer_backward
 from .cache import LayerCache
 from .layout import batch_from_columns, columns_from_batch
 from .memory import check_memory, forward_bytes
-from .shapes import LayerShape, check_layer_shape
+from .shapes import SHAPE, LayerShape
 
 __all__ = [
     "BACKENDS",
@@ -65,51 +67,51 @@ def _out(be: ModuleType, X: np.ndarray, rows: int) -> np.ndarray:
 
 
 # --- argument checks ---------------------------------------------------------------------------
+# The constraints of the arguments, declared once; the shapes that depend on the LayerShape
+# (or the cache) are checked below.
+
+CACHE = InstanceOf(LayerCache, "the LayerCache from forward()")
+IMAGES = Array("(d, a*b*N)")
+WEIGHTS = Array("(d_out, h*h*d)")
+BIAS = Array("(d_out,)")
+SIGMA_S = Array("(d_out, a_conv*b_conv*N)")
+D_S = Array("(d_out, a_conv*b_conv*N)")
+PHI = Array("(h*h*d, a_conv*b_conv*N)")
+D_Z_NEXT = Array("(d_out, a_out*b_out*N)")
 
 
-def _check_Z(Z: object, shape: LayerShape) -> tuple[np.ndarray, int]:
-    check_layer_shape(shape)
-    Z = as_float_array(Z, "Z")
-    N = batch_size(Z, shape.d, shape.a * shape.b, "Z", "(d, a*b*N)")
-    require_finite(Z, "Z")
-    return Z, N
+def _guard(shape: LayerShape, N: int, dtype: np.dtype, what: str, keep: bool = False) -> None:
+    """Refuse, before allocating, a layer's pass on ``N`` instances above the memory limit."""
+    check_memory(forward_bytes([shape], N, dtype, keep), f"{what} on {N} instances of {shape}",
+                 "use a smaller batch, or the dense backend")
 
 
-def _check_W(W: object, shape: LayerShape, dtype: np.dtype | None) -> np.ndarray:
-    W = as_float_array(W, "W", dtype)
+def _batch_Z(Z: np.ndarray, shape: LayerShape) -> int:
+    return batch_size(Z, shape.d, shape.a * shape.b, "Z", "(d, a*b*N)")
+
+
+def _batch_dS(dS: np.ndarray, shape: LayerShape, name: str = "dS") -> int:
+    return batch_size(dS, shape.d_out, shape.n_windows, name, "(d_out, a_conv*b_conv*N)")
+
+
+def _check_W_b(W: np.ndarray, b: np.ndarray | None, shape: LayerShape) -> None:
     check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
-    require_finite(W, "W")
-    return W
+    if b is not None:
+        check_shape(b, (shape.d_out,), "b", "(d_out,)")
 
 
-def _check_b(b: object, shape: LayerShape, dtype: np.dtype) -> np.ndarray:
-    b = as_float_array(b, "b", dtype)
-    check_shape(b, (shape.d_out,), "b", "(d_out,)")
-    require_finite(b, "b")
-    return b
-
-
-def _check_dS(dS: object, shape: LayerShape) -> tuple[np.ndarray, int]:
-    check_layer_shape(shape)
-    dS = as_float_array(dS, "dS")
-    N = batch_size(dS, shape.d_out, shape.n_windows, "dS", "(d_out, a_conv*b_conv*N)")
-    require_finite(dS, "dS")
-    return dS, N
-
-
-def _check_dZ_next(dZ_next: object, cache: object) -> tuple[ModuleType, np.ndarray]:
-    be = backend_of(cache)
-    shape = cache.shape
-    dZ_next = as_float_array(dZ_next, "dZ_next", cache.phi.dtype)
+def _dZ_next(dZ_next: np.ndarray, cache: LayerCache) -> tuple[ModuleType, np.ndarray]:
+    """The backend of ``cache`` and ``dZ_next`` (checked for its shape) in its layout."""
+    be, shape = backend_of(cache), cache.shape
     check_shape(dZ_next, (shape.d_out, shape.a_out * shape.b_out * cache.N), "dZ_next",
                 "(d_out, a_out*b_out*N)")
-    require_finite(dZ_next, "dZ_next")
     return be, _into(be, dZ_next, shape.a_out, shape.b_out, shape.d_out)
 
 
 # --- forward -----------------------------------------------------------------------------------
 
 
+@validate_params({"Z": IMAGES, "shape": SHAPE, "backend": BACKEND})
 def phi_pad(Z: np.ndarray, shape: LayerShape, backend: Backend = "sparse") -> np.ndarray:
     """``phi(pad(Z))``: ``vec(phi(pad(Z))) = P_phi P_pad vec(Z)``.
 
@@ -133,10 +135,12 @@ def phi_pad(Z: np.ndarray, shape: LayerShape, backend: Backend = "sparse") -> np
     array([0., 1., 3., 4.])
     """
     be = get_backend(backend)
-    Z, _ = _check_Z(Z, shape)
+    _guard(shape, _batch_Z(Z, shape), Z.dtype, "phi(pad(Z))")
     return _out(be, be.phi_pad(_into(be, Z, shape.a, shape.b, shape.d), shape), shape.W_shape[1])
 
 
+@validate_params({"Z": IMAGES, "W": WEIGHTS, "b": BIAS, "shape": SHAPE,
+                  "form": FORWARD_FORM, "backend": BACKEND}, same_dtype=("Z", "W", "b"))
 def conv_S(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
            form: ForwardForm = "I_kron_W", backend: Backend = "sparse") -> np.ndarray:
     """The convolution ``S = W phi(pad(Z)) + b 1^T``, in either of the slides' two forms.
@@ -172,14 +176,15 @@ def conv_S(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     >>> conv_S(np.ones((1, 4)), np.array([[1.0, 2.0, 3.0, 4.0]]), np.array([0.5]), s)
     array([[10.5]])
     """
-    check_form(form, ("I_kron_W", "phiT_kron_I"))
     be = get_backend(backend)
-    Z, _ = _check_Z(Z, shape)
-    W, b = _check_W(W, shape, Z.dtype), _check_b(b, shape, Z.dtype)
+    N = _batch_Z(Z, shape)
+    _check_W_b(W, b, shape)
+    _guard(shape, N, Z.dtype, "the convolution")
     phi = be.phi_pad(_into(be, Z, shape.a, shape.b, shape.d), shape)
     return _out(be, be.conv_S(phi, W, b, shape, form), shape.d_out)
 
 
+@validate_params({"sigma_S": SIGMA_S, "shape": SHAPE, "backend": BACKEND})
 def pool(sigma_S: np.ndarray, shape: LayerShape, backend: Backend = "sparse") -> np.ndarray:
     """Pooling: ``Z^{m+1} = mat(P_pool vec(sigma(S)))`` for every instance.
 
@@ -201,28 +206,27 @@ def pool(sigma_S: np.ndarray, shape: LayerShape, backend: Backend = "sparse") ->
     array([[4.]])
     """
     be = get_backend(backend)
-    check_layer_shape(shape)
-    sigma_S = as_float_array(sigma_S, "sigma_S")
-    batch_size(sigma_S, shape.d_out, shape.n_windows, "sigma_S", "(d_out, a_conv*b_conv*N)")
-    require_finite(sigma_S, "sigma_S")
+    _guard(shape, _batch_dS(sigma_S, shape, "sigma_S"), sigma_S.dtype, "pooling")
     X = _into(be, sigma_S, shape.a_conv, shape.b_conv, shape.d_out)
     return _out(be, be.pool(X, shape)[0], shape.d_out)
 
 
-def _forward(Z: object, W: object, b: object, shape: LayerShape, activation: str | Activation,
+def _forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
+             activation: str | Activation,
              backend: str, keep: bool) -> tuple[np.ndarray, LayerCache | None]:
-    """:func:`forward` and :func:`layer_output`: check, run on the backend, return."""
+    """:func:`forward` and :func:`layer_output` on checked arguments: the shapes, then run on
+    the backend."""
     act = get_activation(activation)
     be = get_backend(backend)
-    Z, N = _check_Z(Z, shape)
-    W, b = _check_W(W, shape, Z.dtype), _check_b(b, shape, Z.dtype)
-    check_memory(forward_bytes([shape], N, Z.dtype, keep),
-                 f"one layer's forward pass on {N} instances of {shape}",
-                 "use a smaller batch, or the dense backend")
+    N = _batch_Z(Z, shape)
+    _check_W_b(W, b, shape)
+    _guard(shape, N, Z.dtype, "one layer's forward pass", keep)
     Z_next, cache = be.forward(_into(be, Z, shape.a, shape.b, shape.d), W, b, shape, act, keep)
     return _out(be, Z_next, shape.d_out), cache
 
 
+@validate_params({"Z": IMAGES, "W": WEIGHTS, "b": BIAS, "shape": SHAPE,
+                  "activation": ACTIVATION, "backend": BACKEND}, same_dtype=("Z", "W", "b"))
 def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
             activation: str | Activation = "relu",
             backend: Backend = "sparse") -> tuple[np.ndarray, LayerCache]:
@@ -273,6 +277,8 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     return _forward(Z, W, b, shape, activation, backend, keep=True)
 
 
+@validate_params({"Z": IMAGES, "W": WEIGHTS, "b": BIAS, "shape": SHAPE,
+                  "activation": ACTIVATION, "backend": BACKEND}, same_dtype=("Z", "W", "b"))
 def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
                  activation: str | Activation = "relu", backend: Backend = "sparse"
                  ) -> np.ndarray:
@@ -300,6 +306,7 @@ def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
 # --- backward ----------------------------------------------------------------------------------
 
 
+@validate_params({"dZ_next": D_Z_NEXT, "cache": CACHE}, same_dtype=("cache", "dZ_next"))
 def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     """Equation (7): ``∂ξ/∂vec(S)^T = (∂ξ/∂vec(Z^{m+1})^T P_pool) ⊙ vec(sigma'(S))^T``.
 
@@ -323,10 +330,12 @@ def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     >>> grad_S(np.array([[10.0]]), cache)      # routed to the maximum, entry 2
     array([[ 0.,  0., 10.,  0.]])
     """
-    be, dY = _check_dZ_next(dZ_next, cache)
+    be, dY = _dZ_next(dZ_next, cache)
     return _out(be, be.grad_S(dY, cache), cache.shape.d_out)
 
 
+@validate_params({"dS": D_S, "phi": PHI, "shape": SHAPE, "form": FORM, "backend": BACKEND},
+                 same_dtype=("dS", "phi"))
 def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
            backend: Backend = "sparse") -> np.ndarray:
     """Equation (1): the gradient with respect to ``W``.
@@ -363,16 +372,15 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: BackwardFor
     >>> grad_W(np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]]), s)
     array([[11.]])
     """
-    check_form(form)
     be = get_backend(backend)
-    dS, N = _check_dS(dS, shape)
-    phi = as_float_array(phi, "phi", dS.dtype)
+    N = _batch_dS(dS, shape)
     check_shape(phi, (shape.W_shape[1], shape.n_windows * N), "phi", "(h*h*d, a_conv*b_conv*N)")
-    require_finite(phi, "phi")
+    _guard(shape, N, dS.dtype, "the gradient with respect to W")
     return be.grad_W(_into(be, dS, shape.a_conv, shape.b_conv, shape.d_out),
                      _into(be, phi, shape.a_conv, shape.b_conv, shape.W_shape[1]), shape, form)
 
 
+@validate_params({"dS": D_S, "shape": SHAPE, "form": FORM, "backend": BACKEND})
 def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
            backend: Backend = "sparse") -> np.ndarray:
     """Equation (5): the gradient with respect to ``b``.
@@ -399,12 +407,13 @@ def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
     >>> grad_b(np.array([[1.0, 2.0]]), s)
     array([3.])
     """
-    check_form(form)
     be = get_backend(backend)
-    dS, _ = _check_dS(dS, shape)
+    _guard(shape, _batch_dS(dS, shape), dS.dtype, "the gradient with respect to b")
     return be.grad_b(_into(be, dS, shape.a_conv, shape.b_conv, shape.d_out), shape, form)
 
 
+@validate_params({"dS": D_S, "W": WEIGHTS, "shape": SHAPE, "form": FORM, "backend": BACKEND},
+                 same_dtype=("dS", "W"))
 def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
            backend: Backend = "sparse") -> np.ndarray:
     """Equations (8) and (9): the gradient passed to the previous layer.
@@ -431,14 +440,16 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: BackwardForm 
     >>> grad_Z(np.array([[1.0, 2.0]]), np.array([[1.0, 2.0, 3.0, 4.0]]), s)
     array([[4., 6.]])
     """
-    check_form(form)
     be = get_backend(backend)
-    dS, _ = _check_dS(dS, shape)
-    W = _check_W(W, shape, dS.dtype)
+    N = _batch_dS(dS, shape)
+    _check_W_b(W, None, shape)
+    _guard(shape, N, dS.dtype, "the gradient with respect to Z")
     dZ = be.grad_Z(_into(be, dS, shape.a_conv, shape.b_conv, shape.d_out), W, shape, form)
     return _out(be, dZ, shape.d)
 
 
+@validate_params({"dZ_next": D_Z_NEXT, "W": WEIGHTS, "cache": CACHE, "form": FORM},
+                 same_dtype=("cache", "dZ_next", "W"))
 def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
              form: BackwardForm = "vec") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of one layer: equation (7), then (1) and (5), then (8)/(9).
@@ -473,9 +484,8 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
     >>> dW.shape, db.shape, dZ.shape
     ((2, 8), (2,), (2, 9))
     """
-    check_form(form)
-    be, dY = _check_dZ_next(dZ_next, cache)
-    W = _check_W(W, cache.shape, cache.phi.dtype)
+    be, dY = _dZ_next(dZ_next, cache)
+    _check_W_b(W, None, cache.shape)
     dW, db, dZ = layer_backward(dY, W, cache, form)
     return dW, db, _out(be, dZ, cache.shape.d)
 

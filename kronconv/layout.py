@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import batch_size, check_int, require_ndim
+from ._validate import Array, Integer, batch_size, validate_params
 
 __all__ = [
     "W_from_hwio",
@@ -45,6 +45,15 @@ __all__ = [
 ]
 
 
+def _real(shape: str) -> Array:
+    """An array of real numbers of ``shape``, any dtype (the converters only move entries)."""
+    return Array(shape, kind="real", finite=False)
+
+
+SIZE = Integer(1)
+
+
+@validate_params({"A": _real("(r, c)")})
 def vec(A: np.ndarray) -> np.ndarray:
     """Stack the columns of ``A`` into one vector (column-major order).
 
@@ -63,11 +72,10 @@ def vec(A: np.ndarray) -> np.ndarray:
     >>> vec(np.array([[1, 2], [3, 4]]))
     array([1, 3, 2, 4])
     """
-    A = np.asarray(A)
-    require_ndim(A, 2, "A", "(r, c)")
     return A.reshape(-1, order="F").copy()
 
 
+@validate_params({"v": _real("(rows*cols,)"), "rows": Integer(0), "cols": Integer(0)})
 def mat(v: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Inverse of :func:`vec`: ``mat(v)_{rows x cols}``.
 
@@ -84,7 +92,9 @@ def mat(v: np.ndarray, rows: int, cols: int) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``v`` is not a vector of length ``rows*cols``.
+        If ``v`` is not a vector of length ``rows*cols``, or a size is negative.
+    TypeError
+        If ``rows`` or ``cols`` is not an integer, or ``v`` not an array of real numbers.
 
     Examples
     --------
@@ -93,7 +103,6 @@ def mat(v: np.ndarray, rows: int, cols: int) -> np.ndarray:
     array([[1, 2],
            [3, 4]])
     """
-    v = np.asarray(v)
     if v.shape != (rows * cols,):
         raise ValueError(
             f"v must have shape ({rows * cols},) to form a {rows} x {cols} matrix, "
@@ -113,17 +122,11 @@ _EXPECTED = {"chw": "(d, a, b)", "nchw": "(N, d, a, b)", "hwc": "(a, b, d)", "nh
 
 
 def _to_Z(x: np.ndarray, layout: str) -> np.ndarray:
-    x = np.asarray(x)
-    perm = _TO_Z[layout]
-    require_ndim(x, len(perm), "x", _EXPECTED[layout])
-    t = np.array(x.transpose(perm), order="C")
+    t = np.array(x.transpose(_TO_Z[layout]), order="C")
     return t.reshape(t.shape[0], -1)
 
 
 def _from_Z(Z: np.ndarray, a: int, b: int, layout: str) -> np.ndarray:
-    Z = np.asarray(Z)
-    require_ndim(Z, 2, "Z", "(d, a*b*N)")
-    a, b = check_int(a, "a", 1), check_int(b, "b", 1)
     d = Z.shape[0]
     N = batch_size(Z, d, a * b, "Z", "(d, a*b*N)")
     perm = _TO_Z[layout]
@@ -133,6 +136,7 @@ def _from_Z(Z: np.ndarray, a: int, b: int, layout: str) -> np.ndarray:
     return np.array(t.transpose(np.argsort(perm)), order="C")
 
 
+@validate_params({"x": _real(_EXPECTED["chw"])})
 def Z_from_chw(x: np.ndarray) -> np.ndarray:
     """Convert one image in channel-first layout (d, a, b) to kronconv's ``Z``.
 
@@ -157,6 +161,7 @@ def Z_from_chw(x: np.ndarray) -> np.ndarray:
     return _to_Z(x, "chw")
 
 
+@validate_params({"x": _real(_EXPECTED["nchw"])})
 def Z_from_nchw(x: np.ndarray) -> np.ndarray:
     """Convert a batch in NCHW layout (N, d, a, b) to kronconv's batch ``Z``.
 
@@ -181,6 +186,7 @@ def Z_from_nchw(x: np.ndarray) -> np.ndarray:
     return _to_Z(x, "nchw")
 
 
+@validate_params({"x": _real(_EXPECTED["hwc"])})
 def Z_from_hwc(x: np.ndarray) -> np.ndarray:
     """Convert one image in channel-last layout (a, b, d) to kronconv's ``Z``.
 
@@ -204,6 +210,7 @@ def Z_from_hwc(x: np.ndarray) -> np.ndarray:
     return _to_Z(x, "hwc")
 
 
+@validate_params({"x": _real(_EXPECTED["nhwc"])})
 def Z_from_nhwc(x: np.ndarray) -> np.ndarray:
     """Convert a batch in NHWC layout (N, a, b, d) to kronconv's batch ``Z``.
 
@@ -227,6 +234,7 @@ def Z_from_nhwc(x: np.ndarray) -> np.ndarray:
     return _to_Z(x, "nhwc")
 
 
+@validate_params({"Z": _real("(d, a*b)"), "a": SIZE, "b": SIZE})
 def chw_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
     """Inverse of :func:`Z_from_chw`: ``Z`` (d, a*b) to an image (d, a, b).
 
@@ -255,6 +263,7 @@ def chw_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
     return _from_Z(Z, a, b, "chw")
 
 
+@validate_params({"Z": _real("(d, a*b)"), "a": SIZE, "b": SIZE})
 def nchw_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
     """Inverse of :func:`Z_from_nchw`: batch ``Z`` (d, a*b*N) to (N, d, a, b).
 
@@ -282,6 +291,7 @@ def nchw_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
     return _from_Z(Z, a, b, "nchw")
 
 
+@validate_params({"Z": _real("(d, a*b)"), "a": SIZE, "b": SIZE})
 def hwc_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
     """Inverse of :func:`Z_from_hwc`: ``Z`` (d, a*b) to an image (a, b, d).
 
@@ -309,6 +319,7 @@ def hwc_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
     return _from_Z(Z, a, b, "hwc")
 
 
+@validate_params({"Z": _real("(d, a*b)"), "a": SIZE, "b": SIZE})
 def nhwc_from_Z(Z: np.ndarray, a: int, b: int) -> np.ndarray:
     """Inverse of :func:`Z_from_nhwc`: batch ``Z`` (d, a*b*N) to (N, a, b, d).
 
@@ -344,8 +355,6 @@ _TO_W = {"oihw": (0, 1, 3, 2), "hwio": (3, 2, 1, 0)}
 
 
 def _to_W(w: np.ndarray, layout: str) -> np.ndarray:
-    w = np.asarray(w)
-    require_ndim(w, 4, "w", _EXPECTED[layout])
     t = np.array(w.transpose(_TO_W[layout]), order="C")
     if t.shape[2] != t.shape[3]:
         raise ValueError(
@@ -354,9 +363,6 @@ def _to_W(w: np.ndarray, layout: str) -> np.ndarray:
 
 
 def _from_W(W: np.ndarray, h: int, layout: str) -> np.ndarray:
-    W = np.asarray(W)
-    require_ndim(W, 2, "W", "(d_out, h*h*d)")
-    h = check_int(h, "h", 1)
     d_out, cols = W.shape
     if cols == 0 or cols % (h * h):
         raise ValueError(
@@ -366,6 +372,7 @@ def _from_W(W: np.ndarray, h: int, layout: str) -> np.ndarray:
     return np.array(t.transpose(np.argsort(_TO_W[layout])), order="C")
 
 
+@validate_params({"w": _real(_EXPECTED["oihw"])})
 def W_from_oihw(w: np.ndarray) -> np.ndarray:
     """Convert a PyTorch OIHW weight (d_out, d, h, h) to kronconv's ``W`` (d_out, h*h*d).
 
@@ -395,6 +402,7 @@ def W_from_oihw(w: np.ndarray) -> np.ndarray:
     return _to_W(w, "oihw")
 
 
+@validate_params({"w": _real(_EXPECTED["hwio"])})
 def W_from_hwio(w: np.ndarray) -> np.ndarray:
     """Convert an HWIO weight (h, h, d, d_out) to kronconv's ``W`` (d_out, h*h*d).
 
@@ -423,6 +431,7 @@ def W_from_hwio(w: np.ndarray) -> np.ndarray:
     return _to_W(w, "hwio")
 
 
+@validate_params({"W": _real("(d_out, h*h*d)"), "h": SIZE})
 def oihw_from_W(W: np.ndarray, h: int) -> np.ndarray:
     """Inverse of :func:`W_from_oihw`: ``W`` (d_out, h*h*d) to OIHW (d_out, d, h, h).
 
@@ -451,6 +460,7 @@ def oihw_from_W(W: np.ndarray, h: int) -> np.ndarray:
     return _from_W(W, h, "oihw")
 
 
+@validate_params({"W": _real("(d_out, h*h*d)"), "h": SIZE})
 def hwio_from_W(W: np.ndarray, h: int) -> np.ndarray:
     """Inverse of :func:`W_from_hwio`: ``W`` (d_out, h*h*d) to HWIO (h, h, d, d_out).
 
@@ -484,33 +494,31 @@ def hwio_from_W(W: np.ndarray, h: int) -> np.ndarray:
 # r*b*d + q*d + c for NHWC. Converting a weight permutes its columns.
 
 _FLAT_AXES = {"nchw": (0, 3, 2, 1), "nhwc": (0, 2, 1, 3)}
+FLAT = _real("(n_out, d*a*b)")
 
 
-def _check_flat(M: np.ndarray, name: str, d: int, a: int, b: int) -> tuple:
-    """``(M, d, a, b)`` once ``M`` is checked to be ``(n_out, d*a*b)``."""
-    M = np.asarray(M)
-    require_ndim(M, 2, name, "(n_out, d*a*b)")
-    d, a, b = (check_int(v, n, 1) for n, v in (("d", d), ("a", a), ("b", b)))
+def _check_flat(M: np.ndarray, name: str, d: int, a: int, b: int) -> None:
+    """Raise unless the checked ``M`` has ``d*a*b`` columns."""
     if M.shape[1] != d * a * b:
         raise ValueError(f"{name} must have shape (n_out, d*a*b) = ({M.shape[0]}, {d * a * b}), "
                          f"got shape {M.shape}")
-    return M, d, a, b
 
 
 def _to_W_flat(w: np.ndarray, d: int, a: int, b: int, layout: str) -> np.ndarray:
-    w, d, a, b = _check_flat(w, "w", d, a, b)
+    _check_flat(w, "w", d, a, b)
     image = (d, a, b) if layout == "nchw" else (a, b, d)
     t = w.reshape(w.shape[0], *image).transpose(_FLAT_AXES[layout])
     return np.array(t, order="C").reshape(w.shape[0], -1)
 
 
 def _from_W_flat(W: np.ndarray, d: int, a: int, b: int, layout: str) -> np.ndarray:
-    W, d, a, b = _check_flat(W, "W", d, a, b)
+    _check_flat(W, "W", d, a, b)
     t = W.reshape(W.shape[0], b, a, d)               # axes (o, q, r, c) of vec(Z)
     return np.array(t.transpose(np.argsort(_FLAT_AXES[layout])), order="C").reshape(
         W.shape[0], -1)
 
 
+@validate_params({"w": FLAT, "d": SIZE, "a": SIZE, "b": SIZE})
 def W_from_nchw_flat(w: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
     """A fully-connected weight on a flattened NCHW image to one on ``z = vec(Z)``.
 
@@ -542,6 +550,7 @@ def W_from_nchw_flat(w: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
     return _to_W_flat(w, d, a, b, "nchw")
 
 
+@validate_params({"W": FLAT, "d": SIZE, "a": SIZE, "b": SIZE})
 def nchw_flat_from_W(W: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
     """Inverse of :func:`W_from_nchw_flat`.
 
@@ -564,6 +573,7 @@ def nchw_flat_from_W(W: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
     return _from_W_flat(W, d, a, b, "nchw")
 
 
+@validate_params({"w": FLAT, "d": SIZE, "a": SIZE, "b": SIZE})
 def W_from_nhwc_flat(w: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
     """A fully-connected weight on a flattened NHWC image to one on ``z = vec(Z)``.
 
@@ -587,6 +597,7 @@ def W_from_nhwc_flat(w: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
     return _to_W_flat(w, d, a, b, "nhwc")
 
 
+@validate_params({"W": FLAT, "d": SIZE, "a": SIZE, "b": SIZE})
 def nhwc_flat_from_W(W: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
     """Inverse of :func:`W_from_nhwc_flat`.
 

@@ -15,16 +15,19 @@ import numpy as np
 
 from . import full
 from ._deprecated import moved
-from ._validate import as_float_array, batch_size, check_shape, require_finite
+from ._validate import InstanceOf, batch_size, check_shape, validate_params
 from .architecture import Architecture
-from .backends import Backend, BackwardForm, backend_of, backward, check_form, get_backend
+from .backends import BACKEND, FORM, Backend, BackwardForm, backend_of, backward, get_backend
 from .cache import LayerCache
 from .full import FullCache
+from .layer import IMAGES
 from .layout import columns_from_batch
+from .losses import OUTPUTS
 from .memory import check_memory, forward_bytes
-from .parameters import unpack_params
+from .parameters import ARCH, THETA, unpack_params
 
 __all__ = [
+    "NETWORK_CACHE",
     "FullCache",
     "NetworkCache",
     "R_network",
@@ -48,23 +51,23 @@ class NetworkCache:
         """The number of instances in the batch."""
         return self.full[0].z.shape[1]
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the forward pass (and of its backward pass)."""
+        return self.full[0].z.dtype
 
-def check_network_args(theta: object, arch: object,
-                       Z: object) -> tuple[np.ndarray, list, np.ndarray, int]:
-    """``(theta, params, Z, N)`` after checking that they fit each other and share a dtype.
+
+NETWORK_CACHE = InstanceOf(NetworkCache, "the NetworkCache from forward_network()")
+
+
+def check_network_args(theta: np.ndarray, arch: Architecture, Z: np.ndarray) -> tuple[list, int]:
+    """``(params, N)`` once the checked ``theta`` and ``Z`` are seen to fit ``arch``.
 
     ``params`` is :func:`~kronconv.unpack_params`'s list of views into ``theta``.
     """
-    if not isinstance(arch, Architecture):
-        raise TypeError(f"arch must be an Architecture, got {type(arch).__name__}")
-    Z = as_float_array(Z, "Z")
     a, b, d = arch.input
     N = batch_size(Z, d, a * b, "Z", "(d, a*b*N)")
-    theta = as_float_array(theta, "theta", Z.dtype)
-    params = unpack_params(theta, arch)
-    require_finite(Z, "Z")
-    require_finite(theta, "theta")
-    return theta, params, Z, N
+    return unpack_params(theta, arch), N
 
 
 def run_forward(params: list, arch: Architecture, Z: np.ndarray, keep: bool,
@@ -94,6 +97,8 @@ def run_forward(params: list, arch: Architecture, Z: np.ndarray, keep: bool,
     return z, (NetworkCache(tuple(conv_caches), tuple(full_caches)) if keep else None)
 
 
+@validate_params({"theta": THETA, "arch": ARCH, "Z": IMAGES, "backend": BACKEND},
+                 same_dtype=("Z", "theta"))
 def forward_network(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
                     backend: Backend = "sparse") -> tuple[np.ndarray, NetworkCache]:
     """The network's outputs ``z^{L+1,i}`` and what :func:`~kronconv.backward_network` needs.
@@ -122,11 +127,12 @@ def forward_network(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     >>> z.shape, len(cache.conv), len(cache.full)
     ((10, 5), 2, 2)
     """
-    get_backend(backend)
-    _, params, Z, _ = check_network_args(theta, arch, Z)
+    params, _ = check_network_args(theta, arch, Z)
     return run_forward(params, arch, Z, True, backend)
 
 
+@validate_params({"dz": OUTPUTS, "theta": THETA, "arch": ARCH, "cache": NETWORK_CACHE,
+                  "form": FORM}, same_dtype=("cache", "theta", "dz"))
 def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
                      cache: NetworkCache, form: BackwardForm = "vec") -> np.ndarray:
     """``sum_i ∂ξ_i/∂theta`` given ``∂ξ_i/∂z^{L+1,i}`` for every instance.
@@ -159,15 +165,8 @@ def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
     >>> backward_network(np.ones_like(z), theta, arch, cache).shape
     (3658,)
     """
-    if not isinstance(cache, NetworkCache):
-        raise TypeError(f"cache must be the NetworkCache from forward_network(), "
-                        f"got {type(cache).__name__}")
-    check_form(form)
-    theta = as_float_array(theta, "theta")
     unpack_params(theta, arch)
-    dz = as_float_array(dz, "dz", theta.dtype)
     check_shape(dz, (arch.n_classes, cache.N), "dz", "(n_classes, N)")
-    require_finite(dz, "dz")
     return run_backward(dz, theta, arch, cache, form)
 
 

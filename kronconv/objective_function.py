@@ -13,14 +13,23 @@ import math
 
 import numpy as np
 
-from ._validate import check_int, require_finite_result
+from ._validate import (
+    Integer,
+    Labels,
+    Optional,
+    Real,
+    check_int,
+    require_finite_result,
+    validate_params,
+)
 from .architecture import Architecture
-from .backends import Backend, BackwardForm, check_form, get_backend
-from .losses import check_labels, loss_and_grad
+from .backends import BACKEND, FORM, Backend, BackwardForm
+from .layer import IMAGES
+from .losses import LOSS, check_labels, loss_terms
 from .memory import check_memory, forward_bytes
 from .network import check_network_args, run_backward, run_forward
-from .parallel import map_blocks, resolve_threads
-from .parameters import unpack_params
+from .parallel import THREADS, map_blocks, resolve_threads
+from .parameters import ARCH, THETA, unpack_params
 
 __all__ = [
     "DENSE_CHUNK_BYTES",
@@ -29,27 +38,32 @@ __all__ = [
     "add_block_sums",
     "block_size",
     "block_sums",
-    "check_C",
     "check_parallel_memory",
     "chunks",
     "network_output",
     "objective",
     "objective_and_gradient",
+    "outputs",
     "predict",
     "regularization",
 ]
 
 
+# --- the arguments ---------------------------------------------------------------------------
+
+#: The constraints of the arguments shared by the functions over a data set (and the
+#: Gauss-Newton products): declared once, checked by :func:`~kronconv._validate.validate_params`.
+C_ARG = Real(0, allow_inf=True)
+CHUNK_SIZE = Optional(Integer(1))
+N_TOTAL = Optional(Integer(1))
+DATA_ARGS = {"theta": THETA, "arch": ARCH, "Z": IMAGES}
+EVALUATION_ARGS = {**DATA_ARGS, "y": Labels(), "C": C_ARG, "loss": LOSS,
+                   "chunk_size": CHUNK_SIZE, "backend": BACKEND, "n_total": N_TOTAL,
+                   "threads": THREADS}
+OUTPUT_ARGS = {**DATA_ARGS, "chunk_size": CHUNK_SIZE, "backend": BACKEND, "threads": THREADS}
+
+
 # --- the regularization term -----------------------------------------------------------------
-
-
-def check_C(C: object) -> float:
-    """``C`` as a float if it is a number > 0 (``inf``: no regularization), else raise."""
-    if isinstance(C, bool) or not isinstance(C, (int, float, np.floating, np.integer)):
-        raise TypeError(f"C must be a positive number or inf, got {C!r}")
-    if not C > 0:
-        raise ValueError(f"C must be > 0 (inf for no regularization), got {C}")
-    return float(C)
 
 
 def regularization(C: float, n_total: int) -> float:
@@ -110,18 +124,15 @@ def check_parallel_memory(arch: Architecture, blocks: list, threads: int, dtype:
                  "evaluate in smaller chunks (chunk_size) or on fewer threads")
 
 
-def _evaluate(theta: object, arch: Architecture, Z: object, y: object, C: object, loss: str,
-              chunk_size: int | None, backend: str, form: str | None,
+def _evaluate(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray, C: float,
+              loss: str, chunk_size: int | None, backend: str, form: str | None,
               n_total: int | None, threads: int | None) -> tuple[float, np.ndarray | None]:
-    """``f`` and, unless ``form`` is None, ``∇f``: block sums added in block order."""
-    C = check_C(C)
-    get_backend(backend)
-    if form is not None:
-        check_form(form)
+    """``f`` and, unless ``form`` is None, ``∇f`` of checked arguments: block sums added in
+    block order."""
     threads = resolve_threads(threads)
-    theta, _, Z, N = check_network_args(theta, arch, Z)
+    _, N = check_network_args(theta, arch, Z)
     y = check_labels(y, arch.n_classes, N)
-    reg = regularization(C, N if n_total is None else check_int(n_total, "n_total", 1))
+    reg = regularization(C, N if n_total is None else n_total)
     blocks = chunks(Z, N, arch, chunk_size, backend)
     check_parallel_memory(arch, blocks, threads, Z.dtype, form is not None)
     results = map_blocks(lambda b: block_sums(theta, arch, b[1], y[b[0]], loss, backend, form),
@@ -135,7 +146,7 @@ def block_sums(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarr
     instances (checked arguments): the part every thread or worker computes."""
     with np.errstate(over="ignore", invalid="ignore"):      # reported by add_block_sums
         z, cache = run_forward(unpack_params(theta, arch), arch, Z, form is not None, backend)
-        xi, dz = loss_and_grad(z, y, loss)
+        xi, dz = loss_terms(z, y, loss)
         return float(xi.sum()), (None if form is None
                                  else run_backward(dz, theta, arch, cache, form))
 
@@ -160,6 +171,7 @@ def add_block_sums(theta: np.ndarray, results: list, N: int,
     return f, grad
 
 
+@validate_params(EVALUATION_ARGS, same_dtype=("Z", "theta"))
 def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
               C: float = math.inf, loss: str = "squared", chunk_size: int | None = None,
               backend: Backend = "sparse", n_total: int | None = None,
@@ -204,6 +216,7 @@ def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarra
     return _evaluate(theta, arch, Z, y, C, loss, chunk_size, backend, None, n_total, threads)[0]
 
 
+@validate_params({**EVALUATION_ARGS, "form": FORM}, same_dtype=("Z", "theta"))
 def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
                            y: np.ndarray, C: float = math.inf, loss: str = "squared",
                            chunk_size: int | None = None, form: BackwardForm = "vec",
@@ -242,6 +255,24 @@ def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
 # --- predictions -----------------------------------------------------------------------------
 
 
+def outputs(theta: np.ndarray, arch: Architecture, Z: np.ndarray, chunk_size: int | None,
+            backend: str, threads: int | None) -> np.ndarray:
+    """:func:`network_output` of checked arguments."""
+    threads = resolve_threads(threads)
+    params, N = check_network_args(theta, arch, Z)
+    blocks = chunks(Z, N, arch, chunk_size, backend)
+    check_parallel_memory(arch, blocks, threads, Z.dtype, False)
+
+    def block(item: tuple[slice, np.ndarray]) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, not warned
+            return run_forward(params, arch, item[1], False, backend)[0]
+
+    z = np.concatenate(map_blocks(block, blocks, threads), axis=1)
+    require_finite_result(z, "the network's outputs")
+    return z
+
+
+@validate_params(OUTPUT_ARGS, same_dtype=("Z", "theta"))
 def network_output(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
                    chunk_size: int | None = None, backend: Backend = "sparse",
                    threads: int | None = None) -> np.ndarray:
@@ -256,6 +287,11 @@ def network_output(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     -------
     ndarray of shape (n_classes, N)
 
+    Raises
+    ------
+    FloatingPointError
+        If the outputs overflowed.
+
     Examples
     --------
     >>> arch = Architecture.preset("digits")
@@ -264,21 +300,10 @@ def network_output(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
            [0., 0., 0.],
            [0., 0., 0.]])
     """
-    get_backend(backend)
-    threads = resolve_threads(threads)
-    _, params, Z, N = check_network_args(theta, arch, Z)
-    blocks = chunks(Z, N, arch, chunk_size, backend)
-    check_parallel_memory(arch, blocks, threads, Z.dtype, False)
-
-    def block(item: tuple[slice, np.ndarray]) -> np.ndarray:
-        with np.errstate(over="ignore", invalid="ignore"):  # reported below, not warned
-            return run_forward(params, arch, item[1], False, backend)[0]
-
-    z = np.concatenate(map_blocks(block, blocks, threads), axis=1)
-    require_finite_result(z, "the network's outputs")
-    return z
+    return outputs(theta, arch, Z, chunk_size, backend, threads)
 
 
+@validate_params(OUTPUT_ARGS, same_dtype=("Z", "theta"))
 def predict(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
             chunk_size: int | None = None, backend: Backend = "sparse",
             threads: int | None = None) -> np.ndarray:
@@ -300,10 +325,10 @@ def predict(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     >>> predict(init_params(arch), arch, np.ones((1, 64 * 4))).shape
     (4,)
     """
-    return network_output(theta, arch, Z, chunk_size, backend, threads).argmax(
-        axis=0).astype(np.int64)
+    return outputs(theta, arch, Z, chunk_size, backend, threads).argmax(axis=0).astype(np.int64)
 
 
+@validate_params({**OUTPUT_ARGS, "y": Labels()}, same_dtype=("Z", "theta"))
 def accuracy(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
              chunk_size: int | None = None, backend: Backend = "sparse",
              threads: int | None = None) -> float:
@@ -326,5 +351,7 @@ def accuracy(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray
     >>> accuracy(np.zeros(arch.n_params), arch, np.ones((1, 64 * 2)), [0, 5])   # all argmax 0
     0.5
     """
-    pred = predict(theta, arch, Z, chunk_size, backend, threads)
-    return float(np.mean(pred == check_labels(y, arch.n_classes, pred.size)))
+    _, N = check_network_args(theta, arch, Z)
+    y = check_labels(y, arch.n_classes, N)
+    pred = outputs(theta, arch, Z, chunk_size, backend, threads).argmax(axis=0)
+    return float(np.mean(pred == y))

@@ -19,9 +19,17 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from ._validate import as_float_array, batch_size, check_int, check_shape, require_ndim
+from ._validate import (
+    Array,
+    DType,
+    Integer,
+    Optional,
+    batch_size,
+    check_shape,
+    validate_params,
+)
 from .memory import cached, check_memory, csr_bytes
-from .shapes import LayerShape, check_layer_shape
+from .shapes import SHAPE, LayerShape
 
 __all__ = ["I_kron_W", "P_pad", "P_phi", "P_pool", "ones_kron_I", "phiT_kron_I"]
 
@@ -56,11 +64,8 @@ def _frozen(A: sp.csr_array) -> sp.csr_array:
     return A
 
 
-def _float_dtype(dtype: object) -> np.dtype:
-    dt = np.dtype(dtype)
-    if dt not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
-    return dt
+#: The constraints of the arguments of the operators, declared once.
+SHAPE_AND_DTYPE = {"shape": SHAPE, "dtype": DType()}
 
 
 def _guard(what: str, rows: int, nnz: int, dtype: object) -> None:
@@ -72,6 +77,7 @@ def _guard(what: str, rows: int, nnz: int, dtype: object) -> None:
 # --- P_pad --------------------------------------------------------------------------------
 
 
+@validate_params(SHAPE_AND_DTYPE)
 def P_pad(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
     """Padding matrix: ``vec(pad(Z)) = P_pad vec(Z)``.
 
@@ -98,9 +104,8 @@ def P_pad(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
            [0, 1, 1, 0],
            [0, 0, 0, 0]])
     """
-    check_layer_shape(shape)
-    _guard(f"P_pad for {shape}", shape.n_pad, shape.n_in, _float_dtype(dtype))
-    return _P_pad(shape, _float_dtype(dtype))
+    _guard(f"P_pad for {shape}", shape.n_pad, shape.n_in, dtype)
+    return _P_pad(shape, dtype)
 
 
 @cached
@@ -123,6 +128,7 @@ def _P_pad(shape: LayerShape, dtype: np.dtype) -> sp.csr_array:
 # --- P_phi --------------------------------------------------------------------------------
 
 
+@validate_params(SHAPE_AND_DTYPE)
 def P_phi(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
     """Window-gathering matrix: ``vec(phi(pad(Z))) = P_phi vec(pad(Z))``.
 
@@ -146,9 +152,8 @@ def P_phi(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
     >>> P_phi(s).shape, P_phi(s).nnz
     ((16, 9), 16)
     """
-    check_layer_shape(shape)
-    _guard(f"P_phi for {shape}", shape.n_phi, shape.n_phi, _float_dtype(dtype))
-    return _P_phi(shape, _float_dtype(dtype))
+    _guard(f"P_phi for {shape}", shape.n_phi, shape.n_phi, dtype)
+    return _P_phi(shape, dtype)
 
 
 @cached
@@ -186,6 +191,8 @@ def _pool_windows(shape: LayerShape) -> np.ndarray:
     return win
 
 
+@validate_params({"shape": SHAPE, "sigma_S": Optional(Array("(d_out, a_conv*b_conv*N)")),
+                  "dtype": DType()})
 def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None, *,
            dtype: object = np.float64) -> sp.csr_array:
     """Pooling matrix: ``Z^{m+1} = mat(P_pool vec(sigma(S)))`` (:ref:`conventions-pooling`).
@@ -228,15 +235,12 @@ def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None, *,
     >>> P_pool(s, np.array([[1.0, 4.0, 3.0, 2.0]])).toarray()
     array([[0., 1., 0., 0.]])
     """
-    check_layer_shape(shape)
     if sigma_S is not None:
-        sigma_S = as_float_array(sigma_S, "sigma_S")
         N = batch_size(sigma_S, shape.d_out, shape.n_windows, "sigma_S",
                        "(d_out, a_conv*b_conv*N)")
     if shape.pool != "max":
-        _guard(f"P_pool for {shape}", shape.n_out, shape.n_out * shape.pool_size**2,
-               _float_dtype(dtype))
-        return _P_pool_fixed(shape, _float_dtype(dtype))
+        _guard(f"P_pool for {shape}", shape.n_out, shape.n_out * shape.pool_size**2, dtype)
+        return _P_pool_fixed(shape, dtype)
     if sigma_S is None:
         raise ValueError("sigma_S is required for max pooling: P_pool depends on the instance")
     _guard(f"P_pool for {N} instances of {shape}", N * shape.n_out, N * shape.n_out * 4,
@@ -313,6 +317,7 @@ def _block_diagonal_structure(n_blocks: int, rows: int, cols: int) -> tuple[np.n
     return indices, indptr
 
 
+@validate_params({"W": Array("(d_out, h*h*d)"), "shape": SHAPE})
 def I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
     """Block-diagonal ``I_{a_conv b_conv} ⊗ W``: ``vec(W phi) = (I ⊗ W) vec(phi)``.
 
@@ -344,8 +349,6 @@ def I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
            [0., 0., 3., 0.],
            [0., 0., 0., 3.]])
     """
-    check_layer_shape(shape)
-    W = as_float_array(W, "W")
     check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
     n = shape.n_windows
     _guard(f"I ⊗ W for {shape} (and its cached index structure)", shape.n_S,
@@ -355,6 +358,7 @@ def I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
     return _csr(data, indices, indptr, (shape.n_S, shape.n_phi))
 
 
+@validate_params(SHAPE_AND_DTYPE)
 def ones_kron_I(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
     """``1_{a_conv b_conv} ⊗ I_{d_out}``: ``vec(b 1^T) = (1 ⊗ I) b``, the bias broadcast.
 
@@ -377,9 +381,8 @@ def ones_kron_I(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
            [1., 0.],
            [0., 1.]])
     """
-    check_layer_shape(shape)
-    _guard(f"1 ⊗ I for {shape}", shape.n_S, shape.n_S, _float_dtype(dtype))
-    return _ones_kron_I(shape, _float_dtype(dtype))
+    _guard(f"1 ⊗ I for {shape}", shape.n_S, shape.n_S, dtype)
+    return _ones_kron_I(shape, dtype)
 
 
 @cached
@@ -388,6 +391,7 @@ def _ones_kron_I(shape: LayerShape, dtype: np.dtype) -> sp.csr_array:
     return _frozen(_one_per_row(cols, (shape.n_S, shape.d_out), dtype))
 
 
+@validate_params({"phi": Array("(h*h*d, M)"), "d_out": Integer(1)})
 def phiT_kron_I(phi: np.ndarray, d_out: int) -> sp.csr_array:
     """``phi(pad(Z))^T ⊗ I_{d_out}``: ``vec(W phi) = (phi^T ⊗ I) vec(W)``.
 
@@ -415,9 +419,6 @@ def phiT_kron_I(phi: np.ndarray, d_out: int) -> sp.csr_array:
            [2., 0.],
            [0., 2.]])
     """
-    phi = as_float_array(phi, "phi")
-    require_ndim(phi, 2, "phi", "(h*h*d, M)")
-    d_out = check_int(d_out, "d_out", 1)
     K, M = phi.shape
     _guard(f"phi^T ⊗ I for phi of shape {phi.shape} and d_out={d_out}", M * d_out,
            M * d_out * K, phi.dtype)

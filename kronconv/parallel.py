@@ -21,9 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from ._validate import check_int
+from ._validate import Integer, Optional, check_int
 
-__all__ = ["get_threads", "map_blocks", "resolve_threads", "set_threads"]
+__all__ = ["THREADS", "get_threads", "map_blocks", "resolve_threads", "set_threads"]
+
+#: The constraint of the argument ``threads`` of the public functions (None: the default).
+THREADS = Optional(Integer(1))
 
 T = TypeVar("T")
 

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import FLOAT_DTYPES, as_float_array, check_int, check_shape
+from ._validate import (
+    Array,
+    DType,
+    InstanceOf,
+    Integer,
+    SequenceOf,
+    as_float_array,
+    check_shape,
+    validate_params,
+)
 from .architecture import Architecture
+from .memory import check_memory
 
-__all__ = ["init_params", "pack_params", "unpack_params"]
+__all__ = ["ARCH", "THETA", "init_params", "pack_params", "unpack_params"]
+
+#: The constraints of the arguments ``arch`` and ``theta`` of the public functions.
+ARCH = InstanceOf(Architecture, "an Architecture")
+THETA = Array("(n_params,)")
 
 
-def _check_arch(arch: object) -> Architecture:
-    if not isinstance(arch, Architecture):
-        raise TypeError(f"arch must be an Architecture, got {type(arch).__name__}")
-    return arch
-
-
+@validate_params({"theta": Array("(n_params,)", finite=False), "arch": ARCH})
 def unpack_params(theta: np.ndarray, arch: Architecture) -> list[tuple[np.ndarray, np.ndarray]]:
     """Views of ``theta`` as every layer's ``(W^m, b^m)``, convolutional layers first.
 
@@ -38,6 +47,8 @@ def unpack_params(theta: np.ndarray, arch: Architecture) -> list[tuple[np.ndarra
     ------
     ValueError
         If ``theta`` does not have shape ``(arch.n_params,)``.
+    TypeError
+        If ``theta`` is not real floating point or ``arch`` not an :class:`Architecture`.
 
     Examples
     --------
@@ -46,8 +57,6 @@ def unpack_params(theta: np.ndarray, arch: Architecture) -> list[tuple[np.ndarra
     >>> [W.shape for W, b in unpack_params(np.zeros(arch.n_params), arch)]
     [(8, 9), (16, 72), (32, 64), (10, 32)]
     """
-    arch = _check_arch(arch)
-    theta = as_float_array(theta, "theta")
     check_shape(theta, (arch.n_params,), "theta", "(n_params,)")
     out, start = [], 0
     for (rows, cols), n_b in arch.layer_param_shapes:
@@ -58,6 +67,7 @@ def unpack_params(theta: np.ndarray, arch: Architecture) -> list[tuple[np.ndarra
     return out
 
 
+@validate_params({"params": SequenceOf(InstanceOf((tuple, list), "a (W, b) pair"))})
 def pack_params(params: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """The inverse of :func:`unpack_params`: ``theta = [vec(W^1); b^1; vec(W^2); b^2; ...]``.
 
@@ -70,6 +80,13 @@ def pack_params(params: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     theta : ndarray
         In the dtype of the first ``W``.
 
+    Raises
+    ------
+    ValueError
+        If ``params`` is empty, an item is not a pair, or a ``b`` does not fit its ``W``.
+    TypeError
+        If ``params`` is not a list or tuple of pairs, or an array is not real floating point.
+
     Examples
     --------
     >>> import numpy as np
@@ -77,16 +94,18 @@ def pack_params(params: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     array([1., 3., 2., 4., 5., 6.])
     """
     parts = []
-    for m, (W, b) in enumerate(params, 1):
-        W = as_float_array(W, f"W of layer {m}")
+    for m, pair in enumerate(params, 1):
+        if len(pair) != 2:
+            raise ValueError(f"params[{m - 1}] must be a (W, b) pair, got {len(pair)} items")
+        W = as_float_array(pair[0], f"W of layer {m}")
+        b = pair[1]
         b = as_float_array(b, f"b of layer {m}", W.dtype)
         check_shape(b, (W.shape[0],), f"b of layer {m}", "(rows of W,)")
         parts += [W.reshape(-1, order="F"), b]
-    if not parts:
-        raise ValueError("params must hold at least one layer")
     return np.concatenate(parts)
 
 
+@validate_params({"arch": ARCH, "seed": Integer(0), "dtype": DType()})
 def init_params(arch: Architecture, seed: int = 0, dtype: object = np.float64) -> np.ndarray:
     """He-normal weights ``N(0, 2/fan_in)`` and zero biases, reproducible from ``seed``.
 
@@ -105,6 +124,16 @@ def init_params(arch: Architecture, seed: int = 0, dtype: object = np.float64) -
     -------
     theta : ndarray of shape (arch.n_params,)
 
+    Raises
+    ------
+    TypeError
+        If ``arch`` is not an :class:`Architecture`, ``seed`` not an integer or ``dtype``
+        not float32 or float64.
+    ValueError
+        If ``seed`` is negative.
+    MemoryLimitError
+        If theta (and the draws) would exceed the memory limit, before allocating.
+
     Examples
     --------
     >>> theta = init_params(Architecture.preset("mnist-3layer"), seed=1)
@@ -112,10 +141,10 @@ def init_params(arch: Architecture, seed: int = 0, dtype: object = np.float64) -
     ...     Architecture.preset("mnist-3layer"), seed=1)))
     ((62026,), True)
     """
-    arch = _check_arch(arch)
-    seed = check_int(seed, "seed", 0)
-    if np.dtype(dtype) not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+    largest = max(rows * cols for (rows, cols), _ in arch.layer_param_shapes)
+    check_memory(arch.n_params * (8 + dtype.itemsize) + 2 * largest * 8,
+                 f"theta of {arch.n_params} parameters ({dtype}, drawn in float64)",
+                 "use a smaller architecture")
     rng = np.random.default_rng(seed)
     theta = np.zeros(arch.n_params)
     for W, _ in unpack_params(theta, arch):

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._validate import check_int
+from ._validate import InstanceOf, check_int
 
-__all__ = ["POOL_KINDS", "LayerShape"]
+__all__ = ["POOL_KINDS", "SHAPE", "LayerShape"]
 
 POOL_KINDS = ("max", "average", "none")
 
@@ -163,7 +163,5 @@ class LayerShape:
         return (self.d_out, self.h * self.h * self.d)
 
 
-def check_layer_shape(shape: object) -> None:
-    """Raise ``TypeError`` unless ``shape`` is a :class:`LayerShape`."""
-    if not isinstance(shape, LayerShape):
-        raise TypeError(f"shape must be a LayerShape, got {type(shape).__name__}")
+#: The constraint of the argument ``shape`` of the public functions.
+SHAPE = InstanceOf(LayerShape, "a LayerShape")

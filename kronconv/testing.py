@@ -18,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._validate import as_float_array
+from ._validate import Array, IsCallable, Real, validate_params
 from .activations import Activation, get_activation
 from .architecture import Architecture
 from .backends import backend_of
@@ -95,6 +95,7 @@ def assert_relative_close(actual: object, desired: object, rtol: float, what: st
 # --- finite differences ----------------------------------------------------------------------
 
 
+@validate_params({"f": IsCallable(), "x": Array("(...)"), "eps": Real(0)})
 def numerical_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
                        eps: float = 1e-6) -> np.ndarray:
     """Central-difference Jacobian in the convention (4): ``J[r, c] = ∂y_r / ∂x_c``.
@@ -124,9 +125,6 @@ def numerical_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
            [3., 4.],
            [5., 6.]])
     """
-    x = as_float_array(x, "x")
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
     flat = x.reshape(-1, order="F").copy()
 
     def at(v: np.ndarray) -> np.ndarray:
