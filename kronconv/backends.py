@@ -26,7 +26,7 @@ from ._validate import Options
 from .cache import LayerCache
 
 __all__ = ["BACKEND", "BACKENDS", "FORM", "FORMS", "FORWARD_FORM", "backend_of", "backward",
-           "check_form", "get_backend"]
+           "get_backend"]
 
 Backend = Literal["sparse", "dense"]
 BackwardForm = Literal["kron", "vec"]
@@ -74,12 +74,6 @@ def backend_of(cache: object) -> ModuleType:
     if not isinstance(cache, LayerCache):
         raise TypeError(f"cache must be the LayerCache from forward(), got {type(cache).__name__}")
     return get_backend(cache.backend)
-
-
-def check_form(form: object, allowed: tuple[str, ...] = FORMS) -> None:
-    """Raise ``ValueError`` unless ``form`` is one of ``allowed``."""
-    if form not in allowed:
-        raise ValueError(f"form must be one of {allowed}, got {form!r}")
 
 
 def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache, form: str = "vec",
