@@ -53,16 +53,25 @@ def _torch_activation(name: str):
     return table[name]
 
 
+def _flattened(arch: Architecture) -> tuple[int, int, int]:
+    """``(d, a, b)`` of the map the first fully-connected layer reads: the last convolutional
+    layer's output, or the input image when there is no convolutional layer."""
+    if arch.conv_shapes:
+        last = arch.conv_shapes[-1]
+        return last.d_out, last.a_out, last.b_out
+    a, b, d = arch.input
+    return d, a, b
+
+
 def _torch_weights(theta: np.ndarray, arch: Architecture) -> list[tuple[np.ndarray, np.ndarray]]:
-    """theta's layers in PyTorch's layouts: OIHW filters, then Linear weights."""
+    """theta's layers in PyTorch's layouts: OIHW filters, then Linear weights (the first on the
+    flattened NCHW map)."""
     params = unpack_params(theta, arch)
     n_conv = len(arch.conv_shapes)
     out = [(oihw_from_W(W, s.h), b) for (W, b), s in zip(params, arch.conv_shapes, strict=False)]
     full = list(params[n_conv:])
-    if n_conv:
-        last = arch.conv_shapes[-1]
-        W0, b0 = full[0]
-        full[0] = (nchw_flat_from_W(W0, last.d_out, last.a_out, last.b_out), b0)
+    W0, b0 = full[0]
+    full[0] = (nchw_flat_from_W(W0, *_flattened(arch)), b0)
     return out + full
 
 
@@ -72,9 +81,7 @@ def theta_from_torch(grads: list[np.ndarray], arch: Architecture) -> np.ndarray:
     layers = [(grads[2 * m], grads[2 * m + 1]) for m in range(len(grads) // 2)]
     conv = [(W_from_oihw(w), b) for w, b in layers[:n_conv]]
     full = layers[n_conv:]
-    if n_conv:
-        last = arch.conv_shapes[-1]
-        full[0] = (W_from_nchw_flat(full[0][0], last.d_out, last.a_out, last.b_out), full[0][1])
+    full[0] = (W_from_nchw_flat(full[0][0], *_flattened(arch)), full[0][1])
     return pack_params(conv + full)
 
 
