@@ -3,8 +3,9 @@
 All three run on the same network, weights (converted with the layout converters for
 PyTorch) and data, with the same thread count for BLAS and for PyTorch. Each is run once
 to warm up and then ``repeat`` times; the report gives medians, minimums, ratios, and how
-far each gradient is from the sparse chain's (a benchmark that computed something else
-would be no benchmark).
+far each f and gradient is from the reference's (the sparse chain's, or the first backend's
+without it): a backend beyond the dtype's tolerance is flagged MISMATCH (a benchmark that
+computed something else would be no benchmark).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from typing import Any
 import numpy as np
 
 from .architecture import Architecture, load_architecture
+from .memory import check_memory
 from .objective_function import objective_and_gradient
 from .parallel import resolve_threads
 from .parameters import init_params
 from .testing import max_relative_error
 from .torch_reference import theta_from_torch, torch_available, torch_problem
+from .verify import TOLERANCES
 
 __all__ = ["BENCH_BACKENDS", "format_report", "run_bench"]
 
@@ -75,9 +78,17 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
     Returns
     -------
     dict
-        ``config``, ``machine`` and ``results``: per backend the times in seconds, their
-        median and minimum, the ratios of the medians to PyTorch's and the dense path's,
-        and the max relative difference of its gradient from the sparse chain's.
+        ``config`` (with the ``reference`` backend and the ``tolerance``), ``machine``,
+        ``results`` and ``mismatches``: per backend the times in seconds, their median and
+        minimum, the ratios of the medians to PyTorch's and the dense path's, its ``f``, the
+        relative differences of its f and gradient from the reference's and whether both
+        are within the tolerance (``agrees``); ``mismatches`` lists the backends that are not
+        (the command line exits with status 1 when there are any).
+
+    Raises
+    ------
+    MemoryLimitError
+        If the random images and theta would exceed the memory limit, before drawing them.
     """
     arch = arch if isinstance(arch, Architecture) else load_architecture(arch)
     dt = np.dtype(dtype)
@@ -86,11 +97,13 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
         raise ValueError(f"backends must be among {BENCH_BACKENDS}, got {sorted(unknown)}")
     rng = np.random.default_rng(seed)
     a, b, d = arch.input
+    check_memory(d * a * b * batch * (8 + dt.itemsize), f"the random images of {batch} instances",
+                 "use a smaller batch")
     theta = init_params(arch, seed, dt)
     Z = rng.standard_normal((d, a * b * batch)).astype(dt)
     y = rng.integers(0, arch.n_classes, size=batch)
     skipped = []
-    runs: dict[str, tuple[list[float], np.ndarray]] = {}
+    runs: dict[str, tuple[list[float], float, np.ndarray]] = {}
     threads = resolve_threads(threads)
     for backend in backends:
         if backend == "torch":
@@ -101,24 +114,28 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
 
             torch.set_num_threads(threads)
             problem = torch_problem(theta, arch, Z, y, C, loss)
-            times, (_, _, grads) = _time(problem, repeat)
-            grad = theta_from_torch([g.numpy() for g in grads], arch)
+            times, (f, _, grads) = _time(problem, repeat)
+            f, grad = float(f), theta_from_torch([g.numpy() for g in grads], arch)
         else:
-            times, (_, grad) = _time(
+            times, (f, grad) = _time(
                 lambda be=backend: objective_and_gradient(theta, arch, Z, y, C, loss,
                                                           chunk_size, backend=be,
                                                           threads=threads), repeat)
-        runs[backend] = times, grad
+        runs[backend] = times, f, grad
     blas = _blas_info()
-    medians = {k: statistics.median(t) for k, (t, _) in runs.items()}
-    reference = runs.get("sparse", next(iter(runs.values()), (None, None)))[1]
+    medians = {k: statistics.median(t) for k, (t, _, _) in runs.items()}
+    reference = "sparse" if "sparse" in runs else next(iter(runs), None)
+    tolerance = TOLERANCES[dt.name][2]        # kronconv against PyTorch: the loosest agreement
     results = {}
-    for backend, (times, grad) in runs.items():
+    for backend, (times, f, grad) in runs.items():
+        f_diff = max_relative_error(np.array(f), np.array(runs[reference][1]))
+        grad_diff = max_relative_error(grad, runs[reference][2])
         results[backend] = {
             "times_s": times, "median_s": medians[backend], "min_s": min(times),
             "vs_torch": medians[backend] / medians["torch"] if "torch" in medians else None,
             "vs_dense": medians[backend] / medians["dense"] if "dense" in medians else None,
-            "grad_max_rel_diff_vs_sparse": max_relative_error(grad, reference),
+            "f": f, "f_rel_diff": f_diff, "grad_max_rel_diff": grad_diff,
+            "agrees": bool(f_diff <= tolerance and grad_diff <= tolerance),
         }
     versions = {"python": platform.python_version(), "numpy": np.__version__}
     import scipy
@@ -132,20 +149,22 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
         "config": {"arch": arch.name or "custom", "batch": batch, "dtype": dt.name,
                    "threads": threads, "repeat": repeat, "loss": loss,
                    "C": None if math.isinf(C) else C, "chunk_size": chunk_size, "seed": seed,
-                   "skipped": skipped},
+                   "skipped": skipped, "reference": reference, "tolerance": tolerance},
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "versions": versions, "blas": blas},
         "results": results,
+        "mismatches": [backend for backend, r in results.items() if not r["agrees"]],
     }
 
 
 def format_report(report: dict[str, Any]) -> str:
-    """The human-readable table of a :func:`run_bench` report."""
+    """The human-readable table of a :func:`run_bench` report; a backend whose f or gradient
+    differs from the reference's beyond the tolerance is marked MISMATCH, and said so last."""
     cfg = report["config"]
     lines = [f"kronconv bench: {cfg['arch']}, batch {cfg['batch']}, {cfg['dtype']}, "
              f"{cfg['threads']} thread(s), value and gradient, median of {cfg['repeat']} runs",
              f"{'backend':<8} {'median ms':>10} {'min ms':>8} {'x torch':>8} {'x dense':>8}"
-             f"  {'grad vs sparse':>14}"]
+             f"  {'f diff':>8} {'grad diff':>9}  vs {cfg['reference']}"]
 
     def ratio(x: float | None) -> str:
         return f"{x:8.2f}" if x is not None else f"{'-':>8}"
@@ -153,7 +172,12 @@ def format_report(report: dict[str, Any]) -> str:
     for backend, r in report["results"].items():
         lines.append(f"{backend:<8} {1e3 * r['median_s']:10.1f} {1e3 * r['min_s']:8.1f} "
                      f"{ratio(r['vs_torch'])} {ratio(r['vs_dense'])}  "
-                     f"{r['grad_max_rel_diff_vs_sparse']:14.1e}")
+                     f"{r['f_rel_diff']:8.1e} {r['grad_max_rel_diff']:9.1e}  "
+                     f"{'ok' if r['agrees'] else 'MISMATCH'}")
+    if report["mismatches"]:
+        lines.append(f"MISMATCH: {', '.join(report['mismatches'])} differ(s) from "
+                     f"{cfg['reference']} beyond {cfg['tolerance']:.0e} (relative) in f or "
+                     "the gradient")
     for skip in cfg["skipped"]:
         lines.append(f"skipped: {skip}")
     return "\n".join(lines)

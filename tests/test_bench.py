@@ -30,9 +30,13 @@ def test_run_bench_times_every_backend_on_the_same_gradient():
     results = report["results"]
     expected = {"sparse", "dense"} | ({"torch"} if torch_available() else set())
     assert set(results) == expected
+    assert report["config"]["reference"] == "sparse"
+    assert report["mismatches"] == []
     for r in results.values():
         _check_times(r, 3)
-        assert r["grad_max_rel_diff_vs_sparse"] < 1e-10
+        assert r["grad_max_rel_diff"] < 1e-10
+        assert r["f"] == pytest.approx(results["sparse"]["f"], rel=1e-10)
+        assert r["agrees"] is True
         assert r["vs_dense"] == pytest.approx(r["median_s"] / results["dense"]["median_s"])
         if torch_available():
             assert r["vs_torch"] == pytest.approx(r["median_s"] / results["torch"]["median_s"])
@@ -49,9 +53,36 @@ def test_run_bench_flags_a_backend_with_a_wrong_gradient(monkeypatch):
         return f, grad * (1 + 1e-6) if backend == "dense" else grad
 
     monkeypatch.setattr(bench_module, "objective_and_gradient", dense_off_by_a_little)
-    results = run_bench("digits", batch=3, repeat=1, backends=("sparse", "dense"))["results"]
-    assert results["sparse"]["grad_max_rel_diff_vs_sparse"] == 0.0
-    assert results["dense"]["grad_max_rel_diff_vs_sparse"] == pytest.approx(1e-6, rel=1e-3)
+    report = run_bench("digits", batch=3, repeat=1, backends=("sparse", "dense"))
+    results = report["results"]
+    assert results["sparse"]["grad_max_rel_diff"] == 0.0
+    assert results["dense"]["grad_max_rel_diff"] == pytest.approx(1e-6, rel=1e-3)
+    assert results["dense"]["f_rel_diff"] == 0.0
+    assert (results["sparse"]["agrees"], results["dense"]["agrees"]) == (True, False)
+    assert report["mismatches"] == ["dense"]
+    lines = format_report(report).splitlines()
+    assert lines[2].split()[-1] == "ok" and lines[3].split()[-1] == "MISMATCH"
+    assert lines[-1] == ("MISMATCH: dense differ(s) from sparse beyond 1e-10 (relative) in f or "
+                         "the gradient")
+
+
+def test_run_bench_flags_a_backend_with_a_wrong_value_against_the_first_backend(monkeypatch):
+    real = bench_module.objective_and_gradient
+
+    def sparse_f_off(*args, backend="sparse", **kwargs):
+        f, grad = real(*args, backend=backend, **kwargs)
+        return (f * (1 + 1e-3) if backend == "sparse" else f), grad
+
+    monkeypatch.setattr(bench_module, "objective_and_gradient", sparse_f_off)
+    report = run_bench("digits", batch=2, repeat=1, backends=("dense", "sparse"),
+                       dtype="float32")
+    assert report["config"]["reference"] == "sparse"      # the literal chain, when it runs
+    assert report["config"]["tolerance"] == 1e-4          # float32's
+    assert report["results"]["dense"]["f_rel_diff"] == pytest.approx(1e-3 / (1 + 1e-3),
+                                                                     rel=1e-3)
+    assert report["mismatches"] == ["dense"]
+    report = run_bench("digits", batch=2, repeat=1, backends=("dense",))
+    assert report["config"]["reference"] == "dense" and report["mismatches"] == []
 
 
 def test_run_bench_says_when_torch_is_skipped(monkeypatch):
@@ -68,17 +99,19 @@ def test_format_report_has_one_row_per_backend_with_its_numbers():
     lines = format_report(report).splitlines()
     assert lines[0].startswith("kronconv bench: digits, batch 3, float64, 1 thread")
     assert lines[1].split() == ["backend", "median", "ms", "min", "ms", "x", "torch", "x",
-                                "dense", "grad", "vs", "sparse"]
+                                "dense", "f", "diff", "grad", "diff", "vs", "sparse"]
     assert len(lines) == 4
     for line, (backend, r) in zip(lines[2:], report["results"].items(), strict=True):
-        name, median_ms, min_ms, vs_torch, vs_dense, diff = line.split()
+        name, median_ms, min_ms, vs_torch, vs_dense, f_diff, diff, status = line.split()
         assert name == backend
         # the printed numbers are the report's, rounded to the printed digits
         assert float(median_ms) == pytest.approx(1e3 * r["median_s"], abs=0.0501)
         assert float(min_ms) == pytest.approx(1e3 * r["min_s"], abs=0.0501)
         assert vs_torch == "-"                            # torch was not asked for
         assert float(vs_dense) == pytest.approx(r["vs_dense"], abs=0.00501)
-        assert float(diff) == pytest.approx(r["grad_max_rel_diff_vs_sparse"], rel=0.05, abs=0)
+        assert float(diff) == pytest.approx(r["grad_max_rel_diff"], rel=0.05, abs=0)
+        assert float(f_diff) == pytest.approx(r["f_rel_diff"], rel=0.05, abs=0)
+        assert status == "ok"
     assert lines[2].split()[4] == "1.00"                  # dense against itself
 
 
@@ -91,7 +124,8 @@ def test_bench_json_report(capsys):
     assert list(report["results"]) == ["dense", "sparse"]
     for r in report["results"].values():
         _check_times(r, 3)
-    assert report["results"]["dense"]["grad_max_rel_diff_vs_sparse"] < 1e-4
+    assert report["results"]["dense"]["grad_max_rel_diff"] < 1e-4
+    assert report["mismatches"] == []
 
 
 @pytest.mark.parametrize(("argv", "message"), [
