@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from ._files import atomic_write
 from .architecture import Architecture
 from .layer import conv_S, layer_output, phi_pad
+from .memory import check_memory
 from .operators import I_kron_W, P_pad, P_phi, P_pool, ones_kron_I, phiT_kron_I
 from .parameters import init_params, unpack_params
 
@@ -33,6 +34,7 @@ def network_operators(arch: Architecture, layer: int | None = None,
     rng = np.random.default_rng(seed)
     params = unpack_params(init_params(arch, seed), arch)
     a, b, d = arch.input
+    check_memory(8 * d * a * b, "one random image", "use an architecture with smaller images")
     Z = rng.standard_normal((d, a * b))                      # one random instance
     ops = {}
     for m, ((W, bias), shape, act) in enumerate(
