@@ -31,7 +31,8 @@ from ._validate import (
 from .memory import cached, check_memory, csr_bytes
 from .shapes import SHAPE, LayerShape
 
-__all__ = ["I_kron_W", "P_pad", "P_phi", "P_pool", "ones_kron_I", "phiT_kron_I"]
+__all__ = ["I_kron_W", "P_pad", "P_phi", "P_pool", "build_I_kron_W", "build_P_pool",
+           "build_phiT_kron_I", "ones_kron_I", "phiT_kron_I"]
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -236,13 +237,20 @@ def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None, *,
     array([[0., 1., 0., 0.]])
     """
     if sigma_S is not None:
-        N = batch_size(sigma_S, shape.d_out, shape.n_windows, "sigma_S",
-                       "(d_out, a_conv*b_conv*N)")
+        batch_size(sigma_S, shape.d_out, shape.n_windows, "sigma_S", "(d_out, a_conv*b_conv*N)")
+    elif shape.pool == "max":
+        raise ValueError("sigma_S is required for max pooling: P_pool depends on the instance")
+    return build_P_pool(shape, sigma_S, dtype)
+
+
+def build_P_pool(shape: LayerShape, sigma_S: np.ndarray | None, dtype: np.dtype
+                 ) -> sp.csr_array:
+    """:func:`P_pool` of checked arguments (the sparse chain's, whose ``sigma(S)`` may have
+    overflowed: the objective reports that)."""
     if shape.pool != "max":
         _guard(f"P_pool for {shape}", shape.n_out, shape.n_out * shape.pool_size**2, dtype)
         return _P_pool_fixed(shape, dtype)
-    if sigma_S is None:
-        raise ValueError("sigma_S is required for max pooling: P_pool depends on the instance")
+    N = sigma_S.shape[1] // shape.n_windows
     _guard(f"P_pool for {N} instances of {shape}", N * shape.n_out, N * shape.n_out * 4,
            sigma_S.dtype)
     first_max = _first_max(shape, sigma_S.reshape(shape.n_S, N, order="F"))
@@ -350,6 +358,11 @@ def I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
            [0., 0., 0., 3.]])
     """
     check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
+    return build_I_kron_W(W, shape)
+
+
+def build_I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
+    """:func:`I_kron_W` of checked arguments (the sparse chain's)."""
     n = shape.n_windows
     _guard(f"I ⊗ W for {shape} (and its cached index structure)", shape.n_S,
            2 * n * W.size, W.dtype)
@@ -419,6 +432,11 @@ def phiT_kron_I(phi: np.ndarray, d_out: int) -> sp.csr_array:
            [2., 0.],
            [0., 2.]])
     """
+    return build_phiT_kron_I(phi, d_out)
+
+
+def build_phiT_kron_I(phi: np.ndarray, d_out: int) -> sp.csr_array:
+    """:func:`phiT_kron_I` of checked arguments (the sparse chain's)."""
     K, M = phi.shape
     _guard(f"phi^T ⊗ I for phi of shape {phi.shape} and d_out={d_out}", M * d_out,
            M * d_out * K, phi.dtype)

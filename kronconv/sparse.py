@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from .activations import Activation
 from .cache import LayerCache
 from .layout import batch_from_columns, columns_from_vec
-from .operators import I_kron_W, P_pad, P_phi, P_pool, ones_kron_I, phiT_kron_I
+from .operators import P_pad, P_phi, build_I_kron_W, build_P_pool, build_phiT_kron_I, ones_kron_I
 from .shapes import LayerShape
 
 __all__ = [
@@ -74,15 +74,15 @@ def conv_S(phi: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     ``form="phiT_kron_I"`` ``vec(S) = (phi^T ⊗ I) vec(W) + (1 ⊗ I) b``, for every instance."""
     bias = (ones_kron_I(shape, phi.dtype) @ b)[:, None]
     if form == "I_kron_W":
-        return I_kron_W(W, shape) @ phi + bias
+        return build_I_kron_W(W, shape) @ phi + bias
     phi_batch = batch_from_columns(phi, shape.W_shape[1])        # phi^T ⊗ I acts on vec(W)
-    S = phiT_kron_I(phi_batch, shape.d_out) @ W.reshape(-1, order="F")
+    S = build_phiT_kron_I(phi_batch, shape.d_out) @ W.reshape(-1, order="F")
     return columns_from_vec(S, shape.n_S) + bias
 
 
 def pool(sigma_S: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, sp.csr_array]:
     """``vec(Z^{m+1}) = P_pool vec(sigma(S))`` for every instance, and the ``P_pool`` used."""
-    P = P_pool(shape, batch_from_columns(sigma_S, shape.d_out), dtype=sigma_S.dtype)
+    P = build_P_pool(shape, batch_from_columns(sigma_S, shape.d_out), sigma_S.dtype)
     return _times(P, sigma_S), P
 
 
@@ -92,7 +92,7 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape, act:
     ``vec(S) = (I ⊗ W) vec(phi) + (1 ⊗ I) b``, ``vec(Z^{m+1}) = P_pool vec(sigma(S))``;
     with ``keep``, the cache for the backward pass."""
     phi = phi_pad(Z, shape)
-    IW = I_kron_W(W, shape)
+    IW = build_I_kron_W(W, shape)
     S = IW @ phi + (ones_kron_I(shape, phi.dtype) @ b)[:, None]
     Z_next, P = pool(act(S), shape)
     if not keep:
@@ -113,7 +113,7 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: str = "vec"
     or ``vec(∂ξ/∂S phi^T)^T`` (``"vec"``)."""
     if form == "kron":
         phi_batch = batch_from_columns(phi, shape.W_shape[1])
-        dW = phiT_kron_I(phi_batch, shape.d_out).T @ dS.ravel(order="F")
+        dW = build_phiT_kron_I(phi_batch, shape.d_out).T @ dS.ravel(order="F")
         return dW.reshape(shape.W_shape, order="F")
     n, N = shape.n_windows, dS.shape[1]
     # dS phi^T: the sum over every window w of every instance of dS_w phi_w^T
@@ -133,7 +133,7 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str = "vec") 
     """(8) ``∂ξ/∂vec(Z)^T = ∂ξ/∂vec(S)^T (I ⊗ W) P_phi P_pad`` (``"kron"``) or
     (9) ``vec(W^T ∂ξ/∂S)^T P_phi P_pad`` (``"vec"``)."""
     if form == "kron":
-        g_phi = I_kron_W(W, shape).T @ dS
+        g_phi = build_I_kron_W(W, shape).T @ dS
     else:
         g_phi = np.matmul(W.T, dS.reshape(shape.n_windows, shape.d_out, -1))
     g_phi = g_phi.reshape(shape.n_phi, -1)
