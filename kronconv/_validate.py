@@ -288,10 +288,10 @@ class DType(Constraint):
 
     def check(self, value: object, name: str) -> np.dtype:
         try:
-            dt = None if value is None else np.dtype(value)
+            dt = None if value is None else np.dtype(value)    # np.dtype(None) is float64
         except TypeError:
             dt = None
-        if dt not in FLOAT_DTYPES:
+        if dt is None or dt not in FLOAT_DTYPES:
             raise TypeError(f"{name} must be float32 or float64, got "
                             f"{dt if dt is not None else repr(value)}")
         return dt
@@ -444,7 +444,7 @@ def _dtype_of(value: object) -> np.dtype | None:
     """The floating dtype an argument imposes: a float array's, a cache's; None for an
     integer array (which takes the others')."""
     dtype = getattr(value, "dtype", None)
-    return dtype if dtype in FLOAT_DTYPES else None
+    return dtype if isinstance(dtype, np.dtype) and dtype in FLOAT_DTYPES else None
 
 
 def validate_params(constraints: dict[str, Constraint],

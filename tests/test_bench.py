@@ -61,7 +61,8 @@ def test_run_bench_flags_a_backend_with_a_wrong_gradient(monkeypatch):
     assert (results["sparse"]["agrees"], results["dense"]["agrees"]) == (True, False)
     assert report["mismatches"] == ["dense"]
     lines = format_report(report).splitlines()
-    assert lines[2].split()[-1] == "ok" and lines[3].split()[-1] == "MISMATCH"
+    assert lines[2].split()[-1] == "ok"
+    assert lines[3].split()[-1] == "MISMATCH"
     assert lines[-1] == ("MISMATCH: dense differ(s) from sparse beyond 1e-10 (relative) in f or "
                          "the gradient")
 
@@ -82,7 +83,8 @@ def test_run_bench_flags_a_backend_with_a_wrong_value_against_the_first_backend(
                                                                      rel=1e-3)
     assert report["mismatches"] == ["dense"]
     report = run_bench("digits", batch=2, repeat=1, backends=("dense",))
-    assert report["config"]["reference"] == "dense" and report["mismatches"] == []
+    assert report["config"]["reference"] == "dense"
+    assert report["mismatches"] == []
 
 
 def test_run_bench_says_when_torch_is_skipped(monkeypatch):
