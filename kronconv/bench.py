@@ -87,7 +87,7 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
 
     Raises
     ------
-    MemoryLimitError
+    ~kronconv.MemoryLimitError
         If the random images and theta would exceed the memory limit, before drawing them.
     """
     arch = arch if isinstance(arch, Architecture) else load_architecture(arch)

@@ -112,6 +112,17 @@ def jacobian_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, v: np.
     Jv : ndarray of shape (n_classes, N)
         Column i is ``J_i v``.
 
+    Raises
+    ------
+    ValueError
+        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
+        (backend, loss, form) is unknown, or a size is < 1.
+    TypeError
+        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
+        ``arch`` is not an Architecture.
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
+
     Examples
     --------
     >>> from kronconv import Architecture, init_params
@@ -143,6 +154,17 @@ def jacobian_T_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, u: n
     Returns
     -------
     ndarray of shape (arch.n_params,)
+
+    Raises
+    ------
+    ValueError
+        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
+        (backend, loss, form) is unknown, or a size is < 1.
+    TypeError
+        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
+        ``arch`` is not an Architecture.
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
 
     Examples
     --------
@@ -196,6 +218,11 @@ class GaussNewton:
     chunk_size, threads : int, optional
         Blocks of the subsample and the threads that share them out; every product adds the
         blocks' parts in block order, so ``G v`` does not depend on ``threads``.
+
+    Raises
+    ------
+    ValueError, TypeError, ~kronconv.MemoryLimitError
+        As for :func:`~kronconv.objective`.
 
     Examples
     --------

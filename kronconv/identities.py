@@ -37,6 +37,13 @@ def identity2(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     ndarray of shape (p*r,)
         ``vec(B)^T (I_r ⊗ A^T)``, equal to ``vec(A @ B)``.
 
+    Raises
+    ------
+    ValueError
+        If ``A`` or ``B`` is not a matrix, their inner sizes differ, or they are not finite.
+    TypeError
+        If ``A`` or ``B`` is not real floating point.
+
     Examples
     --------
     >>> import numpy as np
@@ -61,6 +68,13 @@ def identity3(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     -------
     ndarray of shape (p*r,)
         ``vec(A)^T (B ⊗ I_p)``, equal to ``vec(A @ B)``.
+
+    Raises
+    ------
+    ValueError
+        If ``A`` or ``B`` is not a matrix, their inner sizes differ, or they are not finite.
+    TypeError
+        If ``A`` or ``B`` is not real floating point.
 
     Examples
     --------

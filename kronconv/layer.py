@@ -127,6 +127,17 @@ def phi_pad(Z: np.ndarray, shape: LayerShape, backend: Backend = "sparse") -> np
         Column ``u + a_conv*w`` (of each instance) is the window with top-left pixel
         ``(u*s, w*s)`` of the padded image.
 
+    Raises
+    ------
+    ValueError
+        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
+        ``form``/``backend`` is unknown.
+    TypeError
+        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
+        (``cache``) is not a LayerShape (a LayerCache).
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
+
     Examples
     --------
     >>> import numpy as np
@@ -197,6 +208,17 @@ def pool(sigma_S: np.ndarray, shape: LayerShape, backend: Backend = "sparse") ->
     Returns
     -------
     Z_next : ndarray of shape (d_out, a_out*b_out*N)
+
+    Raises
+    ------
+    ValueError
+        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
+        ``form``/``backend`` is unknown.
+    TypeError
+        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
+        (``cache``) is not a LayerShape (a LayerCache).
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
 
     Examples
     --------
@@ -293,6 +315,17 @@ def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     -------
     Z_next : ndarray of shape (d_out, a_out*b_out*N)
 
+    Raises
+    ------
+    ValueError
+        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
+        ``form``/``backend`` is unknown.
+    TypeError
+        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
+        (``cache``) is not a LayerShape (a LayerCache).
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
+
     Examples
     --------
     >>> import numpy as np
@@ -321,6 +354,17 @@ def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     Returns
     -------
     dS : ndarray of shape (d_out, a_conv*b_conv*N)
+
+    Raises
+    ------
+    ValueError
+        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
+        ``form``/``backend`` is unknown.
+    TypeError
+        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
+        (``cache``) is not a LayerShape (a LayerCache).
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
 
     Examples
     --------
@@ -365,6 +409,17 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: BackwardFor
     the literal operator of the slides; the vec form, the default, gives the same numbers
     from one contraction.
 
+    Raises
+    ------
+    ValueError
+        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
+        ``form``/``backend`` is unknown.
+    TypeError
+        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
+        (``cache``) is not a LayerShape (a LayerCache).
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
+
     Examples
     --------
     >>> import numpy as np
@@ -400,6 +455,17 @@ def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
     db : ndarray of shape (d_out,)
         Summed over the instances of a batch.
 
+    Raises
+    ------
+    ValueError
+        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
+        ``form``/``backend`` is unknown.
+    TypeError
+        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
+        (``cache``) is not a LayerShape (a LayerCache).
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
+
     Examples
     --------
     >>> import numpy as np
@@ -432,6 +498,17 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: BackwardForm 
     Returns
     -------
     dZ : ndarray of shape (d, a*b*N)
+
+    Raises
+    ------
+    ValueError
+        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
+        ``form``/``backend`` is unknown.
+    TypeError
+        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
+        (``cache``) is not a LayerShape (a LayerCache).
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
 
     Examples
     --------
@@ -472,6 +549,17 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
     dW : ndarray of shape (d_out, h*h*d)
     db : ndarray of shape (d_out,)
     dZ : ndarray of shape (d, a*b*N)
+
+    Raises
+    ------
+    ValueError
+        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
+        ``form``/``backend`` is unknown.
+    TypeError
+        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
+        (``cache``) is not a LayerShape (a LayerCache).
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
 
     Examples
     --------

@@ -66,6 +66,13 @@ def vec(A: np.ndarray) -> np.ndarray:
     ndarray of shape (r*c,)
         ``vec(A)[i + r*j] == A[i, j]``.
 
+    Raises
+    ------
+    ValueError
+        If ``A`` does not have the dimensions given above.
+    TypeError
+        If ``A`` is not an array of real numbers.
+
     Examples
     --------
     >>> import numpy as np
@@ -151,6 +158,13 @@ def Z_from_chw(x: np.ndarray) -> np.ndarray:
     -------
     Z : ndarray of shape (d, a*b)
 
+    Raises
+    ------
+    ValueError
+        If ``x`` does not have the dimensions given above.
+    TypeError
+        If ``x`` is not an array of real numbers.
+
     Examples
     --------
     >>> import numpy as np
@@ -176,6 +190,13 @@ def Z_from_nchw(x: np.ndarray) -> np.ndarray:
     -------
     Z : ndarray of shape (d, a*b*N)
 
+    Raises
+    ------
+    ValueError
+        If ``x`` does not have the dimensions given above.
+    TypeError
+        If ``x`` is not an array of real numbers.
+
     Examples
     --------
     >>> import numpy as np
@@ -200,6 +221,13 @@ def Z_from_hwc(x: np.ndarray) -> np.ndarray:
     -------
     Z : ndarray of shape (d, a*b)
 
+    Raises
+    ------
+    ValueError
+        If ``x`` does not have the dimensions given above.
+    TypeError
+        If ``x`` is not an array of real numbers.
+
     Examples
     --------
     >>> import numpy as np
@@ -223,6 +251,13 @@ def Z_from_nhwc(x: np.ndarray) -> np.ndarray:
     Returns
     -------
     Z : ndarray of shape (d, a*b*N)
+
+    Raises
+    ------
+    ValueError
+        If ``x`` does not have the dimensions given above.
+    TypeError
+        If ``x`` is not an array of real numbers.
 
     Examples
     --------
@@ -563,6 +598,13 @@ def nchw_flat_from_W(W: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
     -------
     w : ndarray of shape (n_out, d*a*b)
 
+    Raises
+    ------
+    ValueError
+        If an array does not have the shape given above, or a size is < 1.
+    TypeError
+        If an array is not of real numbers, or a size is not an integer.
+
     Examples
     --------
     >>> import numpy as np
@@ -588,6 +630,13 @@ def W_from_nhwc_flat(w: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
     -------
     W : ndarray of shape (n_out, d*a*b)
 
+    Raises
+    ------
+    ValueError
+        If an array does not have the shape given above, or a size is < 1.
+    TypeError
+        If an array is not of real numbers, or a size is not an integer.
+
     Examples
     --------
     >>> import numpy as np
@@ -609,6 +658,13 @@ def nhwc_flat_from_W(W: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
     Returns
     -------
     w : ndarray of shape (n_out, d*a*b)
+
+    Raises
+    ------
+    ValueError
+        If an array does not have the shape given above, or a size is < 1.
+    TypeError
+        If an array is not of real numbers, or a size is not an integer.
 
     Examples
     --------

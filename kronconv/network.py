@@ -119,6 +119,17 @@ def forward_network(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     z : ndarray of shape (n_classes, N)
     cache : NetworkCache
 
+    Raises
+    ------
+    ValueError
+        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
+        (backend, loss, form) is unknown, or a size is < 1.
+    TypeError
+        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
+        ``arch`` is not an Architecture.
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
+
     Examples
     --------
     >>> from kronconv import init_params
@@ -155,6 +166,17 @@ def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
     -------
     grad : ndarray of shape (arch.n_params,)
         Summed over the instances, in the order of theta.
+
+    Raises
+    ------
+    ValueError
+        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
+        (backend, loss, form) is unknown, or a size is < 1.
+    TypeError
+        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
+        ``arch`` is not an Architecture.
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
 
     Examples
     --------

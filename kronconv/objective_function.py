@@ -205,6 +205,17 @@ def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarra
     -------
     float
 
+    Raises
+    ------
+    ValueError
+        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
+        (backend, loss, form) is unknown, or a size is < 1.
+    TypeError
+        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
+        ``arch`` is not an Architecture.
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
+
     Examples
     --------
     >>> from kronconv import init_params
@@ -238,6 +249,17 @@ def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     f : float
     grad : ndarray of shape (arch.n_params,)
         In the dtype of ``Z``.
+
+    Raises
+    ------
+    ValueError
+        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
+        (backend, loss, form) is unknown, or a size is < 1.
+    TypeError
+        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
+        ``arch`` is not an Architecture.
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
 
     Examples
     --------
@@ -318,6 +340,17 @@ def predict(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
     -------
     ndarray of shape (N,), int64
 
+    Raises
+    ------
+    ValueError
+        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
+        (backend, loss, form) is unknown, or a size is < 1.
+    TypeError
+        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
+        ``arch`` is not an Architecture.
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
+
     Examples
     --------
     >>> from kronconv import init_params
@@ -344,6 +377,17 @@ def accuracy(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray
     Returns
     -------
     float
+
+    Raises
+    ------
+    ValueError
+        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
+        (backend, loss, form) is unknown, or a size is < 1.
+    TypeError
+        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
+        ``arch`` is not an Architecture.
+    ~kronconv.MemoryLimitError
+        If the pass would exceed the memory limit, before allocating.
 
     Examples
     --------

@@ -95,6 +95,16 @@ def P_pad(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
     csr_array of shape (d*a_pad*b_pad, d*a*b)
         ``d*a*b`` nonzeros, all 1. Cached per (shape, dtype); read-only.
 
+    Raises
+    ------
+    TypeError
+        If ``shape`` is not a LayerShape or ``dtype`` is not float32 or float64 (an array is
+        not real floating point).
+    ValueError
+        If an array does not fit ``shape``, or is not finite.
+    ~kronconv.MemoryLimitError
+        If the operator would exceed the memory limit, before it is built.
+
     Examples
     --------
     >>> import numpy as np
@@ -146,6 +156,16 @@ def P_phi(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
     -------
     csr_array of shape (h*h*d*a_conv*b_conv, d*a_pad*b_pad)
         Exactly one 1 per row. Cached per (shape, dtype); read-only.
+
+    Raises
+    ------
+    TypeError
+        If ``shape`` is not a LayerShape or ``dtype`` is not float32 or float64 (an array is
+        not real floating point).
+    ValueError
+        If an array does not fit ``shape``, or is not finite.
+    ~kronconv.MemoryLimitError
+        If the operator would exceed the memory limit, before it is built.
 
     Examples
     --------
@@ -385,6 +405,16 @@ def ones_kron_I(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
     csr_array of shape (d_out*a_conv*b_conv, d_out)
         Row ``o + d_out*k`` has its 1 in column ``o``. Cached per (shape, dtype); read-only.
 
+    Raises
+    ------
+    TypeError
+        If ``shape`` is not a LayerShape or ``dtype`` is not float32 or float64 (an array is
+        not real floating point).
+    ValueError
+        If an array does not fit ``shape``, or is not finite.
+    ~kronconv.MemoryLimitError
+        If the operator would exceed the memory limit, before it is built.
+
     Examples
     --------
     >>> s = LayerShape(a=2, b=1, d=1, d_out=2, h=1)
@@ -422,6 +452,16 @@ def phiT_kron_I(phi: np.ndarray, d_out: int) -> sp.csr_array:
     csr_array of shape (M*d_out, h*h*d*d_out)
         Row ``o + d_out*k`` holds ``phi[:, k]`` at columns ``o + d_out*j``; ``M*d_out*h*h*d``
         stored entries (zeros of ``phi`` included), dtype of ``phi``.
+
+    Raises
+    ------
+    TypeError
+        If ``shape`` is not a LayerShape or ``dtype`` is not float32 or float64 (an array is
+        not real floating point).
+    ValueError
+        If an array does not fit ``shape``, or is not finite.
+    ~kronconv.MemoryLimitError
+        If the operator would exceed the memory limit, before it is built.
 
     Examples
     --------

@@ -131,7 +131,7 @@ def init_params(arch: Architecture, seed: int = 0, dtype: object = np.float64) -
         not float32 or float64.
     ValueError
         If ``seed`` is negative.
-    MemoryLimitError
+    ~kronconv.MemoryLimitError
         If theta (and the draws) would exceed the memory limit, before allocating.
 
     Examples

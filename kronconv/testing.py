@@ -116,6 +116,13 @@ def numerical_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
     -------
     ndarray of shape (|y|, |x|)
 
+    Raises
+    ------
+    ValueError
+        If ``x`` is not finite or ``eps`` is not a positive finite number.
+    TypeError
+        If ``f`` is not callable or ``x`` is not real floating point.
+
     Examples
     --------
     >>> import numpy as np
