@@ -192,10 +192,12 @@ class Integer(Constraint):
 
 
 class Real(Constraint):
-    """A real number (not a bool) ``> minimum``; infinity only with ``allow_inf``."""
+    """A real number (not a bool) ``> minimum``; infinity only with ``allow_inf``; ``note``
+    says what a value means in the message for one out of range."""
 
-    def __init__(self, minimum: float, allow_inf: bool = False) -> None:
+    def __init__(self, minimum: float, allow_inf: bool = False, note: str = "") -> None:
         self.minimum, self.allow_inf = minimum, allow_inf
+        self.note = f" ({note})" if note else ""
         self.description = ("a positive number" if minimum == 0 else f"a number > {minimum}") + (
             " or inf" if allow_inf else "")
 
@@ -203,7 +205,7 @@ class Real(Constraint):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"{name} must be {self.description}, got {value!r}")
         if not value > self.minimum:                            # NaN included
-            raise ValueError(f"{name} must be > {self.minimum}, got {value}")
+            raise ValueError(f"{name} must be > {self.minimum}{self.note}, got {value}")
         if math.isinf(value) and not self.allow_inf:
             raise ValueError(f"{name} must be finite, got {value}")
         return float(value)

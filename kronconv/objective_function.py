@@ -38,6 +38,7 @@ __all__ = [
     "add_block_sums",
     "block_size",
     "block_sums",
+    "check_C",
     "check_parallel_memory",
     "chunks",
     "network_output",
@@ -53,7 +54,7 @@ __all__ = [
 
 #: The constraints of the arguments shared by the functions over a data set (and the
 #: Gauss-Newton products): declared once, checked by :func:`~kronconv._validate.validate_params`.
-C_ARG = Real(0, allow_inf=True)
+C_ARG = Real(0, allow_inf=True, note="inf for no regularization")
 CHUNK_SIZE = Optional(Integer(1))
 N_TOTAL = Optional(Integer(1))
 DATA_ARGS = {"theta": THETA, "arch": ARCH, "Z": IMAGES}
@@ -64,6 +65,12 @@ OUTPUT_ARGS = {**DATA_ARGS, "chunk_size": CHUNK_SIZE, "backend": BACKEND, "threa
 
 
 # --- the regularization term -----------------------------------------------------------------
+
+
+def check_C(C: object) -> float:
+    """``C`` as a float if it is a number > 0 (``inf``: no regularization), else raise: the
+    constraint of the argument ``C``, for callers that check it before any evaluation."""
+    return C_ARG.check(C, "C")
 
 
 def regularization(C: float, n_total: int) -> float:
