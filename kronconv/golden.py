@@ -33,13 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from . import memory
 from ._files import atomic_write
 from ._version import VERSION
 from .architecture import Architecture
 from .gauss_newton import GaussNewton, jacobian_vector
 from .layer import conv_S, layer_output, phi_pad
 from .layout import Z_from_nchw, oihw_from_W
-from .memory import check_memory
 from .objective_function import network_output, objective_and_gradient
 from .parameters import init_params, unpack_params
 
@@ -54,9 +54,9 @@ def golden_arrays(arch: Architecture, batch: int = 4, seed: int = 0, dtype: str 
     dt = np.dtype(dtype)
     rng = np.random.default_rng(seed)
     a, b, d = arch.input
-    check_memory((batch * d * a * b + arch.n_params) * (8 + dt.itemsize),
-                 f"the random images of {batch} instances and the direction v",
-                 "use a smaller batch")
+    memory.check_memory((batch * d * a * b + arch.n_params) * (8 + dt.itemsize),
+                        f"the random images of {batch} instances and the direction v",
+                        "use a smaller batch")
     theta = init_params(arch, seed, dt)
     x = rng.standard_normal((batch, d, a, b)).astype(dt)
     y = rng.integers(0, arch.n_classes, size=batch)
