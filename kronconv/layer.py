@@ -18,7 +18,7 @@ from types import ModuleType
 import numpy as np
 
 from ._deprecated import moved
-from ._validate import Array, InstanceOf, batch_size, check_shape, validate_params
+from ._validate import InstanceOf, batch_size, check_shape, validate_params
 from .activations import ACTIVATION, Activation, get_activation
 from .backends import (
     BACKEND,
@@ -35,7 +35,7 @@ from .backends import backward as layer_backward
 from .cache import LayerCache
 from .layout import batch_from_columns, columns_from_batch
 from .memory import check_memory, forward_bytes
-from .shapes import SHAPE, LayerShape
+from .shapes import BIAS, CONV_OUTPUT, IMAGES, LAYER_OUTPUT, PHI, SHAPE, WEIGHTS, LayerShape
 
 __all__ = [
     "BACKENDS",
@@ -67,17 +67,10 @@ def _out(be: ModuleType, X: np.ndarray, rows: int) -> np.ndarray:
 
 
 # --- argument checks ---------------------------------------------------------------------------
-# The constraints of the arguments, declared once; the shapes that depend on the LayerShape
-# (or the cache) are checked below.
+# The constraints of the arguments are declared once (kronconv.shapes); the shapes that depend
+# on the LayerShape (or the cache) are checked here, with the same symbolic shapes.
 
 CACHE = InstanceOf(LayerCache, "the LayerCache from forward()")
-IMAGES = Array("(d, a*b*N)")
-WEIGHTS = Array("(d_out, h*h*d)")
-BIAS = Array("(d_out,)")
-SIGMA_S = Array("(d_out, a_conv*b_conv*N)")
-D_S = Array("(d_out, a_conv*b_conv*N)")
-PHI = Array("(h*h*d, a_conv*b_conv*N)")
-D_Z_NEXT = Array("(d_out, a_out*b_out*N)")
 
 
 def _guard(shape: LayerShape, N: int, dtype: np.dtype, what: str, keep: bool = False) -> None:
@@ -87,24 +80,24 @@ def _guard(shape: LayerShape, N: int, dtype: np.dtype, what: str, keep: bool = F
 
 
 def _batch_Z(Z: np.ndarray, shape: LayerShape) -> int:
-    return batch_size(Z, shape.d, shape.a * shape.b, "Z", "(d, a*b*N)")
+    return batch_size(Z, shape.d, shape.a * shape.b, "Z", IMAGES.shape)
 
 
 def _batch_dS(dS: np.ndarray, shape: LayerShape, name: str = "dS") -> int:
-    return batch_size(dS, shape.d_out, shape.n_windows, name, "(d_out, a_conv*b_conv*N)")
+    return batch_size(dS, shape.d_out, shape.n_windows, name, CONV_OUTPUT.shape)
 
 
 def _check_W_b(W: np.ndarray, b: np.ndarray | None, shape: LayerShape) -> None:
-    check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
+    check_shape(W, shape.W_shape, "W", WEIGHTS.shape)
     if b is not None:
-        check_shape(b, (shape.d_out,), "b", "(d_out,)")
+        check_shape(b, (shape.d_out,), "b", BIAS.shape)
 
 
 def _dZ_next(dZ_next: np.ndarray, cache: LayerCache) -> tuple[ModuleType, np.ndarray]:
     """The backend of ``cache`` and ``dZ_next`` (checked for its shape) in its layout."""
     be, shape = backend_of(cache), cache.shape
     check_shape(dZ_next, (shape.d_out, shape.a_out * shape.b_out * cache.N), "dZ_next",
-                "(d_out, a_out*b_out*N)")
+                LAYER_OUTPUT.shape)
     return be, _into(be, dZ_next, shape.a_out, shape.b_out, shape.d_out)
 
 
@@ -195,7 +188,7 @@ def conv_S(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     return _out(be, be.conv_S(phi, W, b, shape, form), shape.d_out)
 
 
-@validate_params({"sigma_S": SIGMA_S, "shape": SHAPE, "backend": BACKEND})
+@validate_params({"sigma_S": CONV_OUTPUT, "shape": SHAPE, "backend": BACKEND})
 def pool(sigma_S: np.ndarray, shape: LayerShape, backend: Backend = "sparse") -> np.ndarray:
     """Pooling: ``Z^{m+1} = mat(P_pool vec(sigma(S)))`` for every instance.
 
@@ -339,7 +332,7 @@ def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
 # --- backward ----------------------------------------------------------------------------------
 
 
-@validate_params({"dZ_next": D_Z_NEXT, "cache": CACHE}, same_dtype=("cache", "dZ_next"))
+@validate_params({"dZ_next": LAYER_OUTPUT, "cache": CACHE}, same_dtype=("cache", "dZ_next"))
 def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     """Equation (7): ``∂ξ/∂vec(S)^T = (∂ξ/∂vec(Z^{m+1})^T P_pool) ⊙ vec(sigma'(S))^T``.
 
@@ -378,7 +371,7 @@ def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     return _out(be, be.grad_S(dY, cache), cache.shape.d_out)
 
 
-@validate_params({"dS": D_S, "phi": PHI, "shape": SHAPE, "form": FORM, "backend": BACKEND},
+@validate_params({"dS": CONV_OUTPUT, "phi": PHI, "shape": SHAPE, "form": FORM, "backend": BACKEND},
                  same_dtype=("dS", "phi"))
 def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
            backend: Backend = "sparse") -> np.ndarray:
@@ -429,13 +422,13 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: BackwardFor
     """
     be = get_backend(backend)
     N = _batch_dS(dS, shape)
-    check_shape(phi, (shape.W_shape[1], shape.n_windows * N), "phi", "(h*h*d, a_conv*b_conv*N)")
+    check_shape(phi, (shape.W_shape[1], shape.n_windows * N), "phi", PHI.shape)
     _guard(shape, N, dS.dtype, "the gradient with respect to W")
     return be.grad_W(_into(be, dS, shape.a_conv, shape.b_conv, shape.d_out),
                      _into(be, phi, shape.a_conv, shape.b_conv, shape.W_shape[1]), shape, form)
 
 
-@validate_params({"dS": D_S, "shape": SHAPE, "form": FORM, "backend": BACKEND})
+@validate_params({"dS": CONV_OUTPUT, "shape": SHAPE, "form": FORM, "backend": BACKEND})
 def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
            backend: Backend = "sparse") -> np.ndarray:
     """Equation (5): the gradient with respect to ``b``.
@@ -478,8 +471,8 @@ def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
     return be.grad_b(_into(be, dS, shape.a_conv, shape.b_conv, shape.d_out), shape, form)
 
 
-@validate_params({"dS": D_S, "W": WEIGHTS, "shape": SHAPE, "form": FORM, "backend": BACKEND},
-                 same_dtype=("dS", "W"))
+@validate_params({"dS": CONV_OUTPUT, "W": WEIGHTS, "shape": SHAPE, "form": FORM,
+                  "backend": BACKEND}, same_dtype=("dS", "W"))
 def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
            backend: Backend = "sparse") -> np.ndarray:
     """Equations (8) and (9): the gradient passed to the previous layer.
@@ -525,7 +518,7 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: BackwardForm 
     return _out(be, dZ, shape.d)
 
 
-@validate_params({"dZ_next": D_Z_NEXT, "W": WEIGHTS, "cache": CACHE, "form": FORM},
+@validate_params({"dZ_next": LAYER_OUTPUT, "W": WEIGHTS, "cache": CACHE, "form": FORM},
                  same_dtype=("cache", "dZ_next", "W"))
 def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
              form: BackwardForm = "vec") -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -20,11 +20,11 @@ from .architecture import Architecture
 from .backends import BACKEND, FORM, Backend, BackwardForm, backend_of, backward, get_backend
 from .cache import LayerCache
 from .full import FullCache
-from .layer import IMAGES
 from .layout import columns_from_batch
 from .losses import OUTPUTS
 from .memory import check_memory, forward_bytes
 from .parameters import ARCH, THETA, unpack_params
+from .shapes import IMAGES
 
 __all__ = [
     "NETWORK_CACHE",
@@ -66,7 +66,7 @@ def check_network_args(theta: np.ndarray, arch: Architecture, Z: np.ndarray) -> 
     ``params`` is :func:`~kronconv.unpack_params`'s list of views into ``theta``.
     """
     a, b, d = arch.input
-    N = batch_size(Z, d, a * b, "Z", "(d, a*b*N)")
+    N = batch_size(Z, d, a * b, "Z", IMAGES.shape)
     return unpack_params(theta, arch), N
 
 

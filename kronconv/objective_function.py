@@ -24,12 +24,12 @@ from ._validate import (
 )
 from .architecture import Architecture
 from .backends import BACKEND, FORM, Backend, BackwardForm
-from .layer import IMAGES
 from .losses import LOSS, check_labels, loss_terms
 from .memory import check_memory, forward_bytes
 from .network import check_network_args, run_backward, run_forward
 from .parallel import THREADS, map_blocks, resolve_threads
 from .parameters import ARCH, THETA, unpack_params
+from .shapes import IMAGES
 
 __all__ = [
     "DENSE_CHUNK_BYTES",

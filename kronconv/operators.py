@@ -29,7 +29,7 @@ from ._validate import (
     validate_params,
 )
 from .memory import cached, check_memory, csr_bytes
-from .shapes import SHAPE, LayerShape
+from .shapes import CONV_OUTPUT, SHAPE, WEIGHTS, LayerShape
 
 __all__ = ["I_kron_W", "P_pad", "P_phi", "P_pool", "build_I_kron_W", "build_P_pool",
            "build_phiT_kron_I", "ones_kron_I", "phiT_kron_I"]
@@ -212,7 +212,7 @@ def _pool_windows(shape: LayerShape) -> np.ndarray:
     return win
 
 
-@validate_params({"shape": SHAPE, "sigma_S": Optional(Array("(d_out, a_conv*b_conv*N)")),
+@validate_params({"shape": SHAPE, "sigma_S": Optional(CONV_OUTPUT),
                   "dtype": DType()})
 def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None, *,
            dtype: object = np.float64) -> sp.csr_array:
@@ -257,7 +257,7 @@ def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None, *,
     array([[0., 1., 0., 0.]])
     """
     if sigma_S is not None:
-        batch_size(sigma_S, shape.d_out, shape.n_windows, "sigma_S", "(d_out, a_conv*b_conv*N)")
+        batch_size(sigma_S, shape.d_out, shape.n_windows, "sigma_S", CONV_OUTPUT.shape)
     elif shape.pool == "max":
         raise ValueError("sigma_S is required for max pooling: P_pool depends on the instance")
     return build_P_pool(shape, sigma_S, dtype)
@@ -345,7 +345,7 @@ def _block_diagonal_structure(n_blocks: int, rows: int, cols: int) -> tuple[np.n
     return indices, indptr
 
 
-@validate_params({"W": Array("(d_out, h*h*d)"), "shape": SHAPE})
+@validate_params({"W": WEIGHTS, "shape": SHAPE})
 def I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
     """Block-diagonal ``I_{a_conv b_conv} ⊗ W``: ``vec(W phi) = (I ⊗ W) vec(phi)``.
 
@@ -377,7 +377,7 @@ def I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
            [0., 0., 3., 0.],
            [0., 0., 0., 3.]])
     """
-    check_shape(W, shape.W_shape, "W", "(d_out, h*h*d)")
+    check_shape(W, shape.W_shape, "W", WEIGHTS.shape)
     return build_I_kron_W(W, shape)
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._validate import InstanceOf, check_int
+from ._validate import Array, InstanceOf, check_int
 
-__all__ = ["POOL_KINDS", "SHAPE", "LayerShape"]
+__all__ = ["BIAS", "CONV_OUTPUT", "IMAGES", "LAYER_OUTPUT", "PHI", "POOL_KINDS", "SHAPE",
+           "WEIGHTS", "LayerShape"]
 
 POOL_KINDS = ("max", "average", "none")
 
@@ -163,5 +164,12 @@ class LayerShape:
         return (self.d_out, self.h * self.h * self.d)
 
 
-#: The constraint of the argument ``shape`` of the public functions.
+#: The constraints of the arguments of one layer's public functions: its shape, and its
+#: arrays by their symbolic shapes (the numbers are checked against the LayerShape).
 SHAPE = InstanceOf(LayerShape, "a LayerShape")
+IMAGES = Array("(d, a*b*N)")                         # Z
+WEIGHTS = Array("(d_out, h*h*d)")                    # W
+BIAS = Array("(d_out,)")                             # b
+PHI = Array("(h*h*d, a_conv*b_conv*N)")              # phi(pad(Z))
+CONV_OUTPUT = Array("(d_out, a_conv*b_conv*N)")      # S, sigma(S), dS
+LAYER_OUTPUT = Array("(d_out, a_out*b_out*N)")       # Z^{m+1}, dZ_next

@@ -441,7 +441,8 @@ def test_verify_passes_on_a_full_only_network(tmp_path, capsys):
     (lambda: kc.objective(THETA, ARCH, ZD, [0, np.inf, 1]), TypeError,
      "y must hold integer class labels, got dtype float64 with inf at index (1,)"),
     (lambda: kc.pack_params([(W, B, B)]), ValueError, "params[0] must be a (W, b) pair, got 3"),
-    (lambda: kc.objective(THETA, ARCH, ZD, YD, C=math.nan), ValueError, "C must be > 0, got nan"),
+    (lambda: kc.objective(THETA, ARCH, ZD, YD, C=math.nan), ValueError,
+     "C must be > 0 (inf for no regularization), got nan"),
     (lambda: kc.numerical_jacobian(np.sin, B, eps=math.inf), ValueError,
      "eps must be finite, got inf"),
 ])
