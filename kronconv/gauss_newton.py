@@ -34,14 +34,10 @@ from .memory import check_memory, forward_bytes
 from .network import R_network, check_network_args, run_backward, run_forward
 from .objective_function import EVALUATION_ARGS, OUTPUT_ARGS, chunks, regularization
 from .parallel import map_blocks, resolve_threads
-from .parameters import unpack_params
+from .parameters import THETA, unpack_params
 
 __all__ = ["GaussNewton", "GaussNewtonBlock", "add_products", "jacobian_T_vector",
            "jacobian_vector"]
-
-
-#: A direction in theta-space (any float dtype: it is computed with in theta's).
-DIRECTION = Array("(n_params,)")
 
 
 def _check_direction(v: np.ndarray, theta: np.ndarray, name: str) -> np.ndarray:
@@ -89,7 +85,7 @@ def _forward_blocks(theta: np.ndarray, arch: Architecture, Z: np.ndarray, backen
     return map_blocks(forward, blocks, threads)
 
 
-@validate_params({**OUTPUT_ARGS, "v": DIRECTION}, same_dtype=("Z", "theta"))
+@validate_params({**OUTPUT_ARGS, "v": THETA}, same_dtype=("Z", "theta"))
 def jacobian_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, v: np.ndarray,
                     backend: Backend = "sparse", chunk_size: int | None = None,
                     threads: int | None = None) -> np.ndarray:
