@@ -97,7 +97,7 @@ def jacobian_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, v: np.
     arch : Architecture
     Z : ndarray of shape (d, a*b*N)
     v : ndarray of shape (arch.n_params,)
-        A direction in theta-space; computed with in theta's dtype.
+        A direction in theta-space; any float dtype, cast to theta's.
     backend : {"sparse", "dense"}, default "sparse"
     chunk_size, threads : int, optional
         Blocks of instances and the threads that share them out (see
@@ -112,7 +112,7 @@ def jacobian_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, v: np.
     ------
     ValueError
         If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
-        (backend, loss, form) is unknown, or a size is < 1.
+        (backend) is unknown, or a size is < 1.
     TypeError
         If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
         ``arch`` is not an Architecture.
@@ -155,7 +155,7 @@ def jacobian_T_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, u: n
     ------
     ValueError
         If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
-        (backend, loss, form) is unknown, or a size is < 1.
+        (backend) is unknown, or a size is < 1.
     TypeError
         If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
         ``arch`` is not an Architecture.
@@ -265,7 +265,7 @@ class GaussNewton:
         Parameters
         ----------
         v : ndarray of shape (n_params,) or (n_params, 1)
-            Any float dtype; computed with in theta's.
+            Any float dtype, cast to theta's.
 
         Returns
         -------
@@ -290,7 +290,7 @@ class GaussNewton:
         Parameters
         ----------
         V : ndarray of shape (n_params, k)
-            Any float dtype; computed with in theta's.
+            Any float dtype, cast to theta's.
 
         Returns
         -------
