@@ -73,10 +73,11 @@ def _out(be: ModuleType, X: np.ndarray, rows: int) -> np.ndarray:
 CACHE = InstanceOf(LayerCache, "the LayerCache from forward()")
 
 
-def _guard(shape: LayerShape, N: int, dtype: np.dtype, what: str, keep: bool = False) -> None:
-    """Refuse, before allocating, a layer's pass on ``N`` instances above the memory limit."""
-    check_memory(forward_bytes([shape], N, dtype, keep), f"{what} on {N} instances of {shape}",
-                 "use a smaller batch, or the dense backend")
+def _guard(shape: LayerShape, N: int, dtype: np.dtype, what: str, per_instance: int) -> None:
+    """Refuse, before allocating, a layer's pass on ``N`` instances above the memory limit;
+    ``per_instance`` entries are allocated for each instance."""
+    check_memory(per_instance * N * np.dtype(dtype).itemsize,
+                 f"{what} on {N} instances of {shape}", "use a smaller batch, or the dense backend")
 
 
 def _batch_Z(Z: np.ndarray, shape: LayerShape) -> int:
@@ -139,7 +140,7 @@ def phi_pad(Z: np.ndarray, shape: LayerShape, backend: Backend = "sparse") -> np
     array([0., 1., 3., 4.])
     """
     be = get_backend(backend)
-    _guard(shape, _batch_Z(Z, shape), Z.dtype, "phi(pad(Z))")
+    _guard(shape, _batch_Z(Z, shape), Z.dtype, "phi(pad(Z))", shape.n_in + shape.n_phi)
     return _out(be, be.phi_pad(_into(be, Z, shape.a, shape.b, shape.d), shape), shape.W_shape[1])
 
 
@@ -183,7 +184,7 @@ def conv_S(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     be = get_backend(backend)
     N = _batch_Z(Z, shape)
     _check_W_b(W, b, shape)
-    _guard(shape, N, Z.dtype, "the convolution")
+    _guard(shape, N, Z.dtype, "the convolution", shape.n_in + shape.n_phi + 2 * shape.n_S)
     phi = be.phi_pad(_into(be, Z, shape.a, shape.b, shape.d), shape)
     return _out(be, be.conv_S(phi, W, b, shape, form), shape.d_out)
 
@@ -221,7 +222,8 @@ def pool(sigma_S: np.ndarray, shape: LayerShape, backend: Backend = "sparse") ->
     array([[4.]])
     """
     be = get_backend(backend)
-    _guard(shape, _batch_dS(sigma_S, shape, "sigma_S"), sigma_S.dtype, "pooling")
+    _guard(shape, _batch_dS(sigma_S, shape, "sigma_S"), sigma_S.dtype, "pooling",
+           shape.n_S + shape.n_out)
     X = _into(be, sigma_S, shape.a_conv, shape.b_conv, shape.d_out)
     return _out(be, be.pool(X, shape)[0], shape.d_out)
 
@@ -235,7 +237,9 @@ def _forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     be = get_backend(backend)
     N = _batch_Z(Z, shape)
     _check_W_b(W, b, shape)
-    _guard(shape, N, Z.dtype, "one layer's forward pass", keep)
+    check_memory(forward_bytes([shape], N, Z.dtype, keep),
+                 f"one layer's forward pass on {N} instances of {shape}",
+                 "use a smaller batch, or the dense backend")
     Z_next, cache = be.forward(_into(be, Z, shape.a, shape.b, shape.d), W, b, shape, act, keep)
     return _out(be, Z_next, shape.d_out), cache
 
@@ -423,7 +427,7 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: BackwardFor
     be = get_backend(backend)
     N = _batch_dS(dS, shape)
     check_shape(phi, (shape.W_shape[1], shape.n_windows * N), "phi", PHI.shape)
-    _guard(shape, N, dS.dtype, "the gradient with respect to W")
+    _guard(shape, N, dS.dtype, "the gradient with respect to W", shape.n_S + shape.n_phi)
     return be.grad_W(_into(be, dS, shape.a_conv, shape.b_conv, shape.d_out),
                      _into(be, phi, shape.a_conv, shape.b_conv, shape.W_shape[1]), shape, form)
 
@@ -467,7 +471,7 @@ def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
     array([3.])
     """
     be = get_backend(backend)
-    _guard(shape, _batch_dS(dS, shape), dS.dtype, "the gradient with respect to b")
+    _guard(shape, _batch_dS(dS, shape), dS.dtype, "the gradient with respect to b", shape.n_S)
     return be.grad_b(_into(be, dS, shape.a_conv, shape.b_conv, shape.d_out), shape, form)
 
 
@@ -513,7 +517,8 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: BackwardForm 
     be = get_backend(backend)
     N = _batch_dS(dS, shape)
     _check_W_b(W, None, shape)
-    _guard(shape, N, dS.dtype, "the gradient with respect to Z")
+    _guard(shape, N, dS.dtype, "the gradient with respect to Z",
+           shape.n_S + shape.n_phi + shape.n_pad + shape.n_in)
     dZ = be.grad_Z(_into(be, dS, shape.a_conv, shape.b_conv, shape.d_out), W, shape, form)
     return _out(be, dZ, shape.d)
 
