@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import InstanceOf, Integer, Options, SequenceOf, validate_params
 from .architecture import Architecture, load_architecture
+from .losses import LOSS
 from .memory import check_memory
-from .objective_function import objective_and_gradient
-from .parallel import resolve_threads
+from .objective_function import C_ARG, CHUNK_SIZE, objective_and_gradient
+from .parallel import THREADS, resolve_threads
 from .parameters import init_params
 from .testing import max_relative_error
 from .torch_reference import theta_from_torch, torch_available, torch_problem
@@ -50,6 +52,11 @@ def _time(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
     return times, result
 
 
+@validate_params({"arch": InstanceOf((str, Architecture), "a preset, a file or an Architecture"),
+                  "batch": Integer(1), "dtype": Options(("float64", "float32")),
+                  "threads": THREADS, "repeat": Integer(1),
+                  "backends": SequenceOf(Options(BENCH_BACKENDS)), "seed": Integer(0),
+                  "loss": LOSS, "C": C_ARG, "chunk_size": CHUNK_SIZE})
 def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
               dtype: str = "float64", threads: int | None = None, repeat: int = 5,
               backends: tuple[str, ...] = BENCH_BACKENDS, seed: int = 0,
@@ -87,14 +94,13 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
 
     Raises
     ------
+    ValueError, TypeError
+        If an argument is not what is described above (naming it).
     ~kronconv.MemoryLimitError
         If the random images and theta would exceed the memory limit, before drawing them.
     """
     arch = arch if isinstance(arch, Architecture) else load_architecture(arch)
     dt = np.dtype(dtype)
-    unknown = set(backends) - set(BENCH_BACKENDS)
-    if unknown:
-        raise ValueError(f"backends must be among {BENCH_BACKENDS}, got {sorted(unknown)}")
     rng = np.random.default_rng(seed)
     a, b, d = arch.input
     check_memory(d * a * b * batch * (8 + dt.itemsize), f"the random images of {batch} instances",
