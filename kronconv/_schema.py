@@ -235,12 +235,15 @@ def _first(array: np.ndarray, bad: np.ndarray, file: object, name: str, expected
 
 
 def check_arrays(arrays: dict[str, np.ndarray], specs: Sequence[ArraySpec], file: object,
-                 what: str, *, extra: bool = False) -> None:
-    """Check every array of ``specs`` in ``arrays`` (``what`` names the kind of file);
-    arrays that no spec declares are errors unless ``extra``."""
-    if not extra:
-        declared = {spec.name for spec in specs}
-        unknown = [name for name in arrays if name not in declared and name != "meta"]
+                 what: str | None = None) -> None:
+    """Check every array of ``specs`` in ``arrays``.
+
+    ``what`` names the kind of file whose arrays are exactly ``specs`` (and ``meta``): any
+    other array is an error. Without it, other arrays may be there.
+    """
+    if what is not None:
+        declared = {spec.name for spec in specs} | {"meta"}
+        unknown = [name for name in arrays if name not in declared]
         if unknown:
             raise field_error(file, unknown[0], f"unexpected array: not part of {what}")
     for spec in specs:
