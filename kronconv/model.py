@@ -305,7 +305,8 @@ def check_resume(model: Model, path: str | Path, arch: str | Path | Architecture
     if arch is not None:
         given = arch if isinstance(arch, Architecture) else load_architecture(arch)
         if given != model.arch:
-            source = f" ({arch})" if isinstance(arch, (str, Path)) else ""
+            named = isinstance(arch, (str, Path)) and str(arch) != given.name
+            source = f" ({arch})" if named else ""
             raise ValueError(f"{path}: the saved run trains {_describe(model.arch)}, the "
                              f"architecture given{source} is {_describe(given)}; resume the "
                              "saved network, or start a new run in another file")
