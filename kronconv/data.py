@@ -346,6 +346,8 @@ def _load_mat(path: Path, shape: tuple[int, int, int] | None, input_format: str,
         raise ValueError(f"variable 'Z' must be a real matrix with one instance per row, got "
                          f"{Z.dtype} of shape {Z.shape}")
     N = Z.shape[0]
+    if N == 0:
+        raise ValueError("variable 'Z' holds no instances (0 rows)")
     if Z.shape[1] > n_features:
         raise ValueError(f"variable 'Z' has {Z.shape[1]} columns, more than a*b*d = "
                          f"{a}*{b}*{d} = {n_features} for shape={(a, b, d)}")
