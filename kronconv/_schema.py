@@ -221,8 +221,8 @@ class ArraySpec:
         if self.low is not None or self.high is not None:
             low = -np.inf if self.low is None else self.low
             high = np.inf if self.high is None else self.high
-            expected = (f"values >= {low:g}" if self.high is None
-                        else f"values in [{low:g}, {high:g})")
+            expected = (f"values >= {low:.10g}" if self.high is None
+                        else f"values in [{low:.10g}, {high:.10g})")
             _first(array, (array < low) | (array >= high), file, self.name, expected)
 
 
@@ -230,7 +230,7 @@ def _first(array: np.ndarray, bad: np.ndarray, file: object, name: str, expected
     """Raise at the first ``True`` of ``bad``, showing the value there as it is stored."""
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise field_error(file, name, f"holds {array[index]!r} at index {index}, expected "
+        raise field_error(file, name, f"holds {array[index].item()!r} at index {index}, expected "
                           f"{expected}")
 
 

@@ -142,10 +142,7 @@ def _check_content(meta: dict[str, Any], arrays: dict[str, np.ndarray],
     except (TypeError, ValueError) as exc:
         raise field_error(file, "arch", str(exc)) from None
     options = meta["options"]
-    if "train_options" in options:
-        if "optimizer" not in options:
-            raise field_error(file, "options.optimizer", "missing (it says what "
-                              "options.train_options configure)")
+    if "train_options" in options and "optimizer" in options:   # the optimizer's own checks
         try:
             OPTIMIZER_OPTIONS[options["optimizer"]](**options["train_options"])
         except (TypeError, ValueError) as exc:
