@@ -230,9 +230,9 @@ def test_time_limit_stops_between_iterations_with_the_theta_of_a_shorter_run(
     assert three.stop_reason is None
 
 
-@pytest.mark.parametrize("value, error", [(0, ValueError), (-1.0, ValueError),
-                                          (float("nan"), ValueError), ("60", TypeError),
-                                          (True, TypeError)])
+@pytest.mark.parametrize(("value", "error"), [(0, ValueError), (-1.0, ValueError),
+                                              (float("nan"), ValueError), ("60", TypeError),
+                                              (True, TypeError)])
 def test_time_limit_rejects_what_is_not_a_positive_number(value, error):
     arch, problem = _digits_problem("dense")
     with pytest.raises(error, match="time_limit"):
