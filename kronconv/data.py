@@ -209,6 +209,26 @@ def check_fits(data: Dataset, arch: Architecture, source: str) -> None:
     """Raise ``ValueError`` naming ``source`` unless ``data`` fits the network ``arch``: its
     images of the input shape ``(d, a, b)``, its labels among the classes ``0..K-1``.
 
+    Parameters
+    ----------
+    data : Dataset
+    arch : Architecture
+        The network to train or to predict with.
+    source : str
+        Where ``data`` comes from (a file, a built-in name), for the message.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        ``"SOURCE: images of shape (d, a, b) = ..., the network takes ..."``, or ``"SOURCE:
+        labels [...] lie outside the network's K classes (0..K-1)"`` (for a ``.mat`` file's
+        mapped labels: more distinct labels than classes). A prediction on such labels
+        would report a meaningless accuracy, a training run would fail at its first step.
+
     Examples
     --------
     >>> from kronconv import Architecture

@@ -77,8 +77,27 @@ GOLDEN_FIELDS: tuple[Field, ...] = (
 
 
 def golden_array_specs(arch: Architecture, batch: int, dtype: str) -> tuple[ArraySpec, ...]:
-    """Every array of a golden file of ``arch``, ``batch`` instances and ``dtype``: the keys,
-    shapes and dtypes the module docstring lists, in the order they are written."""
+    """Every array of a golden file: the keys, shapes and dtypes the module docstring lists.
+
+    Parameters
+    ----------
+    arch : Architecture
+    batch : int
+        N, the instances.
+    dtype : {"float32", "float64"}
+        The dtype of every array but ``y`` (integers in ``0..n_classes-1``).
+
+    Returns
+    -------
+    tuple of ArraySpec
+        In the order :func:`golden_arrays` writes them; all required, all finite.
+
+    Examples
+    --------
+    >>> specs = golden_array_specs(Architecture.preset("digits"), 4, "float64")
+    >>> [(s.name, s.meaning, s.shape) for s in specs][2:4]
+    [('conv1.w_oihw', '(d_out, d, h, h)', (8, 1, 3, 3)), ('conv1.b', '(d_out,)', (8,))]
+    """
     N, K, n = batch, arch.n_classes, (arch.n_params,)
     a, b, d = arch.input
     dt = (np.dtype(dtype),)
@@ -189,6 +208,10 @@ def read_golden(path: str | Path) -> dict[str, Any]:
     ``meta`` must hold :data:`GOLDEN_FIELDS` (format version 1, a valid architecture) and the
     arrays must be exactly :func:`golden_array_specs` of that architecture, batch and dtype:
     every key, shape and dtype, finite values, labels among the classes.
+
+    Parameters
+    ----------
+    path : str or Path
 
     Returns
     -------

@@ -115,7 +115,28 @@ RESUME_OPTIONS = ("backend", "seed", "data", "val_data", "optimizer", "C", "loss
 
 
 def model_array_specs(arch: Architecture, dtype: np.dtype) -> tuple[ArraySpec, ...]:
-    """The arrays of a model of ``arch`` whose theta has ``dtype``: their shapes and dtypes."""
+    """The arrays of a model file: names, the shapes ``arch`` gives, dtypes, value checks.
+
+    Parameters
+    ----------
+    arch : Architecture
+    dtype : numpy.dtype
+        Theta's dtype (``options.dtype`` when the model has it): every parameter-sized
+        vector (theta, velocity, Adam's moments, the best iterate) has it.
+
+    Returns
+    -------
+    tuple of ArraySpec
+        ``theta`` (required) and ``scaling_mean`` (d, a, b) (required), then the optional
+        ``velocity``, ``buffer.m``, ``buffer.v`` (>= 0), ``buffer.best_theta`` and
+        ``buffer.cycle`` (integers >= 0); all finite.
+
+    Examples
+    --------
+    >>> [(s.name, s.shape) for s in model_array_specs(Architecture.preset("digits"),
+    ...                                               np.dtype(np.float64))][:2]
+    [('theta', (3658,)), ('scaling_mean', (1, 8, 8))]
+    """
     n, (a, b, d) = (arch.n_params,), arch.input
 
     def vector(name: str, required: bool = False, **kw: Any) -> ArraySpec:
@@ -171,6 +192,15 @@ class Model:
 def save_model(path: str | Path, model: Model) -> None:
     """Write ``model`` to ``path`` (``.npz``) atomically.
 
+    Parameters
+    ----------
+    path : str or Path
+    model : Model
+
+    Returns
+    -------
+    None
+
     Raises
     ------
     ValueError
@@ -212,6 +242,14 @@ def load_model(path: str | Path) -> Model:
         expected one of ('dense', 'sparse'), got 3"``): a missing, truncated, corrupted or
         foreign file, another format version, a missing field or array, or one that is not
         what it should be.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Model
 
     Examples
     --------
@@ -270,6 +308,10 @@ def check_resume(model: Model, path: str | Path, arch: str | Path | Architecture
     data : str, optional
         The training data given for the resumed run: it must be the saved run's data (the
         same name or the same file).
+
+    Returns
+    -------
+    None
 
     Raises
     ------
