@@ -188,14 +188,16 @@ class ArraySpec:
     high: float | None = None
     required: bool = True
 
-    def _dtype_text(self) -> str:
+    def dtype_text(self) -> str:
+        """The dtypes allowed, in words: ``"dtype float64"``, ``"an integer dtype"``."""
         if isinstance(self.dtypes, str):
             *others, last = (_KINDS[k] for k in self.dtypes)
             text = f"{', '.join(others)}{' or ' if others else ''}{last} dtype"
             return ("an " if text[0] in "aeiou" else "a ") + text
         return "dtype " + " or ".join(str(d) for d in self.dtypes)
 
-    def _shape_text(self) -> str:
+    def shape_text(self) -> str:
+        """The shape, in symbols and numbers: ``"shape (n_params,) = (3658,)"``."""
         if None in self.shape:
             return f"shape {self.meaning}"
         return f"shape {self.meaning} = {self.shape}"
@@ -205,12 +207,12 @@ class ArraySpec:
         allowed = (array.dtype.kind in self.dtypes if isinstance(self.dtypes, str)
                    else array.dtype in self.dtypes)
         if not allowed:
-            raise field_error(file, self.name, f"expected {self._dtype_text()}, got "
+            raise field_error(file, self.name, f"expected {self.dtype_text()}, got "
                               f"dtype {array.dtype}")
         if array.ndim != len(self.shape) or any(
                 size < 1 if want is None else size != want
                 for size, want in zip(array.shape, self.shape, strict=False)):
-            raise field_error(file, self.name, f"expected {self._shape_text()}, got "
+            raise field_error(file, self.name, f"expected {self.shape_text()}, got "
                               f"shape {array.shape}")
         if array.dtype.kind == "f":
             if self.finite:
@@ -250,8 +252,8 @@ def check_arrays(arrays: dict[str, np.ndarray], specs: Sequence[ArraySpec], file
         if spec.name in arrays:
             spec.check(arrays[spec.name], file)
         elif spec.required:
-            raise field_error(file, spec.name, f"missing array (expected {spec._shape_text()}, "
-                              f"{spec._dtype_text()})")
+            raise field_error(file, spec.name, f"missing array (expected {spec.shape_text()}, "
+                              f"{spec.dtype_text()})")
 
 
 # -- reading -----------------------------------------------------------------------------------

@@ -42,8 +42,9 @@ from .data import INPUT_FORMATS, Scaling
 from .losses import LOSSES
 from .train import AdamOptions, NewtonOptions, SGOptions, TrainState
 
-__all__ = ["FORMAT_VERSION", "MODEL_FIELDS", "OPTIMIZER_OPTIONS", "RESUME_OPTIONS", "Model",
-           "check_resume", "load_model", "model_array_specs", "save_model"]
+__all__ = ["FORMAT_VERSION", "MODEL_FIELDS", "OPTIMIZER_OPTIONS", "RESUME_OPTIONS",
+           "TRAIN_SETTINGS", "Model", "check_resume", "load_model", "model_array_specs",
+           "save_model"]
 
 FORMAT_VERSION = 2          # 2: the optimizer's buffers, step and best iterate; reads 1 too
 
@@ -68,7 +69,7 @@ def _log_rows(rows: list) -> bool:
 def _pcg64_state(value: dict) -> bool:
     """Whether ``value`` is a state of numpy's PCG64 generator (the one training draws from)."""
     try:
-        np.random.PCG64().state = value
+        np.random.PCG64(0).state = value
     except (TypeError, ValueError, KeyError, OverflowError):
         return False
     return True
@@ -110,8 +111,10 @@ MODEL_FIELDS: tuple[Field, ...] = (
 
 #: The options ``kronconv train --resume`` needs (``input_format`` and ``chunk_size`` have
 #: defaults for older files).
-RESUME_OPTIONS = ("backend", "seed", "data", "val_data", "optimizer", "C", "loss", "dtype",
-                  "train_options")
+RESUME_OPTIONS = ("backend", "seed", "data", "val_data")
+#: The options that go with ``train_options``: needed to resume a model that holds
+#: ``train_options`` (one without them, format 1, takes all five from the command line).
+TRAIN_SETTINGS = ("optimizer", "C", "loss", "dtype")
 
 
 def model_array_specs(arch: Architecture, dtype: np.dtype) -> tuple[ArraySpec, ...]:
@@ -317,7 +320,8 @@ def check_resume(model: Model, path: str | Path, arch: str | Path | Architecture
     ------
     ValueError
         Naming both the saved and the given network or data; or if the model lacks an
-        option of :data:`RESUME_OPTIONS` (a model not written by ``kronconv train``).
+        option of :data:`RESUME_OPTIONS`, or of :data:`TRAIN_SETTINGS` when it holds
+        ``train_options`` (a model not written by ``kronconv train``).
 
     Examples
     --------
@@ -337,7 +341,8 @@ def check_resume(model: Model, path: str | Path, arch: str | Path | Architecture
     ...     print(str(exc)[:70])
     model.npz: the saved run trains 'digits' (input (a, b, d) = (8, 8, 1),
     """
-    for key in RESUME_OPTIONS:
+    settings = TRAIN_SETTINGS if "train_options" in model.options else ()
+    for key in RESUME_OPTIONS + settings:
         if key not in model.options:
             raise field_error(path, f"options.{key}", "missing: a run saved by kronconv train "
                               "holds it, and resuming needs it")
