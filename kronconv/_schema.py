@@ -6,7 +6,7 @@ a dotted name, the JSON types allowed and a test of the value) and its arrays
 finiteness and a range of values). :func:`check_fields` and :func:`check_arrays` hold a file
 to its declaration and raise ``ValueError`` naming the file and the field::
 
-    model.npz: options.backend: expected one of ('dense', 'sparse'), got 3
+    model.npz: options.backend: expected one of ('sparse', 'dense'), got 3
 
 :func:`read_npz` reads every array of an ``.npz`` without unpickling and without trusting its
 headers: an array whose header announces more (or less) data than the file holds is refused
@@ -52,7 +52,7 @@ class Field:
         The JSON types allowed (``dict``, ``list``, ``str``, ``int``, ``float``, ``bool``,
         ``NoneType``); an integer is a number, ``true`` and ``false`` are not.
     expected : str
-        What the field must hold, for the message: ``"one of ('dense', 'sparse')"``.
+        What the field must hold, for the message: ``"one of ('sparse', 'dense')"``.
     test : callable, optional
         ``test(value) -> bool`` for a value of an allowed type other than null.
     required : bool, default True

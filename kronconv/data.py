@@ -305,8 +305,14 @@ def load_data(path: str | Path, shape: tuple[int, int, int] | None = None, *,
     Raises
     ------
     ValueError
-        For a missing variable or key, wrong shapes, labels outside ``labels``, non-finite
-        values, or an unreadable file; the message names the file.
+        Naming the file, and the key or variable: an unreadable, truncated or corrupted
+        file; a missing ``x``/``y`` (``Z``/``y``); images that are not real numbers (complex,
+        strings) or not finite, or not of shape (N, d, a, b) with N >= 1; labels that are not
+        one per image, not whole numbers >= 0 (a ``.npz``; shown as stored, ``inf`` as
+        ``inf``) or outside ``labels`` (a ``.mat``); a ``shape`` that is not three positive
+        integers.
+    MemoryLimitError
+        If padding a ``.mat`` file's rows to ``a*b*d`` columns would exceed the memory limit.
 
     Examples
     --------

@@ -112,8 +112,8 @@ MODEL_FIELDS: tuple[Field, ...] = (
 #: The options ``kronconv train --resume`` needs (``input_format`` and ``chunk_size`` have
 #: defaults for older files).
 RESUME_OPTIONS = ("backend", "seed", "data", "val_data")
-#: The options that go with ``train_options``: needed to resume a model that holds
-#: ``train_options`` (one without them, format 1, takes all five from the command line).
+#: The settings that go with ``train_options``, needed to resume a model that holds it; a
+#: model without ``train_options`` (format 1) takes all five from the command line.
 TRAIN_SETTINGS = ("optimizer", "C", "loss", "dtype")
 
 
@@ -242,7 +242,7 @@ def load_model(path: str | Path) -> Model:
     ------
     ValueError
         Naming the file, and the field where there is one (``"model.npz: options.backend:
-        expected one of ('dense', 'sparse'), got 3"``): a missing, truncated, corrupted or
+        expected one of ('sparse', 'dense'), got 3"``): a missing, truncated, corrupted or
         foreign file, another format version, a missing field or array, or one that is not
         what it should be.
 
