@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._schema import ArraySpec, check_arrays, read_npz
-from ._validate import check_int
+from ._validate import FLOAT_DTYPES, check_int
 from .memory import check_memory
 
 if TYPE_CHECKING:
@@ -105,8 +105,11 @@ class Scaling:
 
     @classmethod
     def fit(cls, x: np.ndarray) -> Scaling:
-        """The transform of training images ``x`` (N, d, a, b)."""
+        """The transform of training images ``x`` (N, d, a, b); the mean is float32 for
+        float32 images, else float64 (float16 or longdouble images too)."""
         divisor = 255.0 if x.dtype == np.uint8 else max(float(np.max(x)), 1.0)
+        if x.dtype.kind == "f" and x.dtype not in FLOAT_DTYPES:
+            x = x.astype(np.float64)
         return cls(divisor, (x / divisor).mean(axis=0))
 
     def __call__(self, x: np.ndarray, dtype: object = np.float64) -> np.ndarray:

@@ -703,6 +703,13 @@ def test_predict_refuses_labels_outside_the_models_classes(trained, tmp_path, ca
     assert "accuracy" not in err
 
 
+def test_train_reads_float16_images_and_uint8_labels_and_saves_its_model(tmp_path):
+    np.savez(tmp_path / "d.npz", x=np.abs(X).astype(np.float16), y=Y.astype(np.uint8))
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "m.npz"),
+                 "--iterations", "1", "--quiet"]) == 0
+    assert load_model(tmp_path / "m.npz").scaling.mean.dtype == np.float64
+
+
 def test_train_refuses_data_whose_labels_or_images_do_not_fit(tmp_path, capsys):
     np.savez(tmp_path / "d.npz", x=X, y=np.array([0, 10, 3, 1]))
     np.savez(tmp_path / "big.npz", x=np.zeros((2, 1, 9, 9)), y=np.array([0, 1]))
