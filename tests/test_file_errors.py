@@ -19,6 +19,8 @@ from dataclasses import asdict
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy.io import savemat
 
 from kronconv import Architecture, ConvSpec, FullSpec, init_params, load_architecture
@@ -345,6 +347,29 @@ def test_readers_refuse_damaged_npz_files(tmp_path, kind, detail, reader, what):
     save_model(tmp_path / "good.npz", _model())
     path = _damaged_npz(tmp_path / "bad.npz", kind, tmp_path / "good.npz")
     _raises(lambda: reader(path), f"bad.npz: not a readable {what} ({detail}")
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(reader=st.sampled_from([load_model, read_golden, load_data]),
+       damage=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)),
+                       min_size=1, max_size=8),
+       keep=st.floats(0.05, 1))
+def test_readers_give_a_value_error_or_a_whole_file_for_any_damage(tmp_path, reader, damage,
+                                                                    keep):
+    source = tmp_path / "good.npz"
+    if not source.exists():
+        save_model(source, _model())
+    raw = bytearray(source.read_bytes())
+    for where, value in damage:                 # bytes overwritten, then the file cut short
+        raw[int(where * len(raw))] = value
+    (tmp_path / "bad.npz").write_bytes(raw[: max(1, int(keep * len(raw)))])
+    try:
+        reader(tmp_path / "bad.npz")
+        message = None                          # damage that left the content whole
+    except ValueError as exc:                   # anything else fails the test
+        message = str(exc)
+    assert message is None or message.startswith(f"{tmp_path / 'bad.npz'}: ")
 
 
 # -- golden files ------------------------------------------------------------------------------
