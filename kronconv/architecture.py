@@ -27,10 +27,13 @@ An optional top-level ``name`` is kept. Unknown keys are errors.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ._schema import short
 from ._validate import check_int
 from .activations import ACTIVATIONS, Activation, get_activation
 from .shapes import LayerShape
@@ -137,9 +140,23 @@ class Architecture:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         try:
+            if isinstance(self.input, (Mapping, str, bytes)):
+                raise TypeError
             a, b, d = self.input
         except (TypeError, ValueError):
-            raise ValueError(f"input must be (a, b, d), got {self.input!r}") from None
+            raise ValueError(f"input must be (a, b, d), got {short(self.input)}") from None
+        if self.name is not None and not isinstance(self.name, str):
+            raise TypeError(f"name must be a string or None, got {short(self.name)}")
+        for key, kind in (("conv", ConvSpec), ("full", FullSpec)):
+            layers = getattr(self, key)
+            if (isinstance(layers, (ConvSpec, FullSpec, Mapping, str, bytes))
+                    or not isinstance(layers, Iterable)):
+                spec = isinstance(layers, (ConvSpec, FullSpec))
+                got = f"a {type(layers).__name__}" if spec else short(layers)
+                one = spec or isinstance(layers, Mapping)
+                hint = f"; for one layer: {key}=[...]" if one else ""
+                raise TypeError(f"{key} must be a list of {kind.__name__}s or mappings, one "
+                                f"per layer, got {got}{hint}")
         a, b, d = (check_int(v, f"input {n}", 1) for n, v in zip("abd", (a, b, d), strict=True))
         set_(self, "input", (a, b, d))
         set_(self, "conv", tuple(_spec(ConvSpec, s, f"conv layer {m}")
@@ -221,11 +238,11 @@ class Architecture:
         _check_keys(spec, {"input", "conv", "full", "name"}, {"input", "full"}, "architecture")
         inp = spec["input"]
         if not isinstance(inp, dict):
-            raise TypeError(f"input must be a mapping with keys a, b, d, got {inp!r}")
+            raise TypeError(f"input must be a mapping with keys a, b, d, got {short(inp)}")
         _check_keys(inp, {"a", "b", "d"}, {"a", "b", "d"}, "input")
         for key in ("conv", "full"):
             if not isinstance(spec.get(key, []), list):
-                raise TypeError(f"{key} must be a list of layers, got {spec[key]!r}")
+                raise TypeError(f"{key} must be a list of layers, got {short(spec[key])}")
         return cls((inp["a"], inp["b"], inp["d"]), tuple(spec.get("conv", [])),
                    tuple(spec["full"]), spec.get("name"))
 
@@ -283,7 +300,7 @@ def _spec(kind: type, spec: object, where: str) -> ConvSpec | FullSpec:
     if isinstance(spec, kind):
         return spec
     if not isinstance(spec, dict):
-        raise TypeError(f"{where}: must be a {kind.__name__} or a mapping, got {spec!r}")
+        raise TypeError(f"{where}: must be a {kind.__name__} or a mapping, got {short(spec)}")
     names = {f.name for f in fields(kind)}
     required = {f.name for f in fields(kind)
                 if f.default is MISSING and f.default_factory is MISSING}
@@ -308,15 +325,22 @@ def load_architecture(source: str | Path) -> Architecture:
 
     Raises
     ------
+    TypeError
+        If ``source`` is neither a string nor a path (a mapping goes to
+        :meth:`Architecture.from_dict`).
     ValueError
-        For an unknown preset, an unreadable file, or an invalid description (the message
-        names the file and the layer).
+        For an unknown preset, an unreadable file, a file nested too deeply to parse, or an
+        invalid description (the message names the file and the layer).
 
     Examples
     --------
     >>> load_architecture("digits").input
     (8, 8, 1)
     """
+    if not isinstance(source, (str, os.PathLike)):
+        hint = "; Architecture.from_dict reads a mapping" if isinstance(source, Mapping) else ""
+        raise TypeError(f"source must be a preset name or the path of an architecture file, "
+                        f"got {type(source).__name__} {short(source)}{hint}")
     if str(source) in PRESETS:
         return Architecture.preset(str(source))
     path = Path(source)
@@ -338,6 +362,9 @@ def load_architecture(source: str | Path) -> Architecture:
         return Architecture.from_dict(spec)
     except (ValueError, TypeError) as exc:
         raise _prefixed(str(path), exc) from None
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply to parse (beyond Python's recursion "
+                         "limit): not an architecture file") from None
 
 
 # Named architectures. mnist-3layer and cifar10-3layer are the network of simpleNN's

@@ -20,11 +20,21 @@ the ``k``-th smallest label value is class ``k``.
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ._schema import ArraySpec, check_arrays, read_npz
+from ._validate import FLOAT_DTYPES, check_int
+from .memory import check_memory
+
+if TYPE_CHECKING:
+    from .architecture import Architecture
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -32,6 +42,7 @@ __all__ = [
     "Dataset",
     "Scaling",
     "builtin_dataset",
+    "check_fits",
     "digits_split",
     "fashion_mnist",
     "load_data",
@@ -94,8 +105,11 @@ class Scaling:
 
     @classmethod
     def fit(cls, x: np.ndarray) -> Scaling:
-        """The transform of training images ``x`` (N, d, a, b)."""
+        """The transform of training images ``x`` (N, d, a, b); the mean is float32 for
+        float32 images, else float64 (float16 or longdouble images too)."""
         divisor = 255.0 if x.dtype == np.uint8 else max(float(np.max(x)), 1.0)
+        if x.dtype.kind == "f" and x.dtype not in FLOAT_DTYPES:
+            x = x.astype(np.float64)
         return cls(divisor, (x / divisor).mean(axis=0))
 
     def __call__(self, x: np.ndarray, dtype: object = np.float64) -> np.ndarray:
@@ -137,30 +151,123 @@ def _open(path: Path):
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
+_IDX_TYPES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int",
+              0x0D: "float", 0x0E: "double"}
+
+
+def _read_idx(path: Path, ndim: int, what: str, meaning: str) -> np.ndarray:
+    """The array of an IDX file of unsigned bytes with ``ndim`` dimensions, its header and
+    its size checked; every message names the file."""
+    try:
+        with _open(path) as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as exc:     # gzip: truncated or corrupted
+        raise ValueError(f"{path}: not readable ({exc})") from None
+    header = 4 + 4 * ndim
+    not_idx = f"{path}: not an IDX file of {what} {meaning}"
+    if not raw:
+        raise ValueError(f"{not_idx}: the file is empty")
+    if len(raw) < 4 or raw[:2] != b"\x00\x00":
+        raise ValueError(f"{not_idx}: magic number 0x{raw[:4].hex()}, expected "
+                         f"0x0000080{ndim}")
+    if raw[2] != 0x08:
+        raise ValueError(f"{not_idx}: data type 0x{raw[2]:02X} "
+                         f"({_IDX_TYPES.get(raw[2], 'unknown')}); kronconv reads unsigned "
+                         "bytes (0x08), as MNIST's files hold")
+    if raw[3] != ndim:
+        raise ValueError(f"{not_idx}: {raw[3]} dimension(s), {what} have {ndim}")
+    if len(raw) < header:
+        raise ValueError(f"{not_idx}: the header ends after {len(raw)} bytes, its "
+                         f"{ndim} size(s) need {header}")
+    dims = tuple(int.from_bytes(raw[4 + 4 * k:8 + 4 * k], "big") for k in range(ndim))
+    if 0 in dims:
+        raise ValueError(f"{path}: its header gives the shape {meaning} = {dims}: no {what}")
+    need, held = math.prod(dims), len(raw) - header
+    if held != need:
+        raise ValueError(f"{path}: holds {held} bytes of {what}, its header's shape {meaning} "
+                         f"= {dims} needs {need}" + (" (a truncated file?)" if held < need else ""))
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
 def load_idx(images: str | Path, labels: str | Path) -> Dataset:
     """MNIST/Fashion-MNIST IDX files (gzipped or not): ``*-images-idx3-ubyte`` and labels.
 
     Raises
     ------
     ValueError
-        If a file is not an IDX file of the expected kind, is truncated, or the counts differ;
-        the message names the file.
+        Naming the file: one that cannot be read (missing, a truncated or corrupted gzip
+        file), is empty, is not an IDX file of unsigned bytes with 3 (images) or 1 (labels)
+        dimensions, whose header gives a size 0 or a shape its data does not fill exactly;
+        or image and label counts that differ (naming both files).
     """
-    arrays = []
-    for path, ndim in ((Path(images), 3), (Path(labels), 1)):
-        with _open(path) as f:
-            raw = f.read()
-        if len(raw) < 4 + 4 * ndim or raw[:2] != b"\x00\x00" or raw[2] != 0x08 or raw[3] != ndim:
-            raise ValueError(f"{path}: not an IDX file of unsigned bytes with {ndim} dimension(s)")
-        dims = tuple(int.from_bytes(raw[4 + 4 * k:8 + 4 * k], "big") for k in range(ndim))
-        body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-        if body.size != int(np.prod(dims)):
-            raise ValueError(f"{path}: holds {body.size} values, its header says {dims}")
-        arrays.append(body.reshape(dims))
-    x, y = arrays
+    images, labels = Path(images), Path(labels)
+    x = _read_idx(images, 3, "images", "(N, rows, columns)")
+    y = _read_idx(labels, 1, "labels", "(N,)")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"{images} holds {x.shape[0]} images but {labels} {y.shape[0]} labels")
     return Dataset(x[:, None, :, :].copy(), y.astype(np.int64))
+
+
+def check_fits(data: Dataset, arch: Architecture, source: str) -> None:
+    """Raise ``ValueError`` naming ``source`` unless ``data`` fits the network ``arch``: its
+    images of the input shape ``(d, a, b)``, its labels among the classes ``0..K-1``.
+
+    Parameters
+    ----------
+    data : Dataset
+    arch : Architecture
+        The network to train or to predict with.
+    source : str
+        Where ``data`` comes from (a file, a built-in name), for the message.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        ``"SOURCE: images of shape (d, a, b) = ..., the network takes ..."``, or ``"SOURCE:
+        labels [...] lie outside the network's K classes (0..K-1)"`` (for a ``.mat`` file's
+        mapped labels: more distinct labels than classes). A prediction on such labels
+        would report a meaningless accuracy, a training run would fail at its first step.
+
+    Examples
+    --------
+    >>> from kronconv import Architecture
+    >>> data = Dataset(np.zeros((2, 1, 8, 8)), np.array([3, 12]))
+    >>> check_fits(data, Architecture.preset("digits"), "test.npz")
+    Traceback (most recent call last):
+    ...
+    ValueError: test.npz: labels [12] lie outside the network's 10 classes (0..9)
+    """
+    a, b, d = arch.input
+    if data.x.shape[1:] != (d, a, b):
+        raise ValueError(f"{source}: images of shape (d, a, b) = {data.x.shape[1:]}, the "
+                         f"network takes {(d, a, b)}")
+    K = arch.n_classes
+    outside = np.unique(data.y[(data.y < 0) | (data.y >= K)])
+    if outside.size == 0:
+        return
+    if data.labels is not None:                  # the file's labels, mapped to classes
+        raise ValueError(f"{source}: holds {data.labels.size} distinct labels "
+                         f"{data.labels.tolist()[:12]}, more than the network's {K} classes")
+    raise ValueError(f"{source}: labels {outside.tolist()[:12]} lie outside the network's "
+                     f"{K} classes (0..{K - 1})")
+
+
+_X = ArraySpec("x", (None, None, None, None), "(N, d, a, b)", "biuf")
+
+
+def _load_npz(path: Path) -> Dataset:
+    """A ``.npz`` data file: ``x`` of real, finite values and ``y``, one class label
+    (an integer >= 0, possibly stored as a float) per image."""
+    arrays = read_npz(path, "data file (.npz with x and y)")
+    check_arrays(arrays, (_X,), path)
+    N = arrays["x"].shape[0]
+    check_arrays(arrays, (ArraySpec("y", (N,), "(N,)", "biuf", integral=True, low=0,
+                                    high=2**31),), path)
+    return Dataset(arrays["x"], arrays["y"].astype(np.int64))
 
 
 def load_data(path: str | Path, shape: tuple[int, int, int] | None = None, *,
@@ -201,8 +308,14 @@ def load_data(path: str | Path, shape: tuple[int, int, int] | None = None, *,
     Raises
     ------
     ValueError
-        For a missing variable or key, wrong shapes, labels outside ``labels``, non-finite
-        values, or an unreadable file; the message names the file.
+        Naming the file, and the key or variable: an unreadable, truncated or corrupted
+        file; a missing ``x``/``y`` (``Z``/``y``); images that are not real numbers (complex,
+        strings) or not finite, or not of shape (N, d, a, b) with N >= 1; labels that are not
+        one per image, not whole numbers >= 0 (a ``.npz``; shown as stored, ``inf`` as
+        ``inf``) or outside ``labels`` (a ``.mat``); a ``shape`` that is not three positive
+        integers.
+    MemoryLimitError
+        If padding a ``.mat`` file's rows to ``a*b*d`` columns would exceed the memory limit.
 
     Examples
     --------
@@ -219,14 +332,13 @@ def load_data(path: str | Path, shape: tuple[int, int, int] | None = None, *,
     if input_format not in INPUT_FORMATS:
         raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {input_format!r}")
     path = Path(path)
+    if path.suffix == ".npz":
+        return _load_npz(path)
+    if path.suffix != ".mat":
+        raise ValueError(f"{path}: expected a .npz or .mat file (or IDX files through "
+                         "load_idx)")
     try:
-        if path.suffix == ".npz":
-            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
-                x, y = np.asarray(f["x"]), np.asarray(f["y"])
-            return Dataset(np.asarray(x), np.asarray(y).astype(np.int64))
-        if path.suffix == ".mat":
-            return _load_mat(path, shape, input_format, labels)
-        raise ValueError("expected a .npz or .mat file (or IDX files through load_idx)")
+        return _load_mat(path, shape, input_format, labels)
     except (KeyError, ValueError, OSError) as exc:
         raise ValueError(f"{path}: {exc}") from None
 
@@ -239,11 +351,13 @@ def _load_mat(path: Path, shape: tuple[int, int, int] | None, input_format: str,
     if shape is None:
         raise ValueError("a .mat file holds flat rows: give shape=(a, b, d)")
     try:
-        a, b, d = (int(v) for v in shape)
+        a, b, d = shape
     except (TypeError, ValueError):
         raise ValueError(f"shape must be (a, b, d), got {shape!r}") from None
-    if min(a, b, d) < 1:
-        raise ValueError(f"shape must be (a, b, d) of positive sizes, got {shape!r}")
+    try:
+        a, b, d = (check_int(v, f"shape {n}", 1) for n, v in zip("abd", (a, b, d), strict=True))
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
     try:
         f = loadmat(path)
     except NotImplementedError:
@@ -261,12 +375,16 @@ def _load_mat(path: Path, shape: tuple[int, int, int] | None, input_format: str,
         raise ValueError(f"variable 'Z' must be a real matrix with one instance per row, got "
                          f"{Z.dtype} of shape {Z.shape}")
     N = Z.shape[0]
+    if N == 0:
+        raise ValueError("variable 'Z' holds no instances (0 rows)")
     if Z.shape[1] > n_features:
         raise ValueError(f"variable 'Z' has {Z.shape[1]} columns, more than a*b*d = "
                          f"{a}*{b}*{d} = {n_features} for shape={(a, b, d)}")
     if Z.dtype.kind == "f" and not np.isfinite(Z).all():
         raise ValueError("variable 'Z' holds NaN or infinite values")
     if Z.shape[1] < n_features:           # trailing zero columns not stored: pad them
+        check_memory(N * n_features * Z.dtype.itemsize, f"{path}: variable 'Z' padded to "
+                     f"a*b*d = {n_features} columns for shape={(a, b, d)}", "check the shape")
         Z = np.hstack([Z, np.zeros((N, n_features - Z.shape[1]), dtype=Z.dtype)])
     if input_format == "row":             # block c, pixel (r, q) at q + b*r
         x = Z.reshape(N, d, a, b)

@@ -35,17 +35,102 @@ import numpy as np
 
 from . import memory
 from ._files import atomic_write
+from ._schema import (
+    ArraySpec,
+    Field,
+    check_arrays,
+    check_fields,
+    decode_meta,
+    field_error,
+    integer,
+    mapping,
+    number,
+    one_of,
+    read_npz,
+    string,
+)
+from ._validate import FLOAT_DTYPES
 from ._version import VERSION
 from .architecture import Architecture
 from .gauss_newton import GaussNewton, jacobian_vector
 from .layer import conv_S, layer_output, phi_pad
 from .layout import Z_from_nchw, oihw_from_W
+from .losses import LOSSES
 from .objective_function import network_output, objective_and_gradient
 from .parameters import init_params, unpack_params
 
-__all__ = ["GOLDEN_FORMAT_VERSION", "golden_arrays", "read_golden", "write_golden"]
+__all__ = ["GOLDEN_FIELDS", "GOLDEN_FORMAT_VERSION", "golden_array_specs", "golden_arrays",
+           "read_golden", "write_golden"]
 
 GOLDEN_FORMAT_VERSION = 1
+
+#: The JSON fields of a golden file's ``meta``, in the order they are checked.
+GOLDEN_FIELDS: tuple[Field, ...] = (
+    integer("format_version", 0),        # another version is named as such
+    string("kronconv_version"),
+    mapping("arch"),
+    one_of("loss", LOSSES),
+    number("C", "a number > 0 (null for infinity)", lambda v: 0 < v < math.inf, nullable=True),
+    integer("seed", 0),
+    one_of("dtype", tuple(d.name for d in FLOAT_DTYPES)),
+    integer("batch", 1),
+)
+
+
+def golden_array_specs(arch: Architecture, batch: int, dtype: str) -> tuple[ArraySpec, ...]:
+    """Every array of a golden file: the keys, shapes and dtypes the module docstring lists.
+
+    Parameters
+    ----------
+    arch : Architecture
+    batch : int
+        N, the instances.
+    dtype : {"float32", "float64"}
+        The dtype of every array but ``y`` (integers in ``0..n_classes-1``).
+
+    Returns
+    -------
+    tuple of ArraySpec
+        In the order :func:`golden_arrays` writes them; all required, all finite.
+
+    Examples
+    --------
+    >>> specs = golden_array_specs(Architecture.preset("digits"), 4, "float64")
+    >>> [(s.name, s.meaning, s.shape) for s in specs][2:4]
+    [('conv1.w_oihw', '(d_out, d, h, h)', (8, 1, 3, 3)), ('conv1.b', '(d_out,)', (8,))]
+    """
+    N, K, n = batch, arch.n_classes, (arch.n_params,)
+    a, b, d = arch.input
+    dt = (np.dtype(dtype),)
+
+    def spec(name: str, shape: tuple[int, ...], meaning: str) -> ArraySpec:
+        return ArraySpec(name, shape, meaning, dt)
+
+    specs = [spec("x_nchw", (N, d, a, b), "(N, d, a, b)"),
+             ArraySpec("y", (N,), "(N,)", "iu", low=0, high=K)]
+    for m, s in enumerate(arch.conv_shapes, 1):
+        conv = s.a_conv * s.b_conv * N
+        specs += [spec(f"conv{m}.w_oihw", (s.d_out, s.d, s.h, s.h), "(d_out, d, h, h)"),
+                  spec(f"conv{m}.b", (s.d_out,), "(d_out,)"),
+                  spec(f"conv{m}.Z", (s.d, s.a * s.b * N), "(d, a*b*N)"),
+                  spec(f"conv{m}.phi", (s.h * s.h * s.d, conv), "(h*h*d, a_conv*b_conv*N)"),
+                  spec(f"conv{m}.S", (s.d_out, conv), "(d_out, a_conv*b_conv*N)"),
+                  spec(f"conv{m}.Z_next", (s.d_out, s.a_out * s.b_out * N),
+                       "(d_out, a_out*b_out*N)")]
+    for m, (n_out, n_in) in enumerate(arch.full_shapes, 1):
+        specs += [spec(f"full{m}.W", (n_out, n_in), "(n_out, n_in)"),
+                  spec(f"full{m}.b", (n_out,), "(n_out,)")]
+    specs += [spec("z_out", (N, K), "(N, n_classes)"), spec("f", (), "()"),
+              spec("grad", n, "(n_params,)")]
+    for m, s in enumerate(arch.conv_shapes, 1):
+        specs += [spec(f"conv{m}.grad_w_oihw", (s.d_out, s.d, s.h, s.h), "(d_out, d, h, h)"),
+                  spec(f"conv{m}.grad_b", (s.d_out,), "(d_out,)")]
+    for m, (n_out, n_in) in enumerate(arch.full_shapes, 1):
+        specs += [spec(f"full{m}.grad_W", (n_out, n_in), "(n_out, n_in)"),
+                  spec(f"full{m}.grad_b", (n_out,), "(n_out,)")]
+    specs += [spec("v", n, "(n_params,)"), spec("Jv", (N, K), "(N, n_classes)"),
+              spec("Gv", n, "(n_params,)")]
+    return tuple(specs)
 
 
 def golden_arrays(arch: Architecture, batch: int = 4, seed: int = 0, dtype: str = "float64",
@@ -121,8 +206,16 @@ def write_golden(path: str | Path, arch: Architecture, batch: int = 4, seed: int
     return json.loads(str(arrays["meta"]))
 
 
-def read_golden(path: str | Path) -> dict[str, np.ndarray]:
-    """Read a golden file (``allow_pickle=False``) and check it is whole.
+def read_golden(path: str | Path) -> dict[str, Any]:
+    """Read a golden file (without unpickling) and check its whole content.
+
+    ``meta`` must hold :data:`GOLDEN_FIELDS` (format version 1, a valid architecture) and the
+    arrays must be exactly :func:`golden_array_specs` of that architecture, batch and dtype:
+    every key, shape and dtype, finite values, labels among the classes.
+
+    Parameters
+    ----------
+    path : str or Path
 
     Returns
     -------
@@ -132,21 +225,36 @@ def read_golden(path: str | Path) -> dict[str, np.ndarray]:
     Raises
     ------
     ValueError
-        If the file is missing, truncated or corrupted, of another format version, or lacks a
-        key; the message names the file.
+        Naming the file, and the field or array where there is one (``"g.npz: conv1.S:
+        expected shape (d_out, a_conv*b_conv*N) = (8, 128), got (8, 64)"``): a missing,
+        truncated, corrupted or foreign file, another format version, a missing, unexpected
+        or malformed field or array.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from kronconv import Architecture
+    >>> path = os.path.join(tempfile.mkdtemp(), "digits.npz")
+    >>> _ = write_golden(path, Architecture.preset("digits"), batch=2)
+    >>> golden = read_golden(path)
+    >>> golden["meta"]["batch"], golden["z_out"].shape
+    (2, (2, 10))
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
-            arrays = {k: np.array(f[k]) for k in f.files}
-        meta = json.loads(str(arrays["meta"]))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"{path}: not a readable kronconv golden file ({exc})") from None
-    if meta.get("format_version") != GOLDEN_FORMAT_VERSION:
-        raise ValueError(f"{path}: golden format version {meta.get('format_version')!r}, this "
+    arrays: dict[str, Any] = read_npz(path, "kronconv golden file")
+    meta = decode_meta(path, arrays)
+    version_field, *fields = GOLDEN_FIELDS
+    check_fields(meta, (version_field,), path)
+    if meta["format_version"] != GOLDEN_FORMAT_VERSION:
+        raise ValueError(f"{path}: golden format version {meta['format_version']!r}, this "
                          f"kronconv reads {GOLDEN_FORMAT_VERSION}")
-    missing = [k for k in ("x_nchw", "y", "z_out", "f", "grad", "v", "Jv", "Gv") if k not in arrays]
-    if missing:
-        raise ValueError(f"{path}: incomplete golden file, missing {missing}")
+    check_fields(meta, fields, path)
+    try:
+        arch = Architecture.from_dict(meta["arch"])
+    except (TypeError, ValueError) as exc:
+        raise field_error(path, "arch", str(exc)) from None
+    check_arrays(arrays, golden_array_specs(arch, meta["batch"], meta["dtype"]), path,
+                 f"a golden file of this architecture ({len(arch.conv_shapes)} conv and "
+                 f"{len(arch.full_shapes)} full layers)")
     arrays["meta"] = meta
     return arrays

@@ -549,9 +549,11 @@ def _config_values(s: _Struct, keys: tuple[str, ...], LF: int | None = None
 def _model_architecture(model: _Struct, path: Path) -> Architecture:
     """The architecture of a simpleNN model struct, every size field checked."""
     L, LC = model.integers("L"), model.integers("LC")
-    for field, value in (("L", L), ("LC", LC)):
+    for field, value, minimum in (("L", L, 1), ("LC", LC, 0)):
         if len(value) != 1:
             raise ValueError(f"{model.name(field)} must be one number, got {value}")
+        if value[0] < minimum:          # before the sizes that follow from it are checked
+            raise ValueError(f"{model.name(field)} must be >= {minimum}, got {value[0]}")
     keys = tuple(k for k in CONFIG_KEYS if k not in ("L", "LC", "LF"))
     values = _config_values(model, keys, LF=L[0] - LC[0])
     values.update(L=L, LC=LC)

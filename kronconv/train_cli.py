@@ -12,9 +12,17 @@ import numpy as np
 
 from ._files import atomic_write
 from .architecture import load_architecture
-from .data import BUILTIN_DATASETS, Dataset, Scaling, builtin_dataset, load_data, load_idx
+from .data import (
+    BUILTIN_DATASETS,
+    Dataset,
+    Scaling,
+    builtin_dataset,
+    check_fits,
+    load_data,
+    load_idx,
+)
 from .layout import Z_from_nchw
-from .model import Model, load_model, save_model
+from .model import Model, check_resume, load_model, save_model
 from .objective_function import predict
 from .parameters import init_params
 from .train import (
@@ -51,7 +59,7 @@ def add_parsers(sub, positive_int, add_threads) -> None:
         "or data on disk: a .npz with x (N, d, a, b) and y, a simpleNN .mat (Z, y), or IDX "
         "files given as IMAGES:LABELS. Logs one row per iteration and saves the model "
         "(atomically) after every iteration.")
-    train.add_argument("--data", default="digits",
+    train.add_argument("--data", default=None,     # None: not given (--resume checks it)
                        help="'digits' or 'mnist-demo' (their training split) or a file "
                        "(default: digits)")
     train.add_argument("--val-data", default=None,
@@ -59,7 +67,8 @@ def add_parsers(sub, positive_int, add_threads) -> None:
     train.add_argument("--input-format", choices=("row", "column"), default="row",
                        help="pixel order of a simpleNN .mat file's rows: row-wise (LIBSVM, "
                        "simpleNN's input_format 0) or column-wise (1) (default: row)")
-    train.add_argument("--arch", default="digits", help="a preset or an architecture file")
+    train.add_argument("--arch", default=None,     # None: not given (--resume checks it)
+                       help="a preset or an architecture file (default: digits)")
     train.add_argument("--optimizer", choices=("newton", "sg", "adam"), default=None,
                        help="Newton-CG, SG with momentum, or Adam (default: newton)")
     train.add_argument("--backend", choices=("dense", "sparse"), default="dense")
@@ -243,13 +252,17 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             model = load_model(args.out)
         except ValueError as exc:
             parser.error(f"--resume: {exc}")
+        try:        # issue 13: the saved run's network and data, or a refusal naming both
+            check_resume(model, args.out, args.arch, args.data)
+        except (ValueError, TypeError) as exc:
+            parser.error(f"--resume: {exc}")
         arch, scaling, options, state = model.arch, model.scaling, model.options, model.state
     else:
         try:
-            arch = load_architecture(args.arch)
+            arch = load_architecture(args.arch or "digits")
         except (ValueError, TypeError) as exc:
             parser.error(f"--arch: {exc}")
-        options = {"backend": args.backend, "seed": args.seed, "data": args.data,
+        options = {"backend": args.backend, "seed": args.seed, "data": args.data or "digits",
                    "val_data": args.val_data}
         scaling = None
         state = None
@@ -258,10 +271,13 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     val_spec = options["val_data"] or (options["data"] if options["data"] in BUILTIN_DATASETS
                                        else None)
     val_set = _load(val_spec, arch.input, 1, fmt, train_set.labels) if val_spec else None
-    if train_set.x.shape[1:] != (arch.input[2], arch.input[0], arch.input[1]):
-        parser.error(f"--data: images of shape {train_set.x.shape[1:]} do not fit the "
-                     f"architecture's input (d, a, b) = "
-                     f"{(arch.input[2], arch.input[0], arch.input[1])}")
+    for flag, spec, data in (("--data", options["data"], train_set),
+                             ("--val-data", val_spec, val_set)):
+        try:        # issue 13: images of the network's input, labels among its classes
+            if data is not None:
+                check_fits(data, arch, spec)
+        except ValueError as exc:
+            parser.error(f"{flag}: {exc}")
     if "train_options" not in options:
         options.update(_train_settings(args, parser, len(train_set)))
     dtype = np.dtype(options["dtype"])
@@ -293,7 +309,8 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
               if options["optimizer"] == "newton" else
               "epoch           f    |grad f|        lr  seconds  val acc")
     if not args.quiet:
-        print(f"kronconv train: {arch.name or args.arch}, {len(train_set)} training instances, "
+        print(f"kronconv train: {arch.name or args.arch or 'the saved network'}, "
+              f"{len(train_set)} training instances, "
               f"{options['optimizer']}, {options['loss']}, C = {options['C']}, "
               f"{options['backend']} backend, {options['dtype']}, seed {options['seed']}")
         print(header)
@@ -339,6 +356,10 @@ def run_predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     if spec not in BUILTIN_DATASETS and args.data is None:
         parser.error("--data: the model was trained on a file; give the data to predict")
     data = _load(spec, model.arch.input, 1, model.options.get("input_format", "row"))
+    try:            # issue 13: labels outside the model's classes are not "accuracy 0.00%"
+        check_fits(data, model.arch, spec)
+    except ValueError as exc:
+        parser.error(f"--data: {exc}")
     dtype = model.theta.dtype
     theta = model.state.best_theta if args.best else model.theta
     pred = predict(theta, model.arch, Z_from_nchw(model.scaling(data.x, dtype)),
