@@ -39,7 +39,7 @@ from .ops import (
     plot_operators,
 )
 from .torch_reference import torch_available
-from .train_cli import add_threads, natural_int, number, positive_int
+from .train_cli import add_threads, arch_inputs, natural_int, number, positive_int
 from .verify import DEFAULT_NETWORK, DEFAULT_SHAPE, Check, run_checks, run_network_checks
 
 USAGE, FAILURE, INTERRUPTED = 2, 1, 130
@@ -254,7 +254,7 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
 def _golden(args: argparse.Namespace, command: CommandParser) -> int:
     command.output_file("--out", args.out)
     arch = command.architecture(args.arch)
-    command.distinct([("--out", args.out)], [("--arch", args.arch)])
+    command.distinct([("--out", args.out)], arch_inputs(args.arch))
     with command.refused():
         check_C(args.C)
     meta = write_golden(args.out, arch, args.batch, args.seed, args.dtype, args.loss, args.C)
@@ -270,7 +270,7 @@ def _ops(args: argparse.Namespace, command: CommandParser) -> int:
         command.output_file("--plot", args.plot)
         command.requires("--plot", "plot")
     arch = command.architecture(args.arch)
-    command.distinct([("--plot", args.plot)], [("--arch", args.arch)])
+    command.distinct([("--plot", args.plot)], arch_inputs(args.arch))
     with command.refused("--arch"):      # --layer beyond the network's convolutional layers
         operators = network_operators(arch, args.layer, args.seed)
     if args.export is not None:          # every target checked before anything is written

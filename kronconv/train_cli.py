@@ -1,8 +1,8 @@
 """``kronconv train`` and ``kronconv predict``, and the argument types of every command.
 
-Each command checks every argument before any work (``_check_train``, the top of
-``run_predict``) with the checks of :class:`kronconv.cli.CommandParser`, whose errors name
-the option; what fails while working names it too.
+Both commands check every argument before any work, with the checks of
+:class:`kronconv.cli.CommandParser` (each error names its option); what fails while working
+names the option too.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_write
-from .architecture import Architecture
+from .architecture import PRESETS, Architecture
 from .data import BUILTIN_DATASETS, Dataset, Scaling, builtin_dataset, load_data, load_idx
 from .layout import Z_from_nchw
 from .model import Model, load_model, save_model
@@ -188,6 +188,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                       "returns it) instead of the last one")
 
 
+def arch_inputs(source: str) -> list[tuple[str, str]]:
+    """The ``--arch`` file among a command's inputs (none for a preset)."""
+    return [] if source in PRESETS else [("--arch", source)]
+
+
 def _data_files(spec: str) -> list[str]:
     """The files a ``--data`` value names: none for built-in data, the images and the labels
     for IDX files given as ``IMAGES:LABELS``, else the file itself."""
@@ -330,7 +335,7 @@ def _check_train(args: argparse.Namespace, command) -> _Run:
                    {"backend": args.backend, "seed": args.seed, "data": args.data,
                     "val_data": args.val_data}, None, None, None)
     run.options.setdefault("input_format", args.input_format)
-    inputs = []
+    inputs = [] if args.resume else arch_inputs(args.arch)
     for option, spec in (("--data", run.options["data"]), ("--val-data", run.options["val_data"])):
         if spec is not None:
             _check_data(command, option, spec)

@@ -133,6 +133,7 @@ BAD_COMMAND_LINES = [
     case("train --out {out} --plot {tmp}/missing/p.png", 2, "--plot: {tmp}/missing/p.png"),
     case("train --out {out} --plot {out}", 2, "--plot: {out} is also --out's file"),
     case("train --out {narrow} --data {narrow}", 2, "--out: {narrow} is also --data's file"),
+    case("train --out {digits} --arch {digits}", 2, "--out: {digits} is also --arch's file"),
     case("train --out {out} --plot {tmp}/p.png", 2, "--plot needs matplotlib: pip install "
          "\"matplotlib\" (kronconv's 'plot' extra)", without="matplotlib"),
     # train: values the library refuses
@@ -363,6 +364,12 @@ def test_main_ctrl_c_outside_training_exits_130(paths, monkeypatch, capsys):
     monkeypatch.setattr(cli, "write_golden", interrupted)
     code, err = _run(["golden", "--out", paths["out"]], capsys)
     assert (code, err) == (130, "kronconv golden: interrupted\n")
+
+
+def test_main_a_preset_name_is_no_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)                 # --out digits is not --arch digits's file
+    assert main(["golden", "--arch", "digits", "--out", "digits", "--batch", "1"]) == 0
+    assert (tmp_path / "digits").read_bytes()[:2] == b"PK"
 
 
 def test_main_golden_accepts_C_inf(paths, capsys):
