@@ -323,6 +323,13 @@ def _check_train(args: argparse.Namespace, command) -> _Run:
     if args.workers is not None or args.scheduler is not None:
         command.requires("--workers" if args.workers is not None else "--scheduler",
                          "distributed")
+    if args.scheduler is not None:
+        from distributed.comm import get_address_host_port
+
+        try:
+            get_address_host_port(args.scheduler)
+        except ValueError as exc:
+            command.refuse(f"--scheduler: {exc}")
     if args.resume:             # the saved run's settings win: resuming continues that run
         try:
             model = load_model(args.out)
@@ -337,6 +344,8 @@ def _check_train(args: argparse.Namespace, command) -> _Run:
     run.options.setdefault("input_format", args.input_format)
     inputs = [] if args.resume else arch_inputs(args.arch)
     for option, spec in (("--data", run.options["data"]), ("--val-data", run.options["val_data"])):
+        if args.resume:                       # not given now: the saved run's
+            option = f"--resume: {args.out}'s {option}"
         if spec is not None:
             _check_data(command, option, spec)
             inputs += [(option, path) for path in _data_files(spec)]
@@ -400,7 +409,7 @@ def _train(args: argparse.Namespace, command, run: _Run) -> int:
 
         try:
             client = connect(args.workers, args.scheduler)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             command.fail(f"--{'workers' if args.workers else 'scheduler'}: {exc}")
         problem = DistributedProblem(problem, client)
     kind, optimize = _OPTIMIZERS[options["optimizer"]]

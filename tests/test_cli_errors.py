@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from kronconv import Architecture, init_params, set_memory_limit
 from kronconv.cli import EXTRAS, CommandError, build_parser, main
 from kronconv.data import Scaling
 from kronconv.model import Model, load_model, save_model
-from kronconv.train import TrainState
+from kronconv.train import NewtonOptions, TrainState
 from kronconv.train_cli import natural_int, number, positive_int
 
 ROOT = Path(kronconv.__file__).resolve().parent.parent
@@ -54,7 +55,10 @@ def paths(tmp_path):
     scaling = Scaling(16.0, np.zeros((1, 8, 8)))
     state = TrainState(init_params(DIGITS, 0))
     save_model(tmp_path / "model.npz", Model(DIGITS, scaling, {"data": "digits"}, state))
-    save_model(tmp_path / "filemodel.npz", Model(DIGITS, scaling, {"data": "x.npz"}, state))
+    options = {"backend": "dense", "seed": 0, "data": str(tmp_path / "gone.npz"),
+               "val_data": None, "input_format": "row", "optimizer": "newton", "C": 1.0,
+               "loss": "squared", "dtype": "float64", "train_options": asdict(NewtonOptions())}
+    save_model(tmp_path / "filemodel.npz", Model(DIGITS, scaling, options, state))
     exports = tmp_path / "exports"
     (exports / "conv1.P_pad.npz").mkdir(parents=True)       # one target taken by a directory
     return {"tmp": str(tmp_path), "dir": str(tmp_path / "dir"),
@@ -194,12 +198,18 @@ BAD_COMMAND_LINES = [
          "--workers and --scheduler: give one"),
     case("train --out {out} --workers 2", 2, "--workers needs dask[distributed]",
          without="distributed"),
+    case("train --out {out} --scheduler nowhere", 2,
+         "--scheduler: missing port number in address 'nowhere'"),
+    case("train --out {out} --scheduler ftp://host:21", 2,
+         "--scheduler: unknown address scheme 'ftp'"),
     case("train --out {out} --threads 2", 2, "--threads: threads=2 needs threadpoolctl",
          without="threadpoolctl"),
     case("train --out {out} --resume", 2, "--resume: {out} does not exist"),
     case("train --resume --out no/such/model.npz", 2, "--resume: no/such/model.npz does not "
          "exist"),
     case("train --out {damaged} --resume", 2, "--resume: {damaged}: not a readable kronconv"),
+    case("train --out {filemodel} --resume", 2,
+         "--resume: {filemodel}'s --data: {tmp}/gone.npz does not exist"),
     case("train --out {out}", 2, "KRONCONV_MEMORY_LIMIT must be a number of bytes >= 1 (such "
          "as 4e9), got '-1'", env="-1"),
     case("train --out {out}", 2, "got '1e999'", env="1e999"),
