@@ -222,9 +222,11 @@ def _load(command, option: str, spec: str, shape: tuple[int, int, int], split: i
         if len(files) == 2:
             return load_idx(*files)
         return load_data(spec, shape, input_format=input_format, labels=labels)
-    except (ValueError, TypeError, OSError, EOFError) as exc:
-        named = any(path in str(exc) for path in files)
-        command.fail(f"{option}: {exc}" if named or not files else f"{option}: {spec}: {exc}")
+    except Exception as exc:             # whatever a damaged file makes a reader raise
+        if isinstance(exc, (ValueError, OSError)) and (
+                not files or any(path in str(exc) for path in files)):
+            command.fail(f"{option}: {exc}")
+        command.fail(f"{option}: {spec}: cannot be read ({type(exc).__name__}: {exc})")
 
 
 def _plot(path: str, history: list[dict]) -> None:

@@ -216,6 +216,7 @@ BAD_COMMAND_LINES = [
     case("train --out {out}", 2, "got 'nan'", env="nan"),
     case("train --out {out}", 2, "got '0'", env="0"),
     case("train --out {out} --data {empty} --quiet", 1, "--data: {empty}"),
+    case("train --out {out} --data {damaged} --quiet", 1, "--data: {damaged}"),
     case("train --out {out} --data {narrow} --quiet", 1,
          "--data: images of shape (1, 5, 5) do not fit the architecture's input"),
     case("train --out {out} --iterations 1 --chunk-size 500 --quiet", 1,
@@ -234,6 +235,7 @@ BAD_COMMAND_LINES = [
     case("predict --model {model} --threads 0", 2, "--threads: expected a positive integer"),
     case("predict --model {model}", 2, "--data digits needs scikit-learn", without="sklearn"),
     case("predict --model {model} --data {empty}", 1, "--data: {empty}"),
+    case("predict --model {model} --data {damaged}", 1, "--data: {damaged}"),
     case("predict --model {model} --data {narrow}", 1, "--data: x must have shape (N, 1, 8, 8)"),
     # golden
     case("golden", 2, "the following arguments are required: --out"),
@@ -374,6 +376,31 @@ def test_main_ctrl_c_outside_training_exits_130(paths, monkeypatch, capsys):
     monkeypatch.setattr(cli, "write_golden", interrupted)
     code, err = _run(["golden", "--out", paths["out"]], capsys)
     assert (code, err) == (130, "kronconv golden: interrupted\n")
+
+
+def test_main_train_overflow_fails_with_the_model_of_the_last_iteration_saved(paths, capsys):
+    rng = np.random.default_rng(0)
+    data = Path(paths["tmp"]) / "tiny.npz"
+    np.savez(data, x=rng.integers(0, 17, size=(12, 1, 8, 8)), y=np.arange(12) % 10)
+    code, err = _run(["train", "--data", str(data), "--optimizer", "sg", "--lr", "1e5",
+                      "--dtype", "float32", "--iterations", "5", "--out", paths["out"],
+                      "--quiet"], capsys)
+    assert code == 1
+    assert err.startswith("kronconv train: error: f is not finite in float32: the network "
+                          "overflowed")
+    assert load_model(paths["out"]).state.iteration == 1      # saved before the overflow
+
+
+def test_main_a_failed_write_is_a_runtime_error_naming_the_file(paths, monkeypatch, capsys):
+    import kronconv.golden as golden
+
+    def full_disk(path, write):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(golden, "atomic_write", full_disk)
+    code, err = _run(["golden", "--out", paths["out"], "--batch", "1"], capsys)
+    assert (code, err) == (1, f"kronconv golden: error: {paths['out']}: No space left on "
+                              "device\n")
 
 
 def test_main_a_preset_name_is_no_file(tmp_path, monkeypatch, capsys):
