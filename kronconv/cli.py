@@ -242,7 +242,9 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
     ops.add_argument("--layer", type=positive_int, default=None, help="one layer only")
     ops.add_argument("--seed", type=natural_int, default=0)
     add_threads(ops)
-    ops.add_argument("--export", default=None, metavar="DIR", help="write them to DIR")
+    ops.add_argument("--export", default=None, metavar="DIR",
+                     help="write them to DIR (created if missing; files of the same names are "
+                     "replaced, all or none)")
     ops.add_argument("--format", choices=("npz", "mtx"), default="npz",
                      help="scipy.sparse .npz or Matrix Market .mtx (npz)")
     ops.add_argument("--plot", default=None, metavar="FILE.png", help="draw their patterns")
@@ -405,6 +407,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(exc.prog, str(exc), exc.status)
     try:
         return _run(args, command, argv)
+    except BrokenPipeError:                 # the reader of stdout went away (| head): quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(FAILURE) from None
     except (Exception, KeyboardInterrupt) as exc:
         if args.debug:
             raise

@@ -503,6 +503,18 @@ def test_train_ctrl_c_before_the_first_iteration_says_nothing_was_saved(tmp_path
     assert not list(tmp_path.iterdir())
 
 
+def test_train_whose_reader_goes_away_ends_quietly(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "tiny.npz", x=rng.integers(0, 17, size=(12, 1, 8, 8)),
+             y=np.arange(12) % 10)
+    proc = _train_process(["train", "--data", "tiny.npz", "--iterations", "500", "--out",
+                           "m.npz"], tmp_path)
+    assert proc.stdout.readline().startswith("kronconv train: digits")
+    proc.stdout.close()                           # as `| head -1` does
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (1, "")
+
+
 # --- random command lines --------------------------------------------------------------------
 
 _PARSER, _COMMANDS = build_parser()
