@@ -519,16 +519,18 @@ def test_train_whose_reader_goes_away_ends_quietly(tmp_path):
 
 # --- random command lines --------------------------------------------------------------------
 
-_PARSER, _COMMANDS = build_parser()
-# options drawn for each command: not those starting a cluster, and --iterations is forced
+_COMMANDS = build_parser()[1]
+# options drawn for each command: not those starting a cluster
 _SKIPPED = {"-h", "--help", "--debug", "--workers", "--scheduler"}
 # settings that keep an example cheap; drawn options come after them and override them
 _CHEAP = {"verify": ["--arch", "digits", "--batch", "1"],
-          "bench": ["--arch", "digits", "--batch", "2", "--repeat", "1"],
+          "bench": ["--arch", "digits", "--batch", "2"],
           "train": ["--arch", "digits", "--data", "{tiny}", "--out", "{tmp}/m.npz", "--quiet"],
           "predict": ["--model", "{model}"],
           "golden": ["--batch", "2", "--out", "{tmp}/g.npz"],
           "ops": []}
+# settings that bound an example's time, after the drawn options so that they hold
+_LAST = {"train": ["--iterations", "1"], "bench": ["--repeat", "1"]}
 # verify and bench would run for seconds: a memory limit ends them at their first operator
 _LIMIT = {"verify": TINY, "bench": TINY}
 _GARBAGE = st.one_of(
@@ -557,9 +559,7 @@ def _command_lines(draw) -> list[str]:
         valid = (st.sampled_from(list(action.choices)) if action.choices
                  else _VALID.get(action.type, _VALID[None]))
         argv.append(draw(valid | _GARBAGE))
-    if name == "train":
-        argv += ["--iterations", "1"]
-    return argv
+    return [*argv, *_LAST.get(name, [])]
 
 
 @pytest.fixture(scope="module")
