@@ -413,4 +413,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Exception, KeyboardInterrupt) as exc:
         if args.debug:
             raise
-        _report(getattr(exc, "prog", command.prog), *_failure(exc, command))
+        message, status = _failure(exc, command)
+        _report(getattr(exc, "prog", command.prog),
+                "; ".join([message, *getattr(exc, "__notes__", ())]), status)

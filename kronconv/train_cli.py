@@ -443,6 +443,10 @@ def _train(args: argparse.Namespace, command, run: _Run) -> int:
     try:
         state = optimize(problem, state, opt, options["seed"], checkpoint,
                          show if on_terminal else None, time_limit=args.time_limit)
+    except (ArithmeticError, MemoryError, OSError) as exc:      # the saved iterate survives
+        if run.saved is not None:
+            exc.add_note(f"{args.out} holds the run after iteration {run.saved}")
+        raise
     finally:
         if hasattr(problem, "client"):
             from .distributed import disconnect
