@@ -13,7 +13,7 @@ import shlex
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from .train import (
     sg,
     simplenn_options,
 )
+
+if TYPE_CHECKING:
+    from .cli import CommandParser
 
 
 def positive_int(text: str) -> int:
@@ -203,7 +206,7 @@ def _data_files(spec: str) -> list[str]:
     return [spec]
 
 
-def _check_data(command, option: str, spec: str) -> None:
+def _check_data(command: CommandParser, option: str, spec: str) -> None:
     """Before any work: the files of a data value exist; the digits need scikit-learn."""
     if spec == "digits":
         command.requires(f"{option} digits", "data")
@@ -211,7 +214,7 @@ def _check_data(command, option: str, spec: str) -> None:
         command.input_file(option, path)
 
 
-def _load(command, option: str, spec: str, shape: tuple[int, int, int], split: int,
+def _load(command: CommandParser, option: str, spec: str, shape: tuple[int, int, int], split: int,
           input_format: str = "row", labels: np.ndarray | None = None) -> Dataset:
     """The data set of ``--data`` (or ``--val-data``); a file that cannot be read is a
     failure naming the option."""
@@ -222,6 +225,8 @@ def _load(command, option: str, spec: str, shape: tuple[int, int, int], split: i
         if len(files) == 2:
             return load_idx(*files)
         return load_data(spec, shape, input_format=input_format, labels=labels)
+    except MemoryError:
+        raise
     except Exception as exc:             # whatever a damaged file makes a reader raise
         if isinstance(exc, (ValueError, OSError)) and (
                 not files or any(path in str(exc) for path in files)):
@@ -272,7 +277,7 @@ _FIELDS = ("subsample", "subsample_size", "subsample_schedule", "lam", "drop", "
            "decay", "sampling", "bias_correction")
 
 
-def _train_settings(args: argparse.Namespace, command, l: int) -> dict:  # noqa: E741
+def _train_settings(args: argparse.Namespace, command: CommandParser, l: int) -> dict:  # noqa: E741
     """optimizer, C, loss, dtype and train_options from the flags or simpleNN's string, for
     ``l`` training instances; a value the library refuses is a usage error naming its flag."""
     flags = command.flags()
@@ -312,7 +317,7 @@ class _Run:
     saved: int | None
 
 
-def _check_train(args: argparse.Namespace, command) -> _Run:
+def _check_train(args: argparse.Namespace, command: CommandParser) -> _Run:
     """Every argument of ``train``, before any work."""
     if args.resume:
         command.input_file("--resume", args.out)
@@ -368,7 +373,7 @@ def _resume_hint(args: argparse.Namespace, argv: list[str], saved: int | None) -
             f"kronconv {shlex.join(again)}")
 
 
-def run_train(args: argparse.Namespace, command, argv: list[str]) -> int:
+def run_train(args: argparse.Namespace, command: CommandParser, argv: list[str]) -> int:
     """``kronconv train``: check everything, then train; Ctrl-C says how to resume."""
     run = _check_train(args, command)
     try:
@@ -377,7 +382,7 @@ def run_train(args: argparse.Namespace, command, argv: list[str]) -> int:
         command.interrupted(_resume_hint(args, argv, run.saved))
 
 
-def _train(args: argparse.Namespace, command, run: _Run) -> int:
+def _train(args: argparse.Namespace, command: CommandParser, run: _Run) -> int:
     arch, options, scaling, state = run.arch, run.options, run.scaling, run.state
     fmt = options["input_format"]
     train_set = _load(command, "--data", options["data"], arch.input, 0, fmt)
@@ -464,7 +469,7 @@ def _train(args: argparse.Namespace, command, run: _Run) -> int:
     return 0
 
 
-def run_predict(args: argparse.Namespace, command) -> int:
+def run_predict(args: argparse.Namespace, command: CommandParser) -> int:
     """``kronconv predict``: check everything, then predict."""
     command.input_file("--model", args.model)
     if args.out is not None:
