@@ -128,9 +128,9 @@ class CommandParser(argparse.ArgumentParser):
 
     def distinct(self, outputs: Sequence[tuple[str, str | None]],
                  inputs: Sequence[tuple[str, str]] = ()) -> None:
-        """No output is written over an input or over another output."""
-        seen: dict[str, str] = {}
-        for option, path in [*inputs, *outputs]:
+        """No output is written over an input or over another output (inputs may coincide)."""
+        seen = {os.path.realpath(path): option for option, path in inputs}
+        for option, path in outputs:
             if path is None:
                 continue
             key = os.path.realpath(path)

@@ -406,6 +406,15 @@ def test_main_a_failed_write_is_a_runtime_error_naming_the_file(paths, monkeypat
                               "device\n")
 
 
+def test_main_inputs_may_coincide(paths, capsys):
+    rng = np.random.default_rng(0)
+    data = Path(paths["tmp"]) / "tiny.npz"
+    np.savez(data, x=rng.integers(0, 17, size=(12, 1, 8, 8)), y=np.arange(12) % 10)
+    assert main(["train", "--data", str(data), "--val-data", str(data), "--iterations", "1",
+                 "--out", paths["out"], "--quiet"]) == 0
+    assert load_model(paths["out"]).state.history[0]["val_accuracy"] is not None
+
+
 def test_main_a_preset_name_is_no_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)                 # --out digits is not --arch digits's file
     assert main(["golden", "--arch", "digits", "--out", "digits", "--batch", "1"]) == 0
