@@ -302,11 +302,14 @@ def test_main_every_command_has_bad_command_lines():
     assert len(BAD_COMMAND_LINES) >= 70
 
 
+UNWRITABLE = ["train --out {ro}/m.npz", "golden --out {ro}/g.npz",
+              "predict --model {model} --out {ro}/p.txt", "ops --export {ro}/ops",
+              "ops --plot {ro}/ops.png"]
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
                     reason="root may write anywhere, whatever the permissions say")
-@pytest.mark.parametrize("command", ["train --out {ro}/m.npz", "golden --out {ro}/g.npz",
-                                     "predict --model {model} --out {ro}/p.txt",
-                                     "ops --export {ro}/ops", "ops --plot {ro}/ops.png"])
+@pytest.mark.parametrize("command", UNWRITABLE)
 def test_main_refuses_an_unwritable_directory(command, paths, capsys):
     ro = Path(paths["tmp"]) / "ro"
     ro.mkdir()
@@ -315,6 +318,21 @@ def test_main_refuses_an_unwritable_directory(command, paths, capsys):
         code, err = _run([w.format(ro=ro, **paths) for w in shlex.split(command)], capsys)
     finally:
         ro.chmod(0o700)
+    assert code == 2
+    assert f"directory {ro} is not writable" in err
+    assert not list(ro.iterdir())
+
+
+@pytest.mark.parametrize("command", UNWRITABLE)
+def test_main_refuses_a_directory_os_access_calls_unwritable(command, paths, monkeypatch,
+                                                             capsys):
+    """As the test above, for root too: the permissions as ``os.access`` reports them."""
+    ro = Path(paths["tmp"]) / "ro"
+    ro.mkdir()
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: access(path, mode) and not (
+        Path(path) == ro and mode & os.W_OK))
+    code, err = _run([w.format(ro=ro, **paths) for w in shlex.split(command)], capsys)
     assert code == 2
     assert f"directory {ro} is not writable" in err
     assert not list(ro.iterdir())

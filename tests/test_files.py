@@ -152,3 +152,21 @@ def test_check_file_refuses_what_the_permissions_forbid(tmp_path):
             check_output_directory(tmp_path / "ro")
     finally:
         (tmp_path / "ro").chmod(0o700)
+
+
+def test_check_file_follows_what_os_access_reports(tmp_path, monkeypatch):
+    """The test above for root too: the permissions as ``os.access`` reports them."""
+    (tmp_path / "locked").write_text("x")
+    (tmp_path / "ro").mkdir()
+    denied = {(tmp_path / "locked", os.W_OK), (tmp_path / "locked", os.R_OK)}
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: access(path, mode) and not (
+        (Path(path), mode) in denied or (Path(path) == tmp_path / "ro" and mode & os.W_OK)))
+    with pytest.raises(ValueError, match="locked is not writable"):
+        check_output_file(tmp_path / "locked")
+    with pytest.raises(ValueError, match="locked is not readable"):
+        check_input_file(tmp_path / "locked")
+    with pytest.raises(ValueError, match=r"directory .*ro is not writable"):
+        check_output_file(tmp_path / "ro" / "x")
+    with pytest.raises(ValueError, match=r"directory .*ro is not writable"):
+        check_output_directory(tmp_path / "ro")
