@@ -1,44 +1,183 @@
-"""The ``kronconv`` command line."""
+"""The ``kronconv`` command line.
+
+Every command checks all its arguments before it starts working: the values the library
+refuses (named by their option), the files it reads (they exist) and writes (a file can be
+written there), the optional dependencies it needs, and ``KRONCONV_MEMORY_LIMIT``. Any error
+ends the command with one line on stderr, ``kronconv COMMAND: error: OPTION: what is wrong``,
+and an exit status: 2 when the command line is refused before any work, 1 when the work fails
+(a file that turns out damaged, the memory limit, a float32 overflow, a failed write; an
+unexpected exception is reported as an internal error), 130 on Ctrl-C. ``--debug`` shows the
+traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
 
 from . import parallel, train_cli
+from ._files import check_input_file, check_output_directory, check_output_file
 from .activations import ACTIVATIONS
-from .architecture import load_architecture
+from .architecture import Architecture, load_architecture
 from .bench import BENCH_BACKENDS, format_report, run_bench
 from .golden import write_golden
-from .ops import export_operators, network_operators, operator_table, plot_operators
+from .memory import MemoryLimitError, get_memory_limit
+from .objective_function import check_C
+from .ops import (
+    export_operators,
+    export_paths,
+    network_operators,
+    operator_table,
+    plot_operators,
+)
 from .torch_reference import torch_available
+from .train_cli import add_threads, arch_inputs, natural_int, number, positive_int
 from .verify import DEFAULT_NETWORK, DEFAULT_SHAPE, Check, run_checks, run_network_checks
 
+USAGE, FAILURE, INTERRUPTED = 2, 1, 130
+"""The exit statuses of a refused command line, a failed run and Ctrl-C."""
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def add_threads(command: argparse.ArgumentParser) -> None:
-    """``--threads``, on every command that computes."""
-    command.add_argument("--threads", type=_positive_int, default=None,
-                         help="threads that share out the instances (default: the machine's "
-                         "cores); the results are the same for any number")
+#: kronconv's extras a command may need: extra -> (what pip installs, the module imported), as
+#: in pyproject.toml's optional-dependencies (tests/test_cli_errors.py holds them to it)
+EXTRAS = {"plot": ("matplotlib", "matplotlib"), "data": ("scikit-learn", "sklearn"),
+          "distributed": ("dask[distributed]", "distributed"),
+          "bench": ("threadpoolctl", "threadpoolctl")}
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class CommandError(Exception):
+    """An error of a command, reported on one line of stderr, with its exit status."""
+
+    def __init__(self, prog: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.prog = prog
+        self.status = status
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are :class:`CommandError`, with the checks a command
+    runs on its arguments before any work; each error names the option."""
+
+    def error(self, message: str) -> NoReturn:
+        """argparse's own errors (an unknown option, a value its type or choices refuse)."""
+        message = re.sub(r"^argument ([^:]+): ", r"\1: ", message)
+        raise CommandError(self.prog, f"{message} (for usage: {self.prog} --help)", USAGE)
+
+    def refuse(self, message: str) -> NoReturn:
+        """The command line is refused (exit status 2)."""
+        raise CommandError(self.prog, message, USAGE)
+
+    def fail(self, message: str) -> NoReturn:
+        """The work failed (exit status 1)."""
+        raise CommandError(self.prog, message, FAILURE)
+
+    def interrupted(self, message: str) -> NoReturn:
+        """Ctrl-C (exit status 130)."""
+        raise CommandError(self.prog, message, INTERRUPTED)
+
+    def flags(self) -> dict[str, str]:
+        """``{dest: option string}`` of this command's options."""
+        return {a.dest: a.option_strings[0] for a in self._actions if a.option_strings}
+
+    @contextmanager
+    def refused(self, option: str | None = None) -> Iterator[None]:
+        """The library's ``ValueError``/``TypeError`` on option values as a usage error that
+        names the option: the one whose dest starts the message (the library names the
+        parameter first), else ``option``."""
+        try:
+            yield
+        except (ValueError, TypeError) as exc:
+            message = str(exc)
+            flag = self.flags().get(message.split(" ", 1)[0], option)
+            self.refuse(f"{flag}: {message}" if flag else message)
+
+    def in_cli_terms(self, message: str) -> str:
+        """The library's advice in the command line's words: a parameter named in
+        parentheses, ``(chunk_size)``, becomes its option, ``(--chunk-size)``, or goes when
+        the command has no such option; ``kronconv.set_memory_limit`` becomes the
+        environment variable."""
+        flags = self.flags()
+        message = re.sub(r" ?\((\w+)\)",
+                         lambda m: f" ({flags[m[1]]})" if m[1] in flags else "", message)
+        return message.replace("kronconv.set_memory_limit", "KRONCONV_MEMORY_LIMIT")
+
+    def _path(self, option: str, check, path: str) -> Path:
+        try:
+            return check(path)
+        except ValueError as exc:
+            self.refuse(f"{option}: {exc}")
+
+    def input_file(self, option: str, path: str) -> Path:
+        """``path`` exists and is a readable file."""
+        return self._path(option, check_input_file, path)
+
+    def output_file(self, option: str, path: str) -> Path:
+        """A file can be written at ``path``: not a directory, in a writable directory."""
+        return self._path(option, check_output_file, path)
+
+    def output_directory(self, option: str, path: str) -> Path:
+        """``path`` is a writable directory or can be created as one."""
+        return self._path(option, check_output_directory, path)
+
+    def distinct(self, outputs: Sequence[tuple[str, str | None]],
+                 inputs: Sequence[tuple[str, str]] = ()) -> None:
+        """No output is written over an input or over another output (inputs may coincide)."""
+        seen = {os.path.realpath(path): option for option, path in inputs}
+        for option, path in outputs:
+            if path is None:
+                continue
+            key = os.path.realpath(path)
+            if key in seen:
+                self.refuse(f"{option}: {path} is also {seen[key]}'s file")
+            seen[key] = option
+
+    def requires(self, what: str, extra: str) -> None:
+        """``what`` (an option) needs kronconv's optional dependency ``extra``."""
+        package, module = EXTRAS[extra]
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            self.refuse(f"{what} needs {package}: pip install \"{package}\" (kronconv's "
+                        f"'{extra}' extra)")
+
+    def architecture(self, source: str) -> Architecture:
+        """The architecture of ``--arch``, a preset or a file."""
+        try:
+            return load_architecture(source)
+        except (ValueError, TypeError) as exc:
+            self.refuse(f"--arch: {exc}")
+        except RecursionError:
+            self.refuse(f"--arch: {source}: nested too deeply to be an architecture")
+
+
+def _add_debug(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="on an error, show the traceback instead of one line")
+
+
+def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
+    """The ``kronconv`` parser, and each command's parser by name.
+
+    Returns
+    -------
+    parser : CommandParser
+    commands : dict of str to CommandParser
+        ``{"verify": ..., "train": ...}``: a command's errors name it (``kronconv train:``).
+    """
+    parser = CommandParser(
         prog="kronconv",
         description="A CNN's value and gradient as chains of scipy.sparse operators.",
+        epilog="Exit status: 0 done, 1 the run failed (or verify's checks did), 2 the command "
+        "line was refused before any work, 130 interrupted (Ctrl-C).",
     )
+    _add_debug(parser, False)
     sub = parser.add_subparsers(dest="command", required=True)
     verify = sub.add_parser(
         "verify",
@@ -55,8 +194,8 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"the network: a preset or a file ({DEFAULT_NETWORK})")
     verify.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                         help="the network section's dtype; references stay float64 (float64)")
-    verify.add_argument("--seed", type=int, default=0, help="seed of the random data (0)")
-    verify.add_argument("--batch", type=_positive_int, default=2, help="instances (2)")
+    verify.add_argument("--seed", type=natural_int, default=0, help="seed of the random data (0)")
+    verify.add_argument("--batch", type=positive_int, default=2, help="instances (2)")
     add_threads(verify)
     verify.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
                         help="activation sigma (relu)")
@@ -69,17 +208,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--arch", default="cifar10-3layer",
                        help="a preset (%(default)s) or an architecture file")
-    bench.add_argument("--batch", type=_positive_int, default=128, help="instances (128)")
+    bench.add_argument("--batch", type=positive_int, default=128, help="instances (128)")
     bench.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    bench.add_argument("--threads", type=_positive_int, default=None,
+    bench.add_argument("--threads", type=positive_int, default=None,
                        help="kronconv's and PyTorch's threads (the machine's cores)")
-    bench.add_argument("--repeat", type=_positive_int, default=5, help="timed runs (5)")
+    bench.add_argument("--repeat", type=positive_int, default=5, help="timed runs (5)")
     bench.add_argument("--backends", default="sparse,dense,torch",
                        help="comma-separated, among sparse, dense, torch (all)")
-    bench.add_argument("--chunk-size", type=_positive_int, default=None,
+    bench.add_argument("--chunk-size", type=positive_int, default=None,
                        help="instances per chunk for kronconv's backends (the whole batch)")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
-    train_cli.add_parsers(sub, _positive_int, add_threads)
+    train_cli.add_parsers(sub)
 
     golden = sub.add_parser(
         "golden", help="write a golden test vector (.npz)",
@@ -87,11 +226,11 @@ def _parser() -> argparse.ArgumentParser:
         "layer's intermediates, outputs, f, the gradient, and a direction v with Jv and Gv. "
         "The same arguments give byte-identical files; the schema is in kronconv/golden.py.")
     golden.add_argument("--arch", default="digits", help="a preset or an architecture file")
-    golden.add_argument("--batch", type=_positive_int, default=4)
-    golden.add_argument("--seed", type=int, default=0)
+    golden.add_argument("--batch", type=positive_int, default=4)
+    golden.add_argument("--seed", type=natural_int, default=0)
     golden.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     golden.add_argument("--loss", choices=("squared", "cross_entropy"), default="cross_entropy")
-    golden.add_argument("--C", type=float, default=0.01, help="regularization C (0.01; inf)")
+    golden.add_argument("--C", type=number, default=0.01, help="regularization C (0.01; inf)")
     golden.add_argument("--out", required=True, help="the .npz to write")
     add_threads(golden)
 
@@ -100,56 +239,65 @@ def _parser() -> argparse.ArgumentParser:
         description="A table of every operator of the convolutional layers (shape, nnz, "
         "density, bytes); max pooling's P_pool and phi^T ⊗ I for one random instance.")
     ops.add_argument("--arch", default="digits", help="a preset or an architecture file")
-    ops.add_argument("--layer", type=_positive_int, default=None, help="one layer only")
-    ops.add_argument("--seed", type=int, default=0)
+    ops.add_argument("--layer", type=positive_int, default=None, help="one layer only")
+    ops.add_argument("--seed", type=natural_int, default=0)
     add_threads(ops)
-    ops.add_argument("--export", default=None, metavar="DIR", help="write them to DIR")
+    ops.add_argument("--export", default=None, metavar="DIR",
+                     help="write them to DIR (created if missing; files of the same names are "
+                     "replaced, all or none)")
     ops.add_argument("--format", choices=("npz", "mtx"), default="npz",
                      help="scipy.sparse .npz or Matrix Market .mtx (npz)")
     ops.add_argument("--plot", default=None, metavar="FILE.png", help="draw their patterns")
-    return parser
+    for command in sub.choices.values():        # --debug after the command too
+        _add_debug(command, argparse.SUPPRESS)
+    return parser, sub.choices
 
 
-def _arch(args: argparse.Namespace, parser: argparse.ArgumentParser):
-    try:
-        return load_architecture(args.arch)
-    except (ValueError, TypeError) as exc:
-        parser.error(f"--arch: {exc}")
-
-
-def _golden(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    meta = write_golden(args.out, _arch(args, parser), args.batch, args.seed, args.dtype,
-                        args.loss, args.C)
+def _golden(args: argparse.Namespace, command: CommandParser) -> int:
+    command.output_file("--out", args.out)
+    arch = command.architecture(args.arch)
+    command.distinct([("--out", args.out)], arch_inputs(args.arch))
+    with command.refused():
+        check_C(args.C)
+    meta = write_golden(args.out, arch, args.batch, args.seed, args.dtype, args.loss, args.C)
     print(f"wrote {args.out}: {meta['arch'].get('name', 'custom')}, batch {meta['batch']}, "
           f"{meta['dtype']}, {meta['loss']}, C = {meta['C']}, seed {meta['seed']}")
     return 0
 
 
-def _ops(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    try:
-        operators = network_operators(_arch(args, parser), args.layer, args.seed)
-    except ValueError as exc:
-        parser.error(str(exc))
+def _ops(args: argparse.Namespace, command: CommandParser) -> int:
+    if args.export is not None:
+        command.output_directory("--export", args.export)
+    if args.plot is not None:
+        command.output_file("--plot", args.plot)
+        command.requires("--plot", "plot")
+    arch = command.architecture(args.arch)
+    command.distinct([("--plot", args.plot)], arch_inputs(args.arch))
+    with command.refused("--arch"):      # --layer beyond the network's convolutional layers
+        operators = network_operators(arch, args.layer, args.seed)
+    if args.export is not None:          # every target checked before anything is written
+        try:
+            export_paths(args.export, operators, args.format)
+        except ValueError as exc:
+            command.refuse(f"--export: {exc}")
     print(operator_table(operators))
-    if args.export:
+    if args.export is not None:
         written = export_operators(args.export, operators, args.format)
         print(f"wrote {len(written)} files to {args.export}")
-    if args.plot:
-        try:
-            plot_operators(args.plot, operators)
-        except ImportError as exc:
-            print(f"kronconv ops --plot: {exc}", file=sys.stderr)
-            return 1
+    if args.plot is not None:
+        plot_operators(args.plot, operators)
         print(f"drew {args.plot}")
     return 0
 
 
-def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _bench(args: argparse.Namespace, command: CommandParser) -> int:
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
     bad = sorted(set(backends) - set(BENCH_BACKENDS))
     if bad or not backends:
-        parser.error(f"--backends: choose among {', '.join(BENCH_BACKENDS)}, got {args.backends!r}")
-    arch = _arch(args, parser)
+        command.refuse(f"--backends: choose among {', '.join(BENCH_BACKENDS)}, "
+                       f"got {args.backends!r}")
+    arch = command.architecture(args.arch)
+    command.requires("kronconv bench (its report of the BLAS libraries)", "bench")
     report = run_bench(arch, args.batch, args.dtype, parallel.get_threads(), args.repeat, backends,
                        chunk_size=args.chunk_size)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
@@ -163,8 +311,8 @@ def _print_checks(checks: list[Check], width: int) -> None:
               f"{'pass' if c.passed else 'FAIL'}")
 
 
-def _verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    arch = _arch(args, parser)
+def _verify(args: argparse.Namespace, command: CommandParser) -> int:
+    arch = command.architecture(args.arch)
     layer = run_checks(DEFAULT_SHAPE, batch=args.batch, seed=args.seed,
                        activation=args.activation)
     network = run_network_checks(arch, batch=args.batch, seed=args.seed, dtype=args.dtype)
@@ -183,28 +331,88 @@ def _verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0 if failed == 0 else 1
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``kronconv`` command line; returns the exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+def _run(args: argparse.Namespace, command: CommandParser, argv: list[str]) -> int:
+    """The checks every command shares, then the command."""
+    try:
+        get_memory_limit()
+    except ValueError as exc:
+        command.refuse(str(exc))
     try:
         parallel.set_threads(args.threads)
     except ImportError as exc:
-        parser.error(f"--threads: {exc}")
-    if args.command == "verify":
-        return _verify(args, parser)
-    if args.command == "bench":
-        return _bench(args, parser)
-    if args.command == "golden":
-        return _golden(args, parser)
-    if args.command == "ops":
-        return _ops(args, parser)
+        command.refuse(f"--threads: {exc}")
     if args.command == "train":
-        return train_cli.run_train(args, parser)
+        return train_cli.run_train(args, command, argv)
     if args.command == "predict":
-        return train_cli.run_predict(args, parser)
-    raise AssertionError(f"unhandled command {args.command}")  # argparse enforces choices
+        return train_cli.run_predict(args, command)
+    return {"verify": _verify, "bench": _bench, "golden": _golden,
+            "ops": _ops}[args.command](args, command)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _failure(exc: BaseException, command: CommandParser) -> tuple[str, int]:
+    """The one-line message and the exit status of an exception ending a command."""
+    if isinstance(exc, CommandError):
+        return str(exc), exc.status
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", INTERRUPTED
+    if isinstance(exc, MemoryLimitError):
+        return command.in_cli_terms(str(exc)), FAILURE
+    if isinstance(exc, MemoryError):
+        return f"out of memory: {exc}", FAILURE
+    if isinstance(exc, FloatingPointError):
+        return str(exc), FAILURE
+    if isinstance(exc, OSError):
+        return (f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror
+                else str(exc)), FAILURE
+    return (f"internal error: {type(exc).__name__}: {exc}; rerun with --debug for the "
+            "traceback"), FAILURE
+
+
+def _report(prog: str, message: str, status: int) -> NoReturn:
+    """Print one line on stderr and exit with ``status``."""
+    line = " ".join(message.split())
+    print(f"{prog}: {line}" if status == INTERRUPTED else f"{prog}: error: {line}",
+          file=sys.stderr, flush=True)
+    raise SystemExit(status)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``kronconv`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status of a command that ran: 0, or 1 when ``verify``'s checks fail.
+
+    Raises
+    ------
+    SystemExit
+        On any error, after one line on stderr: status 2 when the command line is refused
+        before any work, 1 when the work fails, 130 on Ctrl-C. With ``--debug`` the exception
+        itself is raised instead.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser, commands = build_parser()
+    try:
+        args, unknown = parser.parse_known_args(argv)
+        command = commands[args.command]
+        if unknown:
+            command.error(f"unrecognized arguments: {' '.join(unknown)}")
+    except CommandError as exc:
+        _report(exc.prog, str(exc), exc.status)
+    try:
+        return _run(args, command, argv)
+    except BrokenPipeError:                 # the reader of stdout went away (| head): quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(FAILURE) from None
+    except (Exception, KeyboardInterrupt) as exc:
+        if args.debug:
+            raise
+        message, status = _failure(exc, command)
+        _report(getattr(exc, "prog", command.prog),
+                "; ".join([message, *getattr(exc, "__notes__", ())]), status)

@@ -2,9 +2,9 @@
 
 Before building an operator or a batch's caches, kronconv estimates the bytes it needs;
 above the limit it raises :class:`MemoryLimitError` with the estimate, the limit and what to
-do, before allocating anything. The limit defaults to 80 % of the memory available when
-kronconv is imported (``KRONCONV_MEMORY_LIMIT``, in bytes, overrides it) and can be set with
-:func:`set_memory_limit`.
+do, before allocating anything. The limit defaults to 80 % of the memory available when it
+is first needed (``KRONCONV_MEMORY_LIMIT``, a number of bytes >= 1, overrides it; a bad value
+is an error then, never at import) and can be set with :func:`set_memory_limit`.
 
 The instance-independent operators are kept in one least-recently-used cache bounded by
 bytes (:func:`set_cache_limit`, default 512 MiB), keyed by the full layer shape and dtype, and
@@ -14,6 +14,7 @@ safe to use from several threads.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -53,17 +54,22 @@ def _available_bytes() -> int:
 
 
 def _default_limit() -> int:
-    env = os.environ.get("KRONCONV_MEMORY_LIMIT")
-    if env:
-        try:
-            return int(float(env))
-        except ValueError:
-            raise ValueError(f"KRONCONV_MEMORY_LIMIT must be a number of bytes, got {env!r}") \
-                from None
-    return int(0.8 * _available_bytes())
+    """``KRONCONV_MEMORY_LIMIT`` if set (a number of bytes >= 1, e.g. ``4e9``), else 80 % of
+    the available memory."""
+    text = os.environ.get("KRONCONV_MEMORY_LIMIT", "").strip()
+    if not text:
+        return int(0.8 * _available_bytes())
+    try:
+        nbytes = float(text)
+    except ValueError:
+        nbytes = math.nan
+    if not (math.isfinite(nbytes) and nbytes >= 1):
+        raise ValueError(f"KRONCONV_MEMORY_LIMIT must be a number of bytes >= 1 (such as 4e9), "
+                         f"got {text!r}")
+    return int(nbytes)
 
 
-_limit = _default_limit()
+_limit: int | None = None               # None: the default, resolved when first needed
 
 
 def set_memory_limit(nbytes: int | None) -> None:
@@ -91,7 +97,7 @@ def set_memory_limit(nbytes: int | None) -> None:
     """
     global _limit
     if nbytes is None:
-        _limit = _default_limit()
+        _limit = None
         return
     if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 1:
         raise ValueError(f"nbytes must be a positive integer or None, got {nbytes!r}")
@@ -105,11 +111,19 @@ def get_memory_limit() -> int:
     -------
     int
 
+    Raises
+    ------
+    ValueError
+        If no limit was set and ``KRONCONV_MEMORY_LIMIT`` is not a number of bytes >= 1.
+
     Examples
     --------
     >>> get_memory_limit() > 0
     True
     """
+    global _limit
+    if _limit is None:
+        _limit = _default_limit()
     return _limit
 
 
@@ -134,10 +148,11 @@ def check_memory(estimate: float, what: str, advice: str) -> None:
     ...
     kronconv.memory.MemoryLimitError: a huge operator needs about 1024.0 TiB, above ...
     """
-    if estimate > _limit:
+    limit = get_memory_limit()
+    if estimate > limit:
         raise MemoryLimitError(
             f"{what} needs about {_format(estimate)}, above kronconv's memory limit of "
-            f"{_format(_limit)}; {advice}, or raise the limit with kronconv.set_memory_limit")
+            f"{_format(limit)}; {advice}, or raise the limit with kronconv.set_memory_limit")
 
 
 def forward_bytes(shapes: Sequence, N: int, dtype: np.dtype, keep: bool) -> int:

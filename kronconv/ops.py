@@ -6,20 +6,22 @@ random instance; ``I ⊗ W`` for the He-initialized ``W`` of the seed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import scipy.io
 import scipy.sparse as sp
 
-from ._files import atomic_write
+from ._files import atomic_write, atomic_write_all, check_output_directory, check_output_file
 from .architecture import Architecture
 from .layer import conv_S, layer_output, phi_pad
 from .memory import check_memory
 from .operators import I_kron_W, P_pad, P_phi, P_pool, ones_kron_I, phiT_kron_I
 from .parameters import init_params, unpack_params
 
-__all__ = ["export_operators", "network_operators", "operator_table", "plot_operators"]
+__all__ = ["export_operators", "export_paths", "network_operators", "operator_table",
+           "plot_operators"]
 
 EXPORT_FORMAT_VERSION = 1
 
@@ -61,32 +63,97 @@ def operator_table(ops: dict[str, sp.csr_array]) -> str:
     return "\n".join(lines)
 
 
+def export_paths(directory: str | Path, names: Iterable[str],
+                 fmt: str = "npz") -> dict[str, Path]:
+    """The file each operator of :func:`export_operators` goes to, every one checked first.
+
+    Parameters
+    ----------
+    directory : str or Path
+        A writable directory, or one that can be created (its parent exists).
+    names : iterable of str
+        The operators' names (``"conv1.P_pad"``, ...).
+    fmt : {"npz", "mtx"}, default "npz"
+
+    Returns
+    -------
+    dict
+        ``{name: directory / f"{name}.{fmt}"}``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``fmt``, a ``directory`` that cannot be written or created, or a target
+        that is a directory, not a regular file or not writable (existing regular files are
+        replaced; other files in ``directory`` are left alone).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> export_paths(folder, ["conv1.P_pad"], "mtx")["conv1.P_pad"].name
+    'conv1.P_pad.mtx'
+    """
+    if fmt not in ("npz", "mtx"):
+        raise ValueError(f"fmt must be 'npz' or 'mtx', got {fmt!r}")
+    directory = check_output_directory(directory)
+    paths = {name: directory / f"{name}.{fmt}" for name in names}
+    if directory.is_dir():
+        for path in paths.values():
+            check_output_file(path)
+    return paths
+
+
 def export_operators(directory: str | Path, ops: dict[str, sp.csr_array],
                      fmt: str = "npz") -> list[Path]:
     """Write every operator to ``directory`` as ``NAME.npz`` (scipy.sparse) or ``NAME.mtx``.
 
-    Each file is written atomically and carries kronconv's format version (a
+    Every target is checked first (:func:`export_paths`), ``directory`` is created if
+    missing (not its parents), and the files are written all or none: each to a temporary
+    beside it, then all moved into place. Each carries kronconv's format version (a
     ``kronconv_format_version`` key, or the Matrix Market comment); ``scipy.sparse.load_npz``
     and ``scipy.io.mmread`` read them back.
+
+    Parameters
+    ----------
+    directory : str or Path
+    ops : dict of str to csr_array
+        As :func:`network_operators` returns them.
+    fmt : {"npz", "mtx"}, default "npz"
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order of ``ops``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`export_paths`; nothing is written then.
     """
-    if fmt not in ("npz", "mtx"):
-        raise ValueError(f"fmt must be 'npz' or 'mtx', got {fmt!r}")
+    paths = export_paths(directory, ops, fmt)
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
+    created = not directory.is_dir()
+    if created:
+        directory.mkdir()
+    writes = {}
     for name, A in ops.items():
-        path = directory / f"{name}.{fmt}"
         if fmt == "npz":      # scipy.sparse.save_npz's keys, plus kronconv's format version
-            atomic_write(path, lambda f, A=A: np.savez(
+            writes[paths[name]] = lambda f, A=A: np.savez(
                 f, data=A.data, indices=A.indices, indptr=A.indptr, format=np.array(b"csr"),
                 shape=np.array(A.shape), _is_array=np.array(True),
-                kronconv_format_version=np.array(EXPORT_FORMAT_VERSION)))
+                kronconv_format_version=np.array(EXPORT_FORMAT_VERSION))
         else:
-            atomic_write(path, lambda f, A=A, name=name: scipy.io.mmwrite(
+            writes[paths[name]] = lambda f, A=A, name=name: scipy.io.mmwrite(
                 f, sp.coo_matrix(A),
-                comment=f"kronconv {name}, format version {EXPORT_FORMAT_VERSION}"))
-        written.append(path)
-    return written
+                comment=f"kronconv {name}, format version {EXPORT_FORMAT_VERSION}")
+    try:
+        atomic_write_all(writes)
+    except BaseException:
+        if created:
+            directory.rmdir()
+        raise
+    return list(paths.values())
 
 
 def plot_operators(path: str | Path, ops: dict[str, sp.csr_array]) -> None:

@@ -1,17 +1,24 @@
-"""``kronconv train`` and ``kronconv predict``."""
+"""``kronconv train`` and ``kronconv predict``, and the argument types of every command.
+
+Both commands check every argument before any work, with the checks of
+:class:`kronconv.cli.CommandParser` (each error names its option); what fails while working
+names the option too.
+"""
 
 from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._files import atomic_write
-from .architecture import load_architecture
+from .architecture import PRESETS, Architecture
 from .data import (
     BUILTIN_DATASETS,
     Dataset,
@@ -23,7 +30,7 @@ from .data import (
 )
 from .layout import Z_from_nchw
 from .model import Model, check_resume, load_model, save_model
-from .objective_function import predict
+from .objective_function import check_C, predict
 from .parameters import init_params
 from .train import (
     AdamOptions,
@@ -37,22 +44,61 @@ from .train import (
     simplenn_options,
 )
 
+if TYPE_CHECKING:
+    from .cli import CommandParser
 
-def _float(text: str) -> float:
+
+def positive_int(text: str) -> int:
+    """An argument type: an integer >= 1."""
     try:
-        return float(text)
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def natural_int(text: str) -> int:
+    """An argument type: an integer >= 0 (a seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def number(text: str) -> float:
+    """An argument type: a float. NaN and infinity pass, for the library's checks to judge
+    them; a number beyond float64's range (``1e999``) does not become infinity."""
+    try:
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if math.isinf(value) and text.strip().lstrip("+-").lower() not in ("inf", "infinity"):
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}, which is beyond "
+                                         "the range of float64")
+    return value
 
 
 def _seconds(text: str) -> float:
-    value = _float(text)
+    value = number(text)
     if not (np.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
     return value
 
 
-def add_parsers(sub, positive_int, add_threads) -> None:
+def add_threads(command: argparse.ArgumentParser) -> None:
+    """``--threads``, on every command that computes."""
+    command.add_argument("--threads", type=positive_int, default=None,
+                         help="threads that share out the instances (default: the machine's "
+                         "cores); the results are the same for any number")
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """The ``train`` and ``predict`` commands."""
     train = sub.add_parser(
         "train", help="train a network with Newton-CG or SG",
         description="Train on built-in data (scikit-learn's digits; simpleNN's mnist-demo) "
@@ -74,43 +120,43 @@ def add_parsers(sub, positive_int, add_threads) -> None:
     train.add_argument("--backend", choices=("dense", "sparse"), default="dense")
     train.add_argument("--dtype", choices=("float64", "float32"), default=None,
                        help="(default: float64)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=natural_int, default=0)
     train.add_argument("--iterations", type=positive_int, default=None,
                        help="Newton iterations or SG/Adam epochs (200 / 60)")
-    train.add_argument("--C", type=_float, default=None, help="regularization C (1.0)")
+    train.add_argument("--C", type=number, default=None, help="regularization C (1.0)")
     train.add_argument("--loss", choices=("squared", "cross_entropy"), default=None,
                        help="squared for newton, cross_entropy for sg and adam by default")
     newton = train.add_argument_group("Newton-CG")
-    newton.add_argument("--subsample", type=_float, default=None,
+    newton.add_argument("--subsample", type=number, default=None,
                         help="fraction of the data in each Gauss-Newton subsample (0.05)")
-    newton.add_argument("--gn-size", type=positive_int, default=None,
+    newton.add_argument("--gn-size", dest="subsample_size", type=positive_int, default=None,
                         help="instances in each subsample (simpleNN's -GNsize; overrides "
                         "--subsample)")
     newton.add_argument("--subsample-schedule", choices=("fresh", "cycle"), default=None,
                         help="a fresh draw every iteration, or simpleNN's cycle through one "
                         "permutation (fresh)")
-    newton.add_argument("--lambda", dest="lam", type=_float, default=None,
+    newton.add_argument("--lambda", dest="lam", type=number, default=None,
                         help="initial Levenberg-Marquardt lambda (1)")
-    newton.add_argument("--drop", type=_float, default=None,
+    newton.add_argument("--drop", type=number, default=None,
                         help="lambda factor when rho >= 0.75 (2/3)")
-    newton.add_argument("--boost", type=_float, default=None,
+    newton.add_argument("--boost", type=number, default=None,
                         help="lambda factor when rho < 0.25 (3/2)")
-    newton.add_argument("--eta", type=_float, default=None,
+    newton.add_argument("--eta", type=number, default=None,
                         help="line search's sufficient decrease (1e-4)")
-    newton.add_argument("--xi", dest="cg_rtol", type=_float, default=None,
+    newton.add_argument("--xi", dest="cg_rtol", type=number, default=None,
                         help="CG stops at ||r|| <= xi ||grad f|| (0.1)")
     newton.add_argument("--cg-max", dest="cg_maxiter", type=positive_int, default=None,
                         help="CG steps at most (250)")
     minibatch = train.add_argument_group("SG and Adam")
-    minibatch.add_argument("--lr", type=_float, default=None,
+    minibatch.add_argument("--lr", type=number, default=None,
                            help="learning rate (0.03 for sg, 0.001 for adam)")
-    minibatch.add_argument("--momentum", type=_float, default=None, help="SG momentum (0.9)")
+    minibatch.add_argument("--momentum", type=number, default=None, help="SG momentum (0.9)")
     minibatch.add_argument("--batch-size", type=positive_int, default=None, help="(32)")
     minibatch.add_argument("--lr-schedule", choices=("exponential", "inverse"), default=None,
                            help="lr * lr_decay**epoch, or simpleNN's lr / (1 + decay * step) "
                            "(exponential)")
-    minibatch.add_argument("--lr-decay", type=_float, default=None, help="(1.0)")
-    minibatch.add_argument("--decay", type=_float, default=None, help="(0)")
+    minibatch.add_argument("--lr-decay", type=number, default=None, help="(1.0)")
+    minibatch.add_argument("--decay", type=number, default=None, help="(0)")
     minibatch.add_argument("--sampling", choices=("shuffle", "random"), default=None,
                            help="a shuffled pass an epoch, or simpleNN's random mini-batches "
                            "(shuffle)")
@@ -154,25 +200,55 @@ def add_parsers(sub, positive_int, add_threads) -> None:
                       "returns it) instead of the last one")
 
 
-def _load(spec: str, shape: tuple[int, int, int], split: int, input_format: str = "row",
-          labels: np.ndarray | None = None) -> Dataset:
+def arch_inputs(source: str) -> list[tuple[str, str]]:
+    """The ``--arch`` file among a command's inputs (none for a preset)."""
+    return [] if source in PRESETS else [("--arch", source)]
+
+
+def _data_files(spec: str) -> list[str]:
+    """The files a ``--data`` value names: none for built-in data, the images and the labels
+    for IDX files given as ``IMAGES:LABELS``, else the file itself."""
     if spec in BUILTIN_DATASETS:
-        return builtin_dataset(spec, ("train", "test")[split])
+        return []
     if ":" in spec and not Path(spec).exists():
-        images, labels = spec.split(":", 1)
-        return load_idx(images, labels)
-    return load_data(spec, shape, input_format=input_format, labels=labels)
+        return spec.split(":", 1)
+    return [spec]
+
+
+def _check_data(command: CommandParser, option: str, spec: str) -> None:
+    """Before any work: the files of a data value exist; the digits need scikit-learn."""
+    if spec == "digits":
+        command.requires(f"{option} digits", "data")
+    for path in _data_files(spec):
+        command.input_file(option, path)
+
+
+def _load(command: CommandParser, option: str, spec: str, shape: tuple[int, int, int], split: int,
+          input_format: str = "row", labels: np.ndarray | None = None) -> Dataset:
+    """The data set of ``--data`` (or ``--val-data``); a file that cannot be read is a
+    failure naming the option."""
+    files = _data_files(spec)
+    try:
+        if not files:
+            return builtin_dataset(spec, ("train", "test")[split])
+        if len(files) == 2:
+            return load_idx(*files)
+        return load_data(spec, shape, input_format=input_format, labels=labels)
+    except MemoryError:
+        raise
+    except Exception as exc:             # whatever a damaged file makes a reader raise
+        if isinstance(exc, (ValueError, OSError)) and (
+                not files or any(path in str(exc) for path in files)):
+            command.fail(f"{option}: {exc}")
+        command.fail(f"{option}: {spec}: cannot be read ({type(exc).__name__}: {exc})")
 
 
 def _plot(path: str, history: list[dict]) -> None:
-    try:
-        import matplotlib
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SystemExit("kronconv train --plot needs matplotlib: pip install matplotlib "
-                         "(or the 'plot' extra)") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), constrained_layout=True)
     for row, x in enumerate(("iteration", "seconds")):
         xs = [h[x] for h in history]
@@ -204,82 +280,139 @@ _OPTIMIZERS = {"newton": (NewtonOptions, newton_cg), "sg": (SGOptions, sg),
 # kronconv's defaults where they differ from the option classes' (the CLI's own choices)
 _CLI_DEFAULTS = {"newton": {"iterations": 200}, "sg": {"iterations": 60, "lr": 0.03},
                  "adam": {"iterations": 60}}
-# the flags that set fields of the optimizer's options (dest -> field)
-_FIELDS = ("subsample", "subsample_schedule", "lam", "drop", "boost", "eta", "cg_rtol",
-           "cg_maxiter", "lr", "momentum", "batch_size", "lr_schedule", "lr_decay", "decay",
-           "sampling", "bias_correction")
+# the flags that set fields of the optimizer's options (each flag's dest is the field)
+_FIELDS = ("subsample", "subsample_size", "subsample_schedule", "lam", "drop", "boost", "eta",
+           "cg_rtol", "cg_maxiter", "lr", "momentum", "batch_size", "lr_schedule", "lr_decay",
+           "decay", "sampling", "bias_correction")
 
 
-def _flag(field: str) -> str:
-    """The command-line flag of an options field."""
-    return {"subsample_size": "--gn-size", "lam": "--lambda", "cg_rtol": "--xi",
-            "cg_maxiter": "--cg-max"}.get(field, f"--{field.replace('_', '-')}")
-
-
-def _train_settings(args: argparse.Namespace, parser: argparse.ArgumentParser,
-                    l: int) -> dict:  # noqa: E741
-    """optimizer, C, loss, dtype and train_options from the flags or simpleNN's string."""
+def _train_settings(args: argparse.Namespace, command: CommandParser, l: int) -> dict:  # noqa: E741
+    """optimizer, C, loss, dtype and train_options from the flags or simpleNN's string, for
+    ``l`` training instances; a value the library refuses is a usage error naming its flag."""
+    flags = command.flags()
     given = {k: getattr(args, k) for k in _FIELDS if getattr(args, k) is not None}
-    if args.gn_size is not None:
-        given["subsample_size"] = args.gn_size
     if args.simplenn_options is not None:
-        clash = [k for k in ("optimizer", "C", "loss", "dtype") if getattr(args, k) is not None]
-        clash += [_flag(k) for k in given]
+        clash = [flags[k] for k in ("optimizer", "C", "loss", "dtype", *given)
+                 if getattr(args, k) is not None]
         if clash:
-            parser.error(f"--simplenn-options: not combined with {', '.join(clash)}; give "
-                         "everything in simpleNN's option string")
+            command.refuse(f"--simplenn-options: not combined with {', '.join(clash)}; give "
+                           "everything in simpleNN's option string")
         try:
             return simplenn_options(args.simplenn_options, l)
         except ValueError as exc:
-            parser.error(f"--simplenn-options: {exc}")
+            command.refuse(f"--simplenn-options: {exc}")
     optimizer = args.optimizer or "newton"
     kind = _OPTIMIZERS[optimizer][0]
-    unused = [_flag(k) for k in given if k not in kind.__dataclass_fields__]
+    unused = [flags[k] for k in given if k not in kind.__dataclass_fields__]
     if unused:
-        parser.error(f"{', '.join(unused)}: not an option of --optimizer {optimizer}")
-    try:
+        command.refuse(f"{', '.join(unused)}: not an option of --optimizer {optimizer}")
+    with command.refused():
         opt = kind(**{**_CLI_DEFAULTS[optimizer], **given})
-    except (TypeError, ValueError) as exc:
-        parser.error(f"{_flag(str(exc).split()[0])}: {exc}")
-    return {"optimizer": optimizer, "C": 1.0 if args.C is None else args.C,
+        C = check_C(1.0 if args.C is None else args.C)
+    return {"optimizer": optimizer, "C": C,
             "loss": args.loss or ("squared" if optimizer == "newton" else "cross_entropy"),
             "dtype": args.dtype or "float64", "train_options": asdict(opt)}
 
 
-def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+@dataclass
+class _Run:
+    """A training run as checked before any work: what it starts from, and the iteration
+    whose model ``--out`` holds (None: none yet)."""
+
+    arch: Architecture
+    options: dict[str, Any]
+    scaling: Scaling | None
+    state: TrainState | None
+    saved: int | None
+
+
+def _check_train(args: argparse.Namespace, command: CommandParser) -> _Run:
+    """Every argument of ``train``, before any work."""
+    if args.resume:
+        command.input_file("--resume", args.out)
+    command.output_file("--out", args.out)
+    if args.plot is not None:
+        command.output_file("--plot", args.plot)
+        command.requires("--plot", "plot")
+    if args.workers is not None and args.scheduler is not None:
+        command.refuse("--workers and --scheduler: give one (a local cluster, or one to join)")
+    if args.workers is not None or args.scheduler is not None:
+        command.requires("--workers" if args.workers is not None else "--scheduler",
+                         "distributed")
+    if args.scheduler is not None:
+        from distributed.comm import get_address_host_port
+
+        try:
+            get_address_host_port(args.scheduler)
+        except ValueError as exc:
+            command.refuse(f"--scheduler: {exc}")
     if args.resume:             # the saved run's settings win: resuming continues that run
         try:
             model = load_model(args.out)
         except ValueError as exc:
-            parser.error(f"--resume: {exc}")
-        try:        # issue 13: the saved run's network and data, or a refusal naming both
+            command.refuse(f"--resume: {exc}")
+        try:                    # the saved run's network and data, or a refusal naming both
             check_resume(model, args.out, args.arch, args.data)
         except (ValueError, TypeError) as exc:
-            parser.error(f"--resume: {exc}")
-        arch, scaling, options, state = model.arch, model.scaling, model.options, model.state
+            command.refuse(f"--resume: {exc}")
+        run = _Run(model.arch, model.options, model.scaling, model.state,
+                   model.state.iteration)
     else:
-        try:
-            arch = load_architecture(args.arch or "digits")
-        except (ValueError, TypeError) as exc:
-            parser.error(f"--arch: {exc}")
-        options = {"backend": args.backend, "seed": args.seed, "data": args.data or "digits",
-                   "val_data": args.val_data}
-        scaling = None
-        state = None
-    fmt = options.setdefault("input_format", args.input_format)
-    train_set = _load(options["data"], arch.input, 0, fmt)
+        run = _Run(command.architecture(args.arch or "digits"),
+                   {"backend": args.backend, "seed": args.seed, "data": args.data or "digits",
+                    "val_data": args.val_data}, None, None, None)
+    run.options.setdefault("input_format", args.input_format)
+    inputs = [] if args.resume else arch_inputs(args.arch or "digits")
+    for option, spec in (("--data", run.options["data"]), ("--val-data", run.options["val_data"])):
+        if args.resume:                       # not given now: the saved run's
+            option = f"--resume: {args.out}'s {option}"
+        if spec is not None:
+            _check_data(command, option, spec)
+            inputs += [(option, path) for path in _data_files(spec)]
+    command.distinct([("--out", args.out), ("--plot", args.plot)], inputs)
+    if "train_options" not in run.options:
+        # the settings depend on the data's size only through simpleNN's default -GNsize:
+        # checked now, set once the data is loaded
+        _train_settings(args, command, 1)
+    return run
+
+
+def _resume_hint(args: argparse.Namespace, argv: list[str], saved: int | None) -> str:
+    """What Ctrl-C during training says: how to continue the run, if anything was saved."""
+    if saved is None:
+        return f"interrupted before the first iteration finished; nothing was saved to {args.out}"
+    again = argv if args.resume else [*argv, "--resume"]
+    return (f"interrupted; {args.out} holds the run after iteration {saved}; continue it with: "
+            f"kronconv {shlex.join(again)}")
+
+
+def run_train(args: argparse.Namespace, command: CommandParser, argv: list[str]) -> int:
+    """``kronconv train``: check everything, then train; Ctrl-C says how to resume."""
+    run = _check_train(args, command)
+    try:
+        return _train(args, command, run)
+    except KeyboardInterrupt:
+        command.interrupted(_resume_hint(args, argv, run.saved))
+
+
+def _train(args: argparse.Namespace, command: CommandParser, run: _Run) -> int:
+    arch, options, scaling, state = run.arch, run.options, run.scaling, run.state
+    fmt = options["input_format"]
+    train_set = _load(command, "--data", options["data"], arch.input, 0, fmt)
     val_spec = options["val_data"] or (options["data"] if options["data"] in BUILTIN_DATASETS
                                        else None)
-    val_set = _load(val_spec, arch.input, 1, fmt, train_set.labels) if val_spec else None
-    for flag, spec, data in (("--data", options["data"], train_set),
-                             ("--val-data", val_spec, val_set)):
-        try:        # issue 13: images of the network's input, labels among its classes
-            if data is not None:
+    val_option = "--val-data" if options["val_data"] else "--data"
+    val_set = (_load(command, val_option, val_spec, arch.input, 1, fmt, train_set.labels)
+               if val_spec else None)
+    for option, spec, data in (("--data", options["data"], train_set),
+                               (val_option, val_spec, val_set)):
+        if data is not None:            # images of the network's input, labels of its classes
+            try:
                 check_fits(data, arch, spec)
-        except ValueError as exc:
-            parser.error(f"{flag}: {exc}")
+            except ValueError as exc:
+                command.fail(f"{option}: {exc}")
     if "train_options" not in options:
-        options.update(_train_settings(args, parser, len(train_set)))
+        options.update(_train_settings(args, command, len(train_set)))
     dtype = np.dtype(options["dtype"])
     if scaling is None:
         scaling = Scaling.fit(train_set.x)
@@ -293,16 +426,14 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                       None if val_set is None else Z_from_nchw(scaling(val_set.x, dtype)),
                       None if val_set is None else val_set.y)
     if args.workers is not None or args.scheduler is not None:
-        if args.workers is not None and args.scheduler is not None:
-            parser.error("--workers and --scheduler: give one (a local cluster, or one to join)")
-        try:
-            from .distributed import DistributedProblem, connect
+        from .distributed import DistributedProblem, connect
 
+        try:
             client = connect(args.workers, args.scheduler)
-        except (ImportError, OSError, TimeoutError) as exc:
-            parser.error(f"--{'workers' if args.workers else 'scheduler'}: {exc}")
+        except (OSError, TimeoutError, ValueError) as exc:
+            command.fail(f"--{'workers' if args.workers else 'scheduler'}: {exc}")
         problem = DistributedProblem(problem, client)
-    kind, run = _OPTIMIZERS[options["optimizer"]]
+    kind, optimize = _OPTIMIZERS[options["optimizer"]]
     iterations = args.iterations or options["train_options"]["iterations"]
     opt = kind(**{**options["train_options"], "iterations": iterations})
     header = ("iter            f    |grad f|   alpha    lambda  #CG        rho  seconds  val acc"
@@ -323,20 +454,26 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     def checkpoint(st: TrainState, row: dict) -> None:
         save_model(args.out, Model(arch, scaling, options, st))
+        run.saved = st.iteration
         if on_terminal:
             sys.stderr.write("\r\x1b[K")
         if not args.quiet:
             print(_row(row), flush=True)
 
     try:
-        state = run(problem, state, opt, options["seed"], checkpoint,
-                    show if on_terminal else None, time_limit=args.time_limit)
+        state = optimize(problem, state, opt, options["seed"], checkpoint,
+                         show if on_terminal else None, time_limit=args.time_limit)
+    except (ArithmeticError, MemoryError, OSError) as exc:      # the saved iterate survives
+        if run.saved is not None:
+            exc.add_note(f"{args.out} holds the run after iteration {run.saved}")
+        raise
     finally:
         if hasattr(problem, "client"):
             from .distributed import disconnect
 
             disconnect(problem.client)
     save_model(args.out, Model(arch, scaling, options, state))
+    run.saved = state.iteration
     if state.stop_reason:
         print(f"stopped: {state.stop_reason}", file=sys.stderr)
     if val_set is not None and state.history:
@@ -347,23 +484,34 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def run_predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def run_predict(args: argparse.Namespace, command: CommandParser) -> int:
+    """``kronconv predict``: check everything, then predict."""
+    command.input_file("--model", args.model)
+    if args.out is not None:
+        command.output_file("--out", args.out)
     try:
         model = load_model(args.model)
     except ValueError as exc:
-        parser.error(f"--model: {exc}")
+        command.refuse(f"--model: {exc}")
     spec = args.data or model.options.get("data", "digits")
     if spec not in BUILTIN_DATASETS and args.data is None:
-        parser.error("--data: the model was trained on a file; give the data to predict")
-    data = _load(spec, model.arch.input, 1, model.options.get("input_format", "row"))
-    try:            # issue 13: labels outside the model's classes are not "accuracy 0.00%"
+        command.refuse("--data: the model was trained on a file; give the data to predict")
+    _check_data(command, "--data", spec)
+    command.distinct([("--out", args.out)],
+                     [("--model", args.model), *[("--data", path) for path in _data_files(spec)]])
+    data = _load(command, "--data", spec, model.arch.input, 1,
+                 model.options.get("input_format", "row"))
+    try:                    # labels outside the model's classes are not "accuracy 0.00%"
         check_fits(data, model.arch, spec)
     except ValueError as exc:
-        parser.error(f"--data: {exc}")
+        command.fail(f"--data: {exc}")
     dtype = model.theta.dtype
     theta = model.state.best_theta if args.best else model.theta
-    pred = predict(theta, model.arch, Z_from_nchw(model.scaling(data.x, dtype)),
-                   backend=model.options.get("backend", "dense"))
+    try:
+        x = model.scaling(data.x, dtype)
+    except ValueError as exc:
+        command.fail(f"--data: {exc}")
+    pred = predict(theta, model.arch, Z_from_nchw(x), backend=model.options.get("backend", "dense"))
     print(f"accuracy {100 * np.mean(pred == data.y):.2f}% on {len(data)} instances")
     if args.out:
         atomic_write(args.out, lambda f: f.write("".join(f"{p}\n" for p in pred).encode()))

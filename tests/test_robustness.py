@@ -1,8 +1,9 @@
-"""Bad input fails loudly and early; memory is guarded; files are safe; the cache is thread-safe."""
+"""Bad input fails loudly and early; memory is guarded; files are safe; the cache is thread-safe.
+
+The command line's bad input is in tests/test_cli_errors.py."""
 
 from __future__ import annotations
 
-import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,6 @@ from hypothesis import strategies as st
 
 import kronconv as kc
 from kronconv import operators
-from kronconv.cli import main
 from kronconv.data import load_data, load_idx
 from kronconv.golden import read_golden, write_golden
 from kronconv.model import load_model
@@ -115,45 +115,6 @@ def test_bad_api_input(call, error, fragment):
     with pytest.raises(error) as info:
         call()
     assert fragment in str(info.value)
-
-
-CLI_CASES = [
-    (["verify", "--batch", "0"], "expected a positive integer, got 0"),
-    (["verify", "--dtype", "float16"], "invalid choice: 'float16'"),
-    (["verify", "--arch", "nope"], "--arch: 'nope' is neither a preset"),
-    (["bench", "--backends", "gpu"], "--backends: choose among sparse, dense, torch"),
-    (["bench", "--repeat", "x"], "expected a positive integer, got 'x'"),
-    (["train", "--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
-    (["train", "--C", "abc"], "expected a number, got 'abc'"),
-    (["train", "--resume", "--out", "no/such/model.npz"], "--resume: no/such/model.npz"),
-    (["predict", "--model", "no/such/model.npz"], "--model: no/such/model.npz"),
-    (["golden"], "the following arguments are required: --out"),
-    (["ops", "--layer", "9"], "layer must be in 1..2, got 9"),
-    (["train", "--subsample", "2"], "--subsample: subsample must be in (0, 1], got 2.0"),
-    (["train", "--optimizer", "sg", "--momentum", "1"], "momentum must be in [0, 1), got 1.0"),
-    (["ops", "--format", "csv"], "invalid choice: 'csv'"),
-    (["frobnicate"], "invalid choice: 'frobnicate'"),
-]
-
-
-@pytest.mark.parametrize(("argv", "fragment"), CLI_CASES)
-def test_main_bad_input_exits_2_with_usage(argv, fragment, capsys):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    assert info.value.code == 2
-    err = capsys.readouterr().err
-    assert "usage: kronconv" in err
-    assert fragment in err
-
-
-def test_main_every_command_has_a_bad_input_case(capsys):
-    with pytest.raises(SystemExit) as info:
-        main(["--help"])
-    assert info.value.code == 0
-    commands = re.search(r"\{(\w+(?:,\w+)*)\}", capsys.readouterr().out).group(1).split(",")
-    assert "verify" in commands
-    missing = set(commands) - {argv[0] for argv, _ in CLI_CASES}
-    assert not missing, f"commands without a bad-input case in CLI_CASES: {sorted(missing)}"
 
 
 @settings(max_examples=80, deadline=None)
