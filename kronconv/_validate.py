@@ -8,7 +8,8 @@ what is allowed. One class per kind of argument:
 - :class:`Integer` and :class:`Real`: sizes, seeds, counts, constants, with their range;
 - :class:`Options`: a name among a fixed set (backend, form, loss, activation ...);
 - :class:`Array`: an array of a given number of dimensions, real floating point (or any real
-  numbers for the layout converters), finite unless :func:`set_check_finite` says otherwise;
+  numbers for the layout converters), finite unless :func:`~kronconv.set_check_finite` says
+  otherwise;
 - :class:`Labels`: integer class labels;
 - :class:`DType`, :class:`InstanceOf`, :class:`IsCallable`, :class:`Boolean`,
   :class:`SequenceOf`, and :class:`Optional` (``None`` or another constraint).
@@ -16,7 +17,7 @@ what is allowed. One class per kind of argument:
 Each constraint also lists values that break it (:meth:`Constraint.invalid`): the bad-input
 tests are generated from the declarations. Shapes that depend on other arguments (a
 :class:`~kronconv.LayerShape`, an :class:`~kronconv.Architecture`) are checked in the
-function with :func:`check_shape` and :func:`batch_size`.
+function with ``check_shape`` and ``batch_size``.
 """
 
 from __future__ import annotations
@@ -345,9 +346,10 @@ class Array(Constraint):
     accepted and converted by :func:`validate_params`, to the dtype of the other arrays of
     ``same_dtype`` or to float64). ``kind="real"``: any real numbers, kept as they are (the
     layout converters). Complex, string and object arrays are refused with a ``TypeError``;
-    with ``finite``, NaN and infinities with a ``ValueError`` (see :func:`set_check_finite`).
-    A floating array that is not C-contiguous is copied into C order (the memory guard first),
-    so the results never depend on the argument's memory layout.
+    with ``finite``, NaN and infinities with a ``ValueError`` (see
+    :func:`~kronconv.set_check_finite`). A floating array that is not C-contiguous is copied
+    into C order (the memory guard first), so the results never depend on the argument's
+    memory layout.
     ``ndim`` overrides the dimensions read from ``shape`` (an int or a tuple of allowed ones);
     ``shape="(...)"`` allows any.
     """

@@ -286,7 +286,7 @@ def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
 
 def outputs(theta: np.ndarray, arch: Architecture, Z: np.ndarray, chunk_size: int | None,
             backend: str, threads: int | None) -> np.ndarray:
-    """:func:`network_output` of checked arguments."""
+    """:func:`~kronconv.network_output` of checked arguments."""
     threads = resolve_threads(threads)
     params, N = check_network_args(theta, arch, Z)
     blocks = chunks(Z, N, arch, chunk_size, backend)

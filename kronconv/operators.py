@@ -265,8 +265,8 @@ def P_pool(shape: LayerShape, sigma_S: np.ndarray | None = None, *,
 
 def build_P_pool(shape: LayerShape, sigma_S: np.ndarray | None, dtype: np.dtype
                  ) -> sp.csr_array:
-    """:func:`P_pool` of checked arguments (the sparse chain's, whose ``sigma(S)`` may have
-    overflowed: the objective reports that)."""
+    """:func:`~kronconv.P_pool` of checked arguments (the sparse chain's, whose ``sigma(S)``
+    may have overflowed: the objective reports that)."""
     if shape.pool != "max":
         _guard(f"P_pool for {shape}", shape.n_out, shape.n_out * shape.pool_size**2, dtype)
         return _P_pool_fixed(shape, dtype)
@@ -382,7 +382,7 @@ def I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
 
 
 def build_I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
-    """:func:`I_kron_W` of checked arguments (the sparse chain's)."""
+    """:func:`~kronconv.I_kron_W` of checked arguments (the sparse chain's)."""
     n = shape.n_windows
     _guard(f"I ⊗ W for {shape} (and its cached index structure)", shape.n_S,
            2 * n * W.size, W.dtype)
@@ -476,7 +476,7 @@ def phiT_kron_I(phi: np.ndarray, d_out: int) -> sp.csr_array:
 
 
 def build_phiT_kron_I(phi: np.ndarray, d_out: int) -> sp.csr_array:
-    """:func:`phiT_kron_I` of checked arguments (the sparse chain's)."""
+    """:func:`~kronconv.phiT_kron_I` of checked arguments (the sparse chain's)."""
     K, M = phi.shape
     _guard(f"phi^T ⊗ I for phi of shape {phi.shape} and d_out={d_out}", M * d_out,
            M * d_out * K, phi.dtype)
