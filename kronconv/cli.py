@@ -301,7 +301,7 @@ def _bench(args: argparse.Namespace, command: CommandParser) -> int:
     report = run_bench(arch, args.batch, args.dtype, parallel.get_threads(), args.repeat, backends,
                        chunk_size=args.chunk_size)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
-    return 0
+    return FAILURE if report["mismatches"] else 0       # a backend that disagrees fails
 
 
 def _print_checks(checks: list[Check], width: int) -> None:

@@ -67,6 +67,23 @@ def test_run_bench_flags_a_backend_with_a_wrong_gradient(monkeypatch):
                          "the gradient")
 
 
+def test_bench_command_fails_when_a_backend_disagrees(monkeypatch, capsys):
+    from kronconv.cli import main
+
+    real = bench_module.objective_and_gradient
+
+    def dense_off(*args, backend="sparse", **kwargs):
+        f, grad = real(*args, backend=backend, **kwargs)
+        return f, grad * (1 + 1e-6) if backend == "dense" else grad
+
+    argv = ["bench", "--arch", "digits", "--batch", "2", "--repeat", "1",
+            "--backends", "sparse,dense"]
+    assert main(argv) == 0
+    monkeypatch.setattr(bench_module, "objective_and_gradient", dense_off)
+    assert main(argv) == 1
+    assert capsys.readouterr().out.splitlines()[-1].startswith("MISMATCH: dense differ(s)")
+
+
 def test_run_bench_flags_a_backend_with_a_wrong_value_against_the_first_backend(monkeypatch):
     real = bench_module.objective_and_gradient
 
