@@ -272,6 +272,19 @@ def _log(state: TrainState, problem: Problem, f: float, grad_norm: float, starte
     return row
 
 
+def _f_and_grad(problem: Problem, theta: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """``f``, ``∇f`` and ``||∇f||`` at ``theta``; a ``FloatingPointError`` if any overflowed,
+    rather than iterations that go on with infinities."""
+    f, g = problem.f_and_grad(theta)
+    with np.errstate(over="ignore"):
+        grad_norm = float(np.linalg.norm(g))
+    if not (np.isfinite(f) and np.isfinite(grad_norm)):
+        raise FloatingPointError(
+            f"f = {f:.3e}, ||grad f|| = {grad_norm:.3e}: the objective "
+            "overflowed: try a larger C (weaker regularization) or a smaller learning rate")
+    return f, g, grad_norm
+
+
 def _out_of_time(state: TrainState, started: float, time_limit: float | None) -> bool:
     """Whether the run has trained ``time_limit`` seconds (the log's ``seconds``) or more."""
     if time_limit is None or state.elapsed + time.perf_counter() - started < time_limit:
@@ -370,9 +383,8 @@ def _newton_cg(problem: Problem, state: TrainState, options: NewtonOptions, seed
     if state.lam is None:
         state.lam = options.lam
     started = time.perf_counter()
-    f, g = problem.f_and_grad(state.theta)
+    f, g, grad_norm = _f_and_grad(problem, state.theta)
     while state.iteration < options.iterations and not _out_of_time(state, started, time_limit):
-        grad_norm = float(np.linalg.norm(g))
         if grad_norm <= options.grad_tol:
             state.stop_reason = f"||grad f|| <= {options.grad_tol}"
             break
@@ -403,9 +415,9 @@ def _newton_cg(problem: Problem, state: TrainState, options: NewtonOptions, seed
             state.lam *= options.drop
         state.theta = state.theta + alpha * d
         state.iteration += 1
-        f, g = problem.f_and_grad(state.theta)
+        f, g, grad_norm = _f_and_grad(problem, state.theta)
         state.rng_state = rng.bit_generator.state
-        row = _log(state, problem, f, float(np.linalg.norm(g)), started, alpha=alpha,
+        row = _log(state, problem, f, grad_norm, started, alpha=alpha,
                    lam=state.lam, cg=cg_steps, rho=rho, actred=actred, prered=prered)
         if callback is not None:
             callback(state, row)
@@ -461,8 +473,8 @@ def _epochs(problem: Problem, state: TrainState, options: Any, seed: int,
                 progress(f"mini-batch {j + 1}/{len(epoch_batches)}")
         state.iteration += 1
         state.rng_state = rng.bit_generator.state
-        f, g = problem.f_and_grad(state.theta)
-        row = _log(state, problem, f, float(np.linalg.norm(g)), started, **extra)
+        f, _, grad_norm = _f_and_grad(problem, state.theta)
+        row = _log(state, problem, f, grad_norm, started, **extra)
         if callback is not None:
             callback(state, row)
     state.elapsed += time.perf_counter() - started

@@ -245,3 +245,16 @@ def test_train_cli_rejects_a_bad_time_limit(text, capsys):
         main(["train", "--time-limit", text, "--quiet"])
     assert exit_info.value.code == 2
     assert "--time-limit" in capsys.readouterr().err
+
+
+def test_newton_cg_stops_with_an_error_when_the_objective_overflows():
+    arch, problem = _digits_problem("dense")
+    tiny_C = Problem(**{**{k: getattr(problem, k) for k in problem.__dataclass_fields__},
+                        "C": 1e-300})
+    f, g = tiny_C.f_and_grad(init_params(arch, 0))
+    assert np.isfinite(f)                    # finite entries, an overflowing norm
+    assert np.isfinite(g).all()
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(np.linalg.norm(g))
+    with pytest.raises(FloatingPointError, match=r"\|\|grad f\|\| = inf: the objective overflowed"):
+        newton_cg(tiny_C, TrainState(init_params(arch, 0)), NewtonOptions(iterations=2))
