@@ -66,6 +66,12 @@ def _log_rows(rows: list) -> bool:
                for row in rows)
 
 
+def _label_values(values: list) -> bool:
+    """Distinct finite numbers: a ``.mat`` training file's label of each class."""
+    return (len(values) > 0 and all(_is_number(v) and np.isfinite(v) for v in values)
+            and len(set(values)) == len(values))
+
+
 def _pcg64_state(value: dict) -> bool:
     """Whether ``value`` is a state of numpy's PCG64 generator (the one training draws from)."""
     try:
@@ -95,6 +101,8 @@ MODEL_FIELDS: tuple[Field, ...] = (
     one_of("options.dtype", tuple(d.name for d in FLOAT_DTYPES), required=False),
     mapping("options.train_options", required=False),
     integer("options.chunk_size", 1, nullable=True, required=False),
+    Field("options.labels", (list,), "a list of distinct finite numbers, the training file's "
+          "label of each class", _label_values, required=False),
     mapping("state"),
     integer("state.iteration", 0),
     Field("state.rng_state", (dict, type(None)), "null or a state of numpy's PCG64 generator",

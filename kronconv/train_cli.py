@@ -413,6 +413,8 @@ def _train(args: argparse.Namespace, command: CommandParser, run: _Run) -> int:
                 command.fail(f"{option}: {exc}")
     if "train_options" not in options:
         options.update(_train_settings(args, command, len(train_set)))
+    if train_set.labels is not None:      # a .mat file's label of each class, for predict
+        options["labels"] = train_set.labels.tolist()
     dtype = np.dtype(options["dtype"])
     if scaling is None:
         scaling = Scaling.fit(train_set.x)
@@ -499,8 +501,10 @@ def run_predict(args: argparse.Namespace, command: CommandParser) -> int:
     _check_data(command, "--data", spec)
     command.distinct([("--out", args.out)],
                      [("--model", args.model), *[("--data", path) for path in _data_files(spec)]])
+    labels = model.options.get("labels")     # classes mapped as the training file's were
     data = _load(command, "--data", spec, model.arch.input, 1,
-                 model.options.get("input_format", "row"))
+                 model.options.get("input_format", "row"),
+                 None if labels is None else np.asarray(labels))
     try:                    # labels outside the model's classes are not "accuracy 0.00%"
         check_fits(data, model.arch, spec)
     except ValueError as exc:

@@ -258,3 +258,28 @@ def test_newton_cg_stops_with_an_error_when_the_objective_overflows():
         assert not np.isfinite(np.linalg.norm(g))
     with pytest.raises(FloatingPointError, match=r"\|\|grad f\|\| = inf: the objective overflowed"):
         newton_cg(tiny_C, TrainState(init_params(arch, 0)), NewtonOptions(iterations=2))
+
+
+def test_predict_maps_a_mat_files_labels_as_the_training_file_did(tmp_path, capsys):
+    from scipy.io import savemat
+
+    from kronconv import predict
+
+    rng = np.random.default_rng(0)
+    savemat(tmp_path / "train.mat", {"Z": rng.random((60, 64)),
+                                     "y": rng.choice([3, 5, 8], size=(60, 1))})
+    test_y = rng.choice([5, 8], size=(20, 1))              # no 3: unique(y) alone gives 0, 1
+    savemat(tmp_path / "test.mat", {"Z": rng.random((20, 64)), "y": test_y})
+    out = str(tmp_path / "m.npz")
+    assert main(["train", "--data", str(tmp_path / "train.mat"), "--out", out,
+                 "--iterations", "2", "--quiet"]) == 0
+    model = load_model(out)
+    assert model.options["labels"] == [3, 5, 8]
+    assert main(["predict", "--model", out, "--data", str(tmp_path / "test.mat"),
+                 "--out", str(tmp_path / "p.txt")]) == 0
+    reported = capsys.readouterr().out
+    x = load_data(tmp_path / "test.mat", (8, 8, 1), labels=np.array([3, 5, 8])).x
+    expected = predict(model.theta, model.arch, Z_from_nchw(model.scaling(x)), backend="dense")
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "p.txt", dtype=int), expected)
+    classes = np.searchsorted([3, 5, 8], test_y.ravel())   # 5 -> 1, 8 -> 2
+    assert f"accuracy {100 * np.mean(expected == classes):.2f}% on 20 instances" in reported
