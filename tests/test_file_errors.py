@@ -99,7 +99,7 @@ def _model(dtype=np.float64) -> Model:
     options = {"backend": "dense", "seed": 0, "data": "digits", "val_data": None,
                "input_format": "row", "optimizer": "adam", "C": 1.0, "loss": "cross_entropy",
                "dtype": np.dtype(dtype).name, "train_options": asdict(AdamOptions(iterations=2)),
-               "chunk_size": None}
+               "chunk_size": None, "labels": [-1.5, 0, 7]}
     row = {"iteration": 1, "f": 2.3, "grad_norm": 0.4, "seconds": 0.5, "val_accuracy": 0.5,
            "lr": 0.001}
     state = TrainState(theta, iteration=1, rng_state=rng.bit_generator.state, lam=None,
