@@ -110,17 +110,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        "(default: digits)")
     train.add_argument("--val-data", default=None,
                        help="validation data (default: the test split of built-in data)")
-    train.add_argument("--input-format", choices=("row", "column"), default="row",
+    train.add_argument("--input-format", choices=("row", "column"), default=None,
                        help="pixel order of a simpleNN .mat file's rows: row-wise (LIBSVM, "
                        "simpleNN's input_format 0) or column-wise (1) (default: row)")
     train.add_argument("--arch", default=None,     # None: not given (--resume checks it)
                        help="a preset or an architecture file (default: digits)")
     train.add_argument("--optimizer", choices=("newton", "sg", "adam"), default=None,
                        help="Newton-CG, SG with momentum, or Adam (default: newton)")
-    train.add_argument("--backend", choices=("dense", "sparse"), default="dense")
+    train.add_argument("--backend", choices=("dense", "sparse"), default=None,
+                       help="(default: dense)")
     train.add_argument("--dtype", choices=("float64", "float32"), default=None,
                        help="(default: float64)")
-    train.add_argument("--seed", type=natural_int, default=0)
+    train.add_argument("--seed", type=natural_int, default=None, help="(default: 0)")
     train.add_argument("--iterations", type=positive_int, default=None,
                        help="Newton iterations or SG/Adam epochs (200 / 60)")
     train.add_argument("--C", type=number, default=None, help="regularization C (1.0)")
@@ -355,13 +356,15 @@ def _check_train(args: argparse.Namespace, command: CommandParser) -> _Run:
             check_resume(model, args.out, args.arch, args.data)
         except (ValueError, TypeError) as exc:
             command.refuse(f"--resume: {exc}")
+        _refuse_new_settings(args, command, model.options)
         run = _Run(model.arch, model.options, model.scaling, model.state,
                    model.state.iteration)
     else:
         run = _Run(command.architecture(args.arch or "digits"),
-                   {"backend": args.backend, "seed": args.seed, "data": args.data or "digits",
-                    "val_data": args.val_data}, None, None, None)
-    run.options.setdefault("input_format", args.input_format)
+                   {"backend": args.backend or "dense",
+                    "seed": 0 if args.seed is None else args.seed,
+                    "data": args.data or "digits", "val_data": args.val_data}, None, None, None)
+    run.options.setdefault("input_format", args.input_format or "row")
     inputs = [] if args.resume else arch_inputs(args.arch or "digits")
     for option, spec in (("--data", run.options["data"]), ("--val-data", run.options["val_data"])):
         if args.resume:                       # not given now: the saved run's
@@ -375,6 +378,26 @@ def _check_train(args: argparse.Namespace, command: CommandParser) -> _Run:
         # checked now, set once the data is loaded
         _train_settings(args, command, 1)
     return run
+
+
+#: What a resumed run may set anew: how much longer it runs, where and how it computes (the
+#: numbers do not depend on threads or workers), what it prints and draws. Every other option
+#: of ``train`` is a setting of the run, which ``--resume`` continues with the saved ones.
+_PER_SESSION = ("data", "arch", "iterations", "time_limit", "out", "resume", "plot", "quiet",
+                "threads", "workers", "scheduler", "chunk_size", "debug")
+
+
+def _refuse_new_settings(args: argparse.Namespace, command: CommandParser,
+                         saved: dict) -> None:
+    """``--resume`` with a setting of the run given anew (``--lr``, ``--seed``, ...) is
+    refused rather than silently ignored (``--data`` and ``--arch``: ``check_resume``)."""
+    for dest, flag in command.flags().items():
+        if dest in _PER_SESSION or getattr(args, dest, None) is None:
+            continue
+        value = saved.get(dest, saved.get("train_options", {}).get(dest))
+        was = f" (the saved run's: {value})" if value is not None else ""
+        command.refuse(f"{flag}: --resume continues {args.out}'s run with its own "
+                       f"settings{was}; start a new run (another --out) to change it")
 
 
 def _resume_hint(args: argparse.Namespace, argv: list[str], saved: int | None) -> str:

@@ -283,3 +283,41 @@ def test_predict_maps_a_mat_files_labels_as_the_training_file_did(tmp_path, caps
     np.testing.assert_array_equal(np.loadtxt(tmp_path / "p.txt", dtype=int), expected)
     classes = np.searchsorted([3, 5, 8], test_y.ravel())   # 5 -> 1, 8 -> 2
     assert f"accuracy {100 * np.mean(expected == classes):.2f}% on 20 instances" in reported
+
+
+def _run_settings():
+    """Every option of ``train`` that is a setting of the run, with a value argparse takes."""
+    from kronconv.cli import build_parser
+    from kronconv.train_cli import _PER_SESSION
+
+    _, commands = build_parser()
+    return [(a.option_strings[0], a.choices[0] if a.choices else "1")
+            for a in commands["train"]._actions
+            if a.option_strings and a.dest not in (*_PER_SESSION, "help")]
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "m.npz"
+    assert main(["train", "--iterations", "1", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+@pytest.mark.parametrize(("flag", "value"), _run_settings())
+def test_train_resume_refuses_a_setting_given_anew(saved_run, tmp_path, capsys, flag, value):
+    out = tmp_path / "m.npz"
+    out.write_bytes(saved_run.read_bytes())
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--resume", "--out", str(out), "--iterations", "2", "--quiet",
+              flag, value])
+    assert info.value.code == 2
+    assert f"{flag}: --resume continues {out}'s run with its own settings" in (
+        capsys.readouterr().err)
+    assert out.read_bytes() == saved_run.read_bytes()
+
+
+def test_train_resume_refusals_cover_the_settings():
+    flags = {flag for flag, _ in _run_settings()}
+    assert {"--lr", "--seed", "--backend", "--C", "--optimizer", "--lambda", "--val-data",
+            "--input-format", "--simplenn-options"} <= flags
+    assert not {"--threads", "--iterations", "--time-limit", "--workers"} & flags
