@@ -18,6 +18,7 @@ import json
 import os
 import re
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -393,8 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ------
     SystemExit
         On any error, after one line on stderr: status 2 when the command line is refused
-        before any work, 1 when the work fails, 130 on Ctrl-C. With ``--debug`` the exception
-        itself is raised instead.
+        before any work, 1 when the work fails, 130 on Ctrl-C. With ``--debug`` the
+        traceback is printed first (the exit status stays the same).
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser, commands = build_parser()
@@ -411,8 +412,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(FAILURE) from None
     except (Exception, KeyboardInterrupt) as exc:
-        if args.debug:
-            raise
+        if args.debug:                      # the traceback, then the same line and status
+            traceback.print_exception(exc)
         message, status = _failure(exc, command)
         _report(getattr(exc, "prog", command.prog),
                 "; ".join([message, *getattr(exc, "__notes__", ())]), status)

@@ -389,12 +389,15 @@ _PER_SESSION = ("data", "arch", "iterations", "time_limit", "out", "resume", "pl
 
 def _refuse_new_settings(args: argparse.Namespace, command: CommandParser,
                          saved: dict) -> None:
-    """``--resume`` with a setting of the run given anew (``--lr``, ``--seed``, ...) is
-    refused rather than silently ignored (``--data`` and ``--arch``: ``check_resume``)."""
+    """``--resume`` with a setting of the run given anew (``--lr``, ``--seed``, ...) other than
+    the saved one is refused rather than silently ignored (``--data`` and ``--arch``:
+    ``check_resume``)."""
     for dest, flag in command.flags().items():
         if dest in _PER_SESSION or getattr(args, dest, None) is None:
             continue
         value = saved.get(dest, saved.get("train_options", {}).get(dest))
+        if getattr(args, dest) == value:        # the saved setting itself: nothing changes
+            continue
         was = f" (the saved run's: {value})" if value is not None else ""
         command.refuse(f"{flag}: --resume continues {args.out}'s run with its own "
                        f"settings{was}; start a new run (another --out) to change it")

@@ -291,7 +291,7 @@ def _run_settings():
     from kronconv.train_cli import _PER_SESSION
 
     _, commands = build_parser()
-    return [(a.option_strings[0], a.choices[0] if a.choices else "1")
+    return [(a.option_strings[0], a.choices[-1] if a.choices else "2")   # not the saved run's
             for a in commands["train"]._actions
             if a.option_strings and a.dest not in (*_PER_SESSION, "help")]
 
@@ -321,3 +321,11 @@ def test_train_resume_refusals_cover_the_settings():
     assert {"--lr", "--seed", "--backend", "--C", "--optimizer", "--lambda", "--val-data",
             "--input-format", "--simplenn-options"} <= flags
     assert not {"--threads", "--iterations", "--time-limit", "--workers"} & flags
+
+
+def test_train_resume_accepts_a_setting_repeated_at_its_saved_value(saved_run, tmp_path):
+    out = tmp_path / "m.npz"
+    out.write_bytes(saved_run.read_bytes())
+    assert main(["train", "--resume", "--out", str(out), "--iterations", "2", "--quiet",
+                 "--seed", "0", "--C", "1", "--optimizer", "newton", "--backend", "dense"]) == 0
+    assert load_model(out).state.iteration == 2
