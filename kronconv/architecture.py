@@ -308,6 +308,15 @@ def _spec(kind: type, spec: object, where: str) -> ConvSpec | FullSpec:
     return kind(**spec)
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are distinct (json keeps the last of a repeated key silently)."""
+    keys = [key for key, _ in pairs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ValueError(f"key {repeated[0]!r} given twice in one object")
+    return dict(pairs)
+
+
 def load_architecture(source: str | Path) -> Architecture:
     """A preset by name, or an architecture file (``.json``, ``.toml`` on Python >= 3.11, or
     simpleNN's ``.config``).
@@ -358,7 +367,7 @@ def load_architecture(source: str | Path) -> Architecture:
                 raise ValueError("TOML architecture files need Python >= 3.11; use JSON") from None
             spec = tomllib.loads(path.read_text(encoding="utf-8"))
         else:
-            spec = json.loads(path.read_text(encoding="utf-8"))
+            spec = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys)
         return Architecture.from_dict(spec)
     except (ValueError, TypeError) as exc:
         raise _prefixed(str(path), exc) from None

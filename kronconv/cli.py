@@ -273,7 +273,7 @@ def _ops(args: argparse.Namespace, command: CommandParser) -> int:
         command.output_file("--plot", args.plot)
         command.requires("--plot", "plot")
     arch = command.architecture(args.arch)
-    command.distinct([("--plot", args.plot)], arch_inputs(args.arch))
+    command.distinct([("--plot", args.plot), ("--export", args.export)], arch_inputs(args.arch))
     with command.refused("--arch"):      # --layer beyond the network's convolutional layers
         operators = network_operators(arch, args.layer, args.seed)
     if args.export is not None:          # every target checked before anything is written

@@ -332,9 +332,10 @@ def load_data(path: str | Path, shape: tuple[int, int, int] | None = None, *,
     if input_format not in INPUT_FORMATS:
         raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {input_format!r}")
     path = Path(path)
-    if path.suffix == ".npz":
+    suffix = path.suffix.lower()              # DATA.NPZ as data.npz
+    if suffix == ".npz":
         return _load_npz(path)
-    if path.suffix != ".mat":
+    if suffix != ".mat":
         raise ValueError(f"{path}: expected a .npz or .mat file (or IDX files through "
                          "load_idx)")
     try:

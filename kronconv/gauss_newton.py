@@ -32,7 +32,13 @@ from .backends import Backend
 from .losses import OUTPUTS, check_labels, hessian_vector
 from .memory import check_memory, forward_bytes
 from .network import R_network, check_network_args, run_backward, run_forward
-from .objective_function import EVALUATION_ARGS, OUTPUT_ARGS, chunks, regularization
+from .objective_function import (
+    EVALUATION_ARGS,
+    OUTPUT_ARGS,
+    chunks,
+    regularization,
+    total_instances,
+)
 from .parallel import map_blocks, resolve_threads
 from .parameters import THETA, unpack_params
 
@@ -240,9 +246,8 @@ class GaussNewton:
         _, N = check_network_args(theta, arch, Z)
         self.theta = theta
         y = check_labels(y, arch.n_classes, N)
-        n_all = N if n_total is None else n_total
         self.arch, self.loss, self.backend, self.N = arch, loss, backend, N
-        self.reg = regularization(C, n_all)
+        self.reg = regularization(C, total_instances(n_total, N))
         check_memory(forward_bytes(arch.conv_shapes, N, Z.dtype, True),
                      f"the forward caches of {N} instances", "use a smaller subsample")
         self.blocks = map_blocks(

@@ -73,6 +73,17 @@ def check_C(C: object) -> float:
     return C_ARG.check(C, "C")
 
 
+def total_instances(n_total: int | None, N: int) -> int:
+    """The ``l`` of the regularization ``theta^T theta / (2 C l)``: ``n_total`` (the whole data
+    set's size, for a batch or subsample of it) or ``N``; a ``ValueError`` if ``n_total < N``."""
+    if n_total is None:
+        return N
+    if n_total < N:
+        raise ValueError(f"n_total must be >= the number of instances given ({N}): it counts "
+                         f"the whole data set they are drawn from, got {n_total}")
+    return n_total
+
+
 def regularization(C: float, n_total: int) -> float:
     """The coefficient ``1/(C l)`` of the regularization term (0 for ``C = inf``).
 
@@ -139,7 +150,7 @@ def _evaluate(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarra
     threads = resolve_threads(threads)
     _, N = check_network_args(theta, arch, Z)
     y = check_labels(y, arch.n_classes, N)
-    reg = regularization(C, N if n_total is None else n_total)
+    reg = regularization(C, total_instances(n_total, N))
     blocks = chunks(Z, N, arch, chunk_size, backend)
     check_parallel_memory(arch, blocks, threads, Z.dtype, form is not None)
     results = map_blocks(lambda b: block_sums(theta, arch, b[1], y[b[0]], loss, backend, form),

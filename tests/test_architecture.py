@@ -175,3 +175,12 @@ def test_Architecture_is_immutable():
         arch.input = (1, 1, 1)
     assert isinstance(arch.conv_shapes, tuple)
     assert np.prod(arch.input) == 64
+
+
+def test_load_architecture_refuses_a_key_given_twice(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text('{"input": {"a": 8, "a": 9, "b": 8, "d": 1}, "full": [{"n_out": 10}]}')
+    with pytest.raises(ValueError, match=r"a\.json: key 'a' given twice in one object"):
+        load_architecture(path)
+    path.write_text('{"input": {"a": 8, "b": 8, "d": 1}, "full": [{"n_out": 10}]}')
+    assert load_architecture(path).input == (8, 8, 1)

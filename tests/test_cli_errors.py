@@ -274,6 +274,7 @@ BAD_COMMAND_LINES = [
     case("ops --plot {tmp}/ops.png", 2, "--plot needs matplotlib", without="matplotlib"),
     case("ops", 2, "KRONCONV_MEMORY_LIMIT", env="-5"),
     case("ops --export {tmp}/new", 1, "above kronconv's memory limit", env=TINY),
+    case("ops --export {tmp}/same --plot {tmp}/same", 2, "--export: {tmp}/same is also --plot's"),
     # no command
     case("frobnicate", 2, "invalid choice: 'frobnicate'"),
     case("", 2, "the following arguments are required: command"),

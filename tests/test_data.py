@@ -255,3 +255,12 @@ def test_fashion_mnist_from_debians_package():
     assert test.x.shape == (10000, 1, 28, 28)
     assert np.bincount(test.y).tolist() == [1000] * 10        # balanced, as published
     assert test.y[:5].tolist() == [9, 2, 1, 1, 6]             # ankle boot, pullover, ...
+
+
+def test_load_data_reads_an_upper_case_suffix(tmp_path):
+    x, y = np.arange(2 * 4, dtype=float).reshape(2, 1, 2, 2), np.array([1, 0])
+    with open(tmp_path / "DATA.NPZ", "wb") as f:
+        np.savez(f, x=x, y=y)
+    data = load_data(tmp_path / "DATA.NPZ")
+    np.testing.assert_array_equal(data.x, x)
+    np.testing.assert_array_equal(data.y, y)
