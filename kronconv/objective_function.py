@@ -95,7 +95,14 @@ def regularization(C: float, n_total: int) -> float:
     >>> regularization(0.5, 4), regularization(math.inf, 4)
     (0.5, 0.0)
     """
-    return 0.0 if math.isinf(C) else 1.0 / (C * n_total)
+    if math.isinf(C):
+        return 0.0
+    with np.errstate(over="ignore", divide="ignore"):
+        coefficient = 1.0 / (C * n_total)
+    if not math.isfinite(coefficient):
+        raise FloatingPointError(f"C = {C:g} is too small: the regularization coefficient "
+                                 f"1/(C l) overflows for l = {n_total}; use a larger C")
+    return coefficient
 
 
 # --- blocks of instances ---------------------------------------------------------------------

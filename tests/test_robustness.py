@@ -96,6 +96,8 @@ API_CASES = [
      "theta contains nan at index (5,)"),
     (lambda: kc.objective(THETA, ARCH, ZD[:, :0], []), ValueError, "with N >= 1"),
     (lambda: kc.init_params(ARCH, dtype=np.int64), TypeError, "dtype must be float32 or float64"),
+    (lambda: kc.objective(THETA, ARCH, ZD, YD, C=1e-320), FloatingPointError,
+     "C = 9.99989e-321 is too small: the regularization coefficient 1/(C l) overflows for l = 3"),
     (lambda: kc.objective(THETA, ARCH, ZD, YD, n_total=2), ValueError,
      "n_total must be >= the number of instances given (3)"),
     (lambda: kc.GaussNewton(THETA, ARCH, ZD, YD, n_total=2), ValueError,
