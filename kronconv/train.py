@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_int
+from ._validate import InstanceOf, Integer, IsCallable, Optional, check_int, validate_params
 from .architecture import Architecture
 from .gauss_newton import GaussNewton
 from .layout import select_instances
@@ -328,6 +328,16 @@ def _subsample(l: int, options: NewtonOptions, state: TrainState,  # noqa: E741
     return state.buffers["cycle"][k * n:(k + 1) * n]
 
 
+def _run_args(options: type, replay: str) -> dict:
+    """The declared arguments of a training run (the problem is checked by its own methods)."""
+    article = "an" if options.__name__[0] in "AEIOS" else "a"      # an SGOptions
+    return {"state": InstanceOf(TrainState, "a TrainState"),
+            "options": InstanceOf(options, f"{article} {options.__name__}"), "seed": Integer(0),
+            "callback": Optional(IsCallable()), "progress": Optional(IsCallable()),
+            replay: Optional(IsCallable())}
+
+
+@validate_params(_run_args(NewtonOptions, "subsamples"))
 def newton_cg(problem: Problem, state: TrainState, options: NewtonOptions = NewtonOptions(),
               seed: int = 0, callback: Callable[[TrainState, dict], None] | None = None,
               progress: Callable[[str], None] | None = None,
@@ -481,6 +491,7 @@ def _epochs(problem: Problem, state: TrainState, options: Any, seed: int,
     return state
 
 
+@validate_params(_run_args(SGOptions, "batches"))
 def sg(problem: Problem, state: TrainState, options: SGOptions = SGOptions(), seed: int = 0,
        callback: Callable[[TrainState, dict], None] | None = None,
        progress: Callable[[str], None] | None = None,
@@ -511,6 +522,7 @@ def sg(problem: Problem, state: TrainState, options: SGOptions = SGOptions(), se
                              time_limit)
 
 
+@validate_params(_run_args(AdamOptions, "batches"))
 def adam(problem: Problem, state: TrainState, options: AdamOptions = AdamOptions(),
          seed: int = 0, callback: Callable[[TrainState, dict], None] | None = None,
          progress: Callable[[str], None] | None = None,

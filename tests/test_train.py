@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import threading
 import numpy as np
 import pytest
 
+import kronconv.train as train_module
 from kronconv import Architecture, Z_from_nchw, init_params
 from kronconv.cli import main
 from kronconv.data import Scaling, digits_split, load_data, load_idx
@@ -329,3 +331,24 @@ def test_train_resume_accepts_a_setting_repeated_at_its_saved_value(saved_run, t
     assert main(["train", "--resume", "--out", str(out), "--iterations", "2", "--quiet",
                  "--seed", "0", "--C", "1", "--optimizer", "newton", "--backend", "dense"]) == 0
     assert load_model(out).state.iteration == 2
+
+
+@pytest.mark.parametrize(("call", "error", "fragment"), [
+    (lambda p, s: newton_cg(p, s, train_module.SGOptions()), TypeError,
+     "options must be a NewtonOptions, got SGOptions"),
+    (lambda p, s: train_module.sg(p, s, NewtonOptions()), TypeError,
+     "options must be an SGOptions, got NewtonOptions"),
+    (lambda p, s: train_module.adam(p, s, {"iterations": 1}), TypeError,
+     "options must be an AdamOptions, got dict"),
+    (lambda p, s: newton_cg(p, s, seed=-1), ValueError, "seed must be >= 0, got -1"),
+    (lambda p, s: newton_cg(p, s, callback=5), TypeError, "callback must be a callable"),
+    (lambda p, s: train_module.sg(p, s, batches="all"), TypeError, "batches must be a callable"),
+    (lambda p, s: newton_cg(p, s.theta), TypeError, "state must be a TrainState, got ndarray"),
+])
+def test_training_runs_check_their_arguments_before_any_iteration(call, error, fragment):
+    arch, problem = _digits_problem("dense")
+    state = TrainState(init_params(arch, 0))
+    with pytest.raises(error, match=re.escape(fragment)):
+        call(problem, state)
+    assert state.iteration == 0
+    assert state.history == []
