@@ -29,6 +29,7 @@ from .layer import (
 )
 from .layout import vec
 from .losses import loss_value
+from .memory import check_memory, forward_bytes
 from .network import forward_network
 from .objective_function import objective_and_gradient, regularization
 from .operators import I_kron_W, phiT_kron_I
@@ -85,6 +86,12 @@ def _xi(Z_next: np.ndarray, G: np.ndarray) -> float:
     return float(np.sum(G * Z_next) + 0.5 * np.sum(Z_next**2))
 
 
+def _check_batch(shapes: list[LayerShape], batch: int, dtype: np.dtype) -> None:
+    """The memory guard before the random data of ``batch`` instances is drawn."""
+    check_memory(forward_bytes(shapes, batch, dtype, True),
+                 f"checking a forward pass of {batch} instances", "use a smaller batch (batch)")
+
+
 def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
                activation: str | Activation = "relu") -> list[Check]:
     """Check equations (1)-(9) numerically on one layer with random float64 data.
@@ -109,6 +116,7 @@ def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
     True
     """
     act = get_activation(activation)
+    _check_batch([shape], batch, np.float64)
     rng = np.random.default_rng(seed)
     for _ in range(100):
         Z = rng.normal(size=(shape.d, shape.a * shape.b * batch))
@@ -203,6 +211,7 @@ def run_network_checks(arch: str | Architecture = DEFAULT_NETWORK, batch: int = 
     """
     arch = load_architecture(arch) if not isinstance(arch, Architecture) else arch
     forms_tol, fd_tol, torch_tol = TOLERANCES[dtype]
+    _check_batch(arch.conv_shapes, batch, np.dtype(dtype))
     rng = np.random.default_rng(seed)
     a, b, d = arch.input
     theta = init_params(arch, seed)

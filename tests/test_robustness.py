@@ -348,3 +348,21 @@ def test_set_cache_limit_bounds_the_cache_in_bytes():
         assert 0 < info["bytes"] <= 200_000
     finally:
         kc.set_cache_limit(old)
+
+
+def test_verify_refuses_an_oversized_batch_before_drawing_it(memory_limit, capsys):
+    from kronconv.cli import main
+    from kronconv.verify import DEFAULT_SHAPE, run_checks, run_network_checks
+
+    memory_limit(2**20)
+    for build in (lambda: run_checks(DEFAULT_SHAPE, batch=100_000),
+                  lambda: run_network_checks("digits", batch=100_000)):
+        message, peak = _refused_with_peak(build)
+        assert "checking a forward pass of 100000 instances needs about" in message
+        assert "use a smaller batch (batch)" in message
+        assert peak < 2**20                          # nothing drawn (Z alone would be 48 MB)
+    memory_limit(None)
+    with pytest.raises(SystemExit) as info:
+        main(["verify", "--arch", "digits", "--batch", "10000000000000"])
+    assert info.value.code == 1
+    assert "use a smaller batch (--batch)" in capsys.readouterr().err
