@@ -356,7 +356,8 @@ def _check_train(args: argparse.Namespace, command: CommandParser) -> _Run:
             check_resume(model, args.out, args.arch, args.data)
         except (ValueError, TypeError) as exc:
             command.refuse(f"--resume: {exc}")
-        _refuse_new_settings(args, command, model.options)
+        if "train_options" in model.options:    # else (format 1) the settings come from here
+            _refuse_new_settings(args, command, model.options)
         run = _Run(model.arch, model.options, model.scaling, model.state,
                    model.state.iteration)
     else:
