@@ -289,7 +289,9 @@ def load_data(path: str | Path, shape: tuple[int, int, int] | None = None, *,
     path : str or Path
     shape : (a, b, d), optional
         Required for a ``.mat`` file: the height (rows), width (columns) and channels of
-        one image (simpleNN's ``ht_input``, ``wd_input``, ``ch_input(1)``).
+        one image (simpleNN's ``ht_input``, ``wd_input``, ``ch_input(1)``). Not used for a
+        ``.npz`` file, whose ``x`` carries its shape (:func:`check_fits` compares it with a
+        network's input).
     input_format : {"row", "column"}, default "row"
         The pixel order of a ``.mat`` file's channel blocks: simpleNN's ``input_format`` 0
         (row-wise, LIBSVM's order, the default) or 1 (column-wise).
