@@ -49,15 +49,15 @@ from ._schema import (
     read_npz,
     string,
 )
-from ._validate import FLOAT_DTYPES
+from ._validate import FLOAT_DTYPES, Integer, Options, validate_params
 from ._version import VERSION
 from .architecture import Architecture
 from .gauss_newton import GaussNewton, jacobian_vector
 from .layer import conv_S, layer_output, phi_pad
 from .layout import Z_from_nchw, oihw_from_W
-from .losses import LOSSES
-from .objective_function import network_output, objective_and_gradient
-from .parameters import init_params, unpack_params
+from .losses import LOSS, LOSSES
+from .objective_function import C_ARG, network_output, objective_and_gradient
+from .parameters import ARCH, init_params, unpack_params
 
 __all__ = ["GOLDEN_FIELDS", "GOLDEN_FORMAT_VERSION", "golden_array_specs", "golden_arrays",
            "read_golden", "write_golden"]
@@ -133,6 +133,12 @@ def golden_array_specs(arch: Architecture, batch: int, dtype: str) -> tuple[Arra
     return tuple(specs)
 
 
+#: The arguments of a golden vector, declared once (:func:`golden_arrays`, :func:`write_golden`).
+GOLDEN_ARGS = {"arch": ARCH, "batch": Integer(1), "seed": Integer(0),
+               "dtype": Options(tuple(d.name for d in FLOAT_DTYPES)), "loss": LOSS, "C": C_ARG}
+
+
+@validate_params(GOLDEN_ARGS)
 def golden_arrays(arch: Architecture, batch: int = 4, seed: int = 0, dtype: str = "float64",
                   loss: str = "cross_entropy", C: float = 0.01) -> dict[str, np.ndarray]:
     """Every array of a golden file, keyed as the module docstring lists them."""
@@ -186,6 +192,7 @@ def _write_npz(f: io.BufferedIOBase, arrays: dict[str, np.ndarray]) -> None:
             zf.writestr(info, buffer.getvalue())
 
 
+@validate_params(GOLDEN_ARGS)
 def write_golden(path: str | Path, arch: Architecture, batch: int = 4, seed: int = 0,
                  dtype: str = "float64", loss: str = "cross_entropy",
                  C: float = 0.01) -> dict[str, Any]:

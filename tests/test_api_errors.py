@@ -23,7 +23,7 @@ import kronconv as kc
 from kronconv import check, testing
 from kronconv.bench import run_bench
 from kronconv.cli import main
-from kronconv.golden import write_golden
+from kronconv.golden import golden_arrays, write_golden
 from kronconv.ops import network_operators
 from kronconv.torch_reference import torch_available
 
@@ -137,6 +137,8 @@ VALID_CALLS = {
     "run_bench": (run_bench, {"arch": "digits", "batch": 2, "dtype": "float32", "threads": 1,
                               "repeat": 1, "backends": ("dense",), "seed": 0, "loss": "squared",
                               "C": 1.0, "chunk_size": 1}),
+    "golden_arrays": (golden_arrays, {"arch": ARCH, "batch": 2, "seed": 0, "dtype": "float32",
+                                      "loss": "squared", "C": 1.0}),
     "check_pool": (check.check_pool, {"pool_fn": _pool,
                                       "pool_backward": None, "cases": check.POOL_CASES[:1],
                                       "dtypes": ["float32"], "seed": 1}),
