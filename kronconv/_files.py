@@ -90,7 +90,15 @@ def atomic_write_all(writes: Mapping[str | Path, Writer]) -> None:
     ----------
     writes : mapping of path to callable
         For each target, a function writing its bytes to a binary file object.
+
+    Raises
+    ------
+    ValueError
+        Before anything is written, if a target cannot be written (a directory, in a missing
+        or unwritable directory): :func:`check_output_file` names it.
     """
+    for path in writes:
+        check_output_file(path)
     done: list[tuple[str, Path]] = []
     try:
         for path, write in writes.items():

@@ -170,3 +170,17 @@ def test_check_file_follows_what_os_access_reports(tmp_path, monkeypatch):
         check_output_file(tmp_path / "ro" / "x")
     with pytest.raises(ValueError, match=r"directory .*ro is not writable"):
         check_output_directory(tmp_path / "ro")
+
+
+@pytest.mark.parametrize(("target", "fragment"), [
+    ("sub", "sub is a directory"), ("missing/m.npz", "directory {tmp}/missing does not exist"),
+    ("sub/file/m.npz", "{tmp}/sub/file is not a directory")])
+def test_atomic_write_checks_every_target_before_writing_any(tmp_path, target, fragment):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "file").write_text("x")
+    first = tmp_path / "first.npz"
+    with pytest.raises(ValueError, match=re.escape(fragment.format(tmp=tmp_path))):
+        atomic_write_all({first: lambda f: f.write(b"1"),
+                          tmp_path / target: lambda f: f.write(b"2")})
+    assert not first.exists()                        # nothing written, no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]
