@@ -285,6 +285,18 @@ def _f_and_grad(problem: Problem, theta: np.ndarray) -> tuple[float, np.ndarray,
     return f, g, grad_norm
 
 
+def _replayed(index: object, l: int, name: str) -> np.ndarray:  # noqa: E741 (the slides' l)
+    """Instance indices given by a replay hook: a non-empty integer vector in ``0..l-1``."""
+    index = np.asarray(index)
+    if index.ndim != 1 or not index.size or index.dtype.kind not in "iu":
+        raise TypeError(f"{name} must give a non-empty vector of instance indices, got "
+                        f"{index.dtype} of shape {index.shape}")
+    if index.min() < 0 or index.max() >= l:
+        raise ValueError(f"{name} must give indices in 0..{l - 1}, got {index.min()}.."
+                         f"{index.max()}")
+    return index
+
+
 def _out_of_time(state: TrainState, started: float, time_limit: float | None) -> bool:
     """Whether the run has trained ``time_limit`` seconds (the log's ``seconds``) or more."""
     if time_limit is None or state.elapsed + time.perf_counter() - started < time_limit:
@@ -399,7 +411,7 @@ def _newton_cg(problem: Problem, state: TrainState, options: NewtonOptions, seed
             state.stop_reason = f"||grad f|| <= {options.grad_tol}"
             break
         S = (_subsample(problem.l, options, state, rng) if subsamples is None
-             else np.asarray(subsamples(state.iteration)))
+             else _replayed(subsamples(state.iteration), problem.l, "subsamples"))
         G = problem.gauss_newton(state.theta, S)
         d, Gd, cg_steps = _conjugate_gradient(G, state.lam, g, options.cg_rtol,
                                               options.cg_maxiter, progress)
@@ -476,7 +488,7 @@ def _epochs(problem: Problem, state: TrainState, options: Any, seed: int,
         epoch_batches = _epoch_batches(problem.l, options.batch_size, options.sampling, rng)
         for j, batch in enumerate(epoch_batches):
             if batches is not None:
-                batch = np.asarray(batches(state.iteration, j))
+                batch = _replayed(batches(state.iteration, j), problem.l, "batches")
             extra = update(problem.batch_gradient(state.theta, batch), state.iteration)
             state.step += 1
             if progress is not None:

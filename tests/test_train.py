@@ -352,3 +352,23 @@ def test_training_runs_check_their_arguments_before_any_iteration(call, error, f
         call(problem, state)
     assert state.iteration == 0
     assert state.history == []
+
+
+@pytest.mark.parametrize(("index", "error", "fragment"), [
+    (np.array([0, 1438]), ValueError, "subsamples must give indices in 0..1437, got 0..1438"),
+    (np.array([-1, 3]), ValueError, "subsamples must give indices in 0..1437, got -1..3"),
+    (np.array([0.0, 3.0]), TypeError, "subsamples must give a non-empty vector of instance"),
+    (np.array([], dtype=int), TypeError, "subsamples must give a non-empty vector"),
+])
+def test_newton_cg_checks_the_replayed_subsamples(index, error, fragment):
+    arch, problem = _digits_problem("dense")
+    with pytest.raises(error, match=re.escape(fragment)):
+        newton_cg(problem, TrainState(init_params(arch, 0)), NewtonOptions(iterations=1),
+                  subsamples=lambda i: index)
+
+
+def test_sg_checks_the_replayed_batches():
+    arch, problem = _digits_problem("dense")
+    with pytest.raises(ValueError, match=re.escape("batches must give indices in 0..1437")):
+        train_module.sg(problem, TrainState(init_params(arch, 0)),
+                        train_module.SGOptions(iterations=1), batches=lambda e, j: [7, 5000])
