@@ -52,6 +52,15 @@ class Problem:
     y_val: np.ndarray | None = None
     threads: int | None = None
 
+    def __post_init__(self) -> None:
+        """The pairs that go together (each array is checked by the first evaluation)."""
+        if (self.Z_val is None) != (self.y_val is None):
+            given, missing = ("Z_val", "y_val") if self.y_val is None else ("y_val", "Z_val")
+            raise ValueError(f"{given} is given without {missing}: validation needs both")
+        if not isinstance(self.y, np.ndarray) or self.y.ndim != 1:
+            raise TypeError(f"y must be a vector of labels (ndarray of shape (l,)), got "
+                            f"{type(self.y).__name__}")
+
     @property
     def l(self) -> int:  # noqa: E743 (the slides' name for the number of instances)
         return self.y.shape[0]

@@ -372,3 +372,13 @@ def test_sg_checks_the_replayed_batches():
     with pytest.raises(ValueError, match=re.escape("batches must give indices in 0..1437")):
         train_module.sg(problem, TrainState(init_params(arch, 0)),
                         train_module.SGOptions(iterations=1), batches=lambda e, j: [7, 5000])
+
+
+def test_problem_refuses_validation_images_without_labels():
+    arch, problem = _digits_problem("dense")
+    with pytest.raises(ValueError, match="Z_val is given without y_val: validation needs both"):
+        Problem(arch, problem.Z, problem.y, Z_val=problem.Z)
+    with pytest.raises(ValueError, match="y_val is given without Z_val"):
+        Problem(arch, problem.Z, problem.y, y_val=problem.y)
+    with pytest.raises(TypeError, match=r"y must be a vector of labels \(ndarray of shape"):
+        Problem(arch, problem.Z, list(problem.y))
