@@ -63,9 +63,9 @@ def _default_limit() -> int:
         nbytes = float(text)
     except ValueError:
         nbytes = math.nan
-    if not (math.isfinite(nbytes) and nbytes >= 1):
-        raise ValueError(f"KRONCONV_MEMORY_LIMIT must be a number of bytes >= 1 (such as 4e9), "
-                         f"got {text!r}")
+    if not (math.isfinite(nbytes) and nbytes >= 1 and nbytes == int(nbytes)):
+        raise ValueError(f"KRONCONV_MEMORY_LIMIT must be a whole number of bytes >= 1 (such as "
+                         f"4e9), got {text!r}")
     return int(nbytes)
 
 
@@ -99,7 +99,10 @@ def set_memory_limit(nbytes: int | None) -> None:
     if nbytes is None:
         _limit = None
         return
-    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 1:
+    whole = isinstance(nbytes, (int, np.integer)) or (
+        isinstance(nbytes, (float, np.floating)) and math.isfinite(nbytes)
+        and nbytes == int(nbytes))               # 4e9 as the environment variable takes it
+    if isinstance(nbytes, bool) or not whole or nbytes < 1:
         raise ValueError(f"nbytes must be a positive integer or None, got {nbytes!r}")
     _limit = int(nbytes)
 
@@ -114,7 +117,7 @@ def get_memory_limit() -> int:
     Raises
     ------
     ValueError
-        If no limit was set and ``KRONCONV_MEMORY_LIMIT`` is not a number of bytes >= 1.
+        If no limit was set and ``KRONCONV_MEMORY_LIMIT`` is not a whole number of bytes >= 1.
 
     Examples
     --------

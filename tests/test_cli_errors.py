@@ -109,7 +109,7 @@ BAD_COMMAND_LINES = [
     case("verify --arch {list}", 2, "--arch: {list}: an architecture must be a mapping"),
     case("verify --threads 0", 2, "--threads: expected a positive integer, got 0"),
     case("verify --bogus", 2, "unrecognized arguments: --bogus"),
-    case("verify", 2, "KRONCONV_MEMORY_LIMIT must be a number of bytes >= 1", env="abc"),
+    case("verify", 2, "KRONCONV_MEMORY_LIMIT must be a whole number of bytes >= 1", env="abc"),
     case("verify --arch digits --batch 1", 1, "raise the limit with KRONCONV_MEMORY_LIMIT",
          env=TINY),
     # bench
@@ -128,7 +128,7 @@ BAD_COMMAND_LINES = [
          "evaluate in smaller chunks (--chunk-size)", env="200000"),
     case("bench --arch digits --batch 64 --backends dense --repeat 1", 1,
          "the random images of 64 instances needs about 64.0 KiB", env=TINY),
-    case("bench", 2, "KRONCONV_MEMORY_LIMIT must be a number of bytes >= 1", env="-1"),
+    case("bench", 2, "KRONCONV_MEMORY_LIMIT must be a whole number of bytes >= 1", env="-1"),
     # train: outputs
     case("train --out {dir}", 2, "--out: {dir} is a directory"),
     case("train --out {file}/m.npz", 2, "--out: {file}/m.npz: {file} is not a directory"),
@@ -212,8 +212,8 @@ BAD_COMMAND_LINES = [
     case("train --out {damaged} --resume", 2, "--resume: {damaged}: not a readable kronconv"),
     case("train --out {filemodel} --resume", 2,
          "--resume: {filemodel}'s --data: {tmp}/gone.npz does not exist"),
-    case("train --out {out}", 2, "KRONCONV_MEMORY_LIMIT must be a number of bytes >= 1 (such "
-         "as 4e9), got '-1'", env="-1"),
+    case("train --out {out}", 2, "KRONCONV_MEMORY_LIMIT must be a whole number of bytes >= 1 "
+         "(such as 4e9), got '-1'", env="-1"),
     case("train --out {out}", 2, "got '1e999'", env="1e999"),
     case("train --out {out}", 2, "got 'nan'", env="nan"),
     case("train --out {out}", 2, "got '0'", env="0"),
@@ -474,19 +474,33 @@ def _python(code: str, env: dict[str, str], *args: str) -> subprocess.CompletedP
                                **env}, check=False, timeout=120)
 
 
-@pytest.mark.parametrize("value", ["abc", "-1", "0", "nan", "inf", "1e999", "0.5", "4 GB"])
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "nan", "inf", "1e999", "0.5", "1.5",
+                                   "4 GB"])
 def test_get_memory_limit_refuses_a_bad_environment_value(value, memory_env):
     memory_env(value)
-    with pytest.raises(ValueError, match=r"KRONCONV_MEMORY_LIMIT must be a number of bytes >= "
-                                         rf"1 \(such as 4e9\), got {re.escape(repr(value))}"):
+    with pytest.raises(ValueError, match=r"KRONCONV_MEMORY_LIMIT must be a whole number of "
+                                         r"bytes >= 1 \(such as 4e9\), got "
+                                         rf"{re.escape(repr(value))}"):
         kronconv.get_memory_limit()
 
 
 @pytest.mark.parametrize(("value", "limit"), [("4e9", 4 * 10**9), (" 65536 ", 65536),
-                                              ("1.5", 1)])
+                                              ("2.0", 2)])
 def test_get_memory_limit_reads_the_environment(value, limit, memory_env):
     memory_env(value)
     assert kronconv.get_memory_limit() == limit
+
+
+def test_set_memory_limit_takes_a_whole_number_of_bytes_as_the_environment_does(memory_env):
+    old = kronconv.get_memory_limit()
+    try:
+        kronconv.set_memory_limit(4e9)
+        assert kronconv.get_memory_limit() == 4 * 10**9
+        for bad in (1.5, float("nan"), float("inf"), 0.0):
+            with pytest.raises(ValueError, match="nbytes must be a positive integer or None"):
+                kronconv.set_memory_limit(bad)
+    finally:
+        kronconv.set_memory_limit(old)
 
 
 def test_import_kronconv_with_a_bad_memory_limit_and_the_cli_exit_2():
@@ -496,8 +510,8 @@ def test_import_kronconv_with_a_bad_memory_limit_and_the_cli_exit_2():
     ran = _python("from kronconv.cli import main; main()", {"KRONCONV_MEMORY_LIMIT": "-1"},
                   "golden", "--out", "never.npz")
     assert ran.returncode == 2
-    assert ran.stderr == ("kronconv golden: error: KRONCONV_MEMORY_LIMIT must be a number of "
-                          "bytes >= 1 (such as 4e9), got '-1'\n")
+    assert ran.stderr == ("kronconv golden: error: KRONCONV_MEMORY_LIMIT must be a whole number "
+                          "of bytes >= 1 (such as 4e9), got '-1'\n")
     assert not Path("never.npz").exists()
 
 
