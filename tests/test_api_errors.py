@@ -17,6 +17,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
+from _memory import refused_with_peak
 from numpy.lib.stride_tricks import sliding_window_view
 
 import kronconv as kc
@@ -298,24 +299,6 @@ def test_grad_S_and_backward_use_the_checked_dZ_next_in_the_cache_dtype(backend)
 
 # --- the memory guard before every large allocation --------------------------------------------
 
-@pytest.fixture
-def memory_limit():
-    """kronconv's memory limit, set for one test."""
-    old = kc.get_memory_limit()
-    yield kc.set_memory_limit
-    kc.set_memory_limit(old)
-
-
-def _refused_with_peak(build) -> tuple[str, int]:
-    """The MemoryLimitError message of ``build()`` and the peak memory traced meanwhile."""
-    tracemalloc.start()
-    try:
-        build()
-    except kc.MemoryLimitError as exc:
-        return str(exc), tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    raise AssertionError("the allocation was not refused")
 
 
 HUGE_FULL = kc.Architecture((1000, 1000, 1), [], [kc.FullSpec(1000), kc.FullSpec(2)])
@@ -346,7 +329,7 @@ def test_memory_guard_refuses_before_allocating(build, what, limit, memory_limit
                                                 monkeypatch):
     monkeypatch.chdir(tmp_path)
     memory_limit(int(float(limit) * 2**20))
-    message, peak = _refused_with_peak(build)
+    message, peak = refused_with_peak(build)
     assert what in message
     assert f"above kronconv's memory limit of {limit} MiB" in message
     assert peak < 4 * 2**20

@@ -9,10 +9,10 @@ import subprocess
 import sys
 import threading
 import time
-import tracemalloc
 
 import numpy as np
 import pytest
+from _memory import refused_with_peak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -143,24 +143,6 @@ def test_forward_and_layer_output_refuse_malformed_shapes(which, delta, N):
 
 # --- memory ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def memory_limit():
-    """Set kronconv's memory limit for one test."""
-    old = kc.get_memory_limit()
-    yield kc.set_memory_limit
-    kc.set_memory_limit(old)
-
-
-def _refused_with_peak(build) -> tuple[str, int]:
-    """The MemoryLimitError message of ``build()`` and the peak memory traced meanwhile."""
-    tracemalloc.start()
-    try:
-        build()
-    except kc.MemoryLimitError as exc:
-        return str(exc), tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    raise AssertionError("the allocation was not refused")
 
 
 def test_set_memory_limit_refuses_an_oversized_layer_before_allocating(memory_limit):
@@ -169,7 +151,7 @@ def test_set_memory_limit_refuses_an_oversized_layer_before_allocating(memory_li
     Wh, Zh = np.ones(huge.W_shape), np.zeros((64, 256 * 256))      # 32 MiB of input
     for build in (lambda: kc.I_kron_W(Wh, huge), lambda: kc.P_phi(huge),
                   lambda: kc.forward(Zh, Wh, np.zeros(64), huge)):
-        message, peak = _refused_with_peak(build)
+        message, peak = refused_with_peak(build)
         assert "needs about" in message
         assert "above kronconv's memory limit of 64.0 MiB" in message
         assert peak < 8 * 2**20                      # refused before any large allocation
@@ -180,13 +162,13 @@ def test_set_memory_limit_refuses_an_oversized_batch(memory_limit):
     arch = kc.Architecture.preset("mnist-3layer")
     theta = kc.init_params(arch)
     Zb = np.zeros((1, 784 * 256))                    # 1.6 MB of input, ~300 MB of caches
-    message, peak = _refused_with_peak(                  # one block of all 256 instances
+    message, peak = refused_with_peak(                  # one block of all 256 instances
         lambda: kc.objective_and_gradient(theta, arch, Zb, np.zeros(256, int), chunk_size=256))
     assert "the forward pass of 256 instances" in message
     assert "evaluate in smaller chunks (chunk_size)" in message
     assert peak < 8 * 2**20
     # blocks of 128 on two threads: two of them at once are refused as well
-    message, _ = _refused_with_peak(lambda: kc.objective_and_gradient(
+    message, _ = refused_with_peak(lambda: kc.objective_and_gradient(
         theta, arch, Zb, np.zeros(256, int), chunk_size=128, threads=2))
     assert "the forward passes of 2 blocks of 128 instances at once" in message
 
@@ -357,7 +339,7 @@ def test_verify_refuses_an_oversized_batch_before_drawing_it(memory_limit, capsy
     memory_limit(2**20)
     for build in (lambda: run_checks(DEFAULT_SHAPE, batch=100_000),
                   lambda: run_network_checks("digits", batch=100_000)):
-        message, peak = _refused_with_peak(build)
+        message, peak = refused_with_peak(build)
         assert "checking a forward pass of 100000 instances needs about" in message
         assert "use a smaller batch (batch)" in message
         assert peak < 2**20                          # nothing drawn (Z alone would be 48 MB)
