@@ -299,8 +299,6 @@ def test_grad_S_and_backward_use_the_checked_dZ_next_in_the_cache_dtype(backend)
 
 # --- the memory guard before every large allocation --------------------------------------------
 
-
-
 HUGE_FULL = kc.Architecture((1000, 1000, 1), [], [kc.FullSpec(1000), kc.FullSpec(2)])
 HUGE_IMAGE = kc.Architecture((20000, 20000, 1), [kc.ConvSpec(1, 1, pool="max",
                                                              pool_size=20000)],

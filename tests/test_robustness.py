@@ -143,8 +143,6 @@ def test_forward_and_layer_output_refuse_malformed_shapes(which, delta, N):
 
 # --- memory ---------------------------------------------------------------------------------
 
-
-
 def test_set_memory_limit_refuses_an_oversized_layer_before_allocating(memory_limit):
     memory_limit(64 * 2**20)
     huge = kc.LayerShape(a=256, b=256, d=64, d_out=64, h=3, padding=1)
