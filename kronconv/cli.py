@@ -398,14 +398,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback is printed first (the exit status stays the same).
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser, commands = build_parser()
     try:
+        parser, commands = build_parser()
         args, unknown = parser.parse_known_args(argv)
         command = commands[args.command]
         if unknown:
             command.error(f"unrecognized arguments: {' '.join(unknown)}")
     except CommandError as exc:
         _report(exc.prog, str(exc), exc.status)
+    except KeyboardInterrupt:
+        _report("kronconv", "interrupted while starting; nothing was done", INTERRUPTED)
     try:
         return _run(args, command, argv)
     except BrokenPipeError:                 # the reader of stdout went away (| head): quietly

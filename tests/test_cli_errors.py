@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kronconv
-from kronconv import Architecture, init_params, set_memory_limit
+import kronconv.__main__
+from kronconv import Architecture, cli, init_params, set_memory_limit
 from kronconv.cli import EXTRAS, build_parser, main
 from kronconv.data import Scaling
 from kronconv.model import Model, load_model, save_model
@@ -513,6 +515,60 @@ def test_import_kronconv_with_a_bad_memory_limit_and_the_cli_exit_2():
     assert ran.stderr == ("kronconv golden: error: KRONCONV_MEMORY_LIMIT must be a whole number "
                           "of bytes >= 1 (such as 4e9), got '-1'\n")
     assert not Path("never.npz").exists()
+
+
+# --- Ctrl-C while starting --------------------------------------------------------------------
+
+STARTING = "kronconv: interrupted while starting; nothing was done\n"
+
+
+def test_the_command_starts_without_numpy_so_ctrl_c_finds_its_error_path():
+    # the entry point (pyproject's [project.scripts]) and `import kronconv` load no NumPy/SciPy
+    ran = _python("import sys, kronconv, kronconv.__main__; "
+                  "print(sorted(m for m in ('numpy', 'scipy') if m in sys.modules))", {})
+    assert (ran.returncode, ran.stdout) == (0, "[]\n"), ran.stderr
+    tomllib = pytest.importorskip("tomllib")
+    entry = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert entry == {"kronconv": "kronconv.__main__:main"}
+
+
+@pytest.mark.parametrize("module", ["numpy", "scipy.sparse", "kronconv.layer"])
+def test_ctrl_c_while_the_library_loads_is_one_line_and_130(module):
+    # Ctrl-C arrives while `module` is imported: the first half second of every command
+    code = ("import builtins, sys\n"
+            "real = builtins.__import__\n"
+            "def interrupted(name, *args, **kwargs):\n"
+            f"    if name == {module!r} or name == {module.rsplit('.', 1)[-1]!r}:\n"
+            "        raise KeyboardInterrupt\n"
+            "    return real(name, *args, **kwargs)\n"
+            "builtins.__import__ = interrupted\n"
+            "from kronconv.__main__ import main\n"
+            "main(sys.argv[1:])\n")
+    ran = _python(code, {}, "golden", "--out", "never.npz")
+    assert (ran.returncode, ran.stderr) == (130, STARTING)
+    assert not Path("never.npz").exists()
+
+
+def test_ctrl_c_while_the_parser_is_built_is_one_line_and_130(monkeypatch, capsys):
+    def interrupted():
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        main(["golden"])
+    assert (exit_.value.code, capsys.readouterr().err) == (130, STARTING)
+
+
+@pytest.mark.parametrize("delay", [0.25, 0.5, 1.0])
+def test_a_real_ctrl_c_at_any_moment_of_the_start_is_one_line_and_130(tmp_path, delay):
+    # (the interpreter's own start, its first ~30 ms before any of kronconv runs, is out of reach)
+    proc = _train_process(["verify"], tmp_path)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == cli.INTERRUPTED == kronconv.__main__.INTERRUPTED == 130, err
+    assert "Traceback" not in err
+    assert err in (STARTING, "kronconv verify: interrupted\n")
+    assert not list(tmp_path.iterdir())
 
 
 # --- Ctrl-C during training ------------------------------------------------------------------
