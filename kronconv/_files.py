@@ -75,9 +75,11 @@ def _write_temporary(path: Path, write: Writer) -> str:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)          # the permissions a plain open() would give
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):           # a full disk, a quota: named by the target
+            raise OSError(exc.errno, f"not written: {exc.strerror or exc}", str(path)) from exc
         raise
     return tmp
 
@@ -137,6 +139,14 @@ def _check_parent(path: Path) -> None:
         raise ValueError(f"{path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{path}: directory {parent} is not writable")
+    try:        # os.access trusts the permission bits, which root (or /proc, a read-only mount) may
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                                     dir=parent)       # named as the writer's own temporaries
+    except OSError as exc:
+        raise ValueError(f"{path}: no file can be created in directory {parent}: "
+                         f"{exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def check_output_file(path: str | Path) -> Path:

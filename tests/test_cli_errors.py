@@ -346,6 +346,15 @@ def test_main_refuses_a_directory_os_access_calls_unwritable(command, paths, mon
     assert not list(ro.iterdir())
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("command", UNWRITABLE)
+def test_main_refuses_a_directory_where_no_file_can_be_created(command, paths, capsys):
+    """/proc passes os.access as root, yet no file can be created in it: refused before work."""
+    code, err = _run([w.format(ro="/proc", **paths) for w in shlex.split(command)], capsys)
+    assert code == 2
+    assert "no file can be created in directory /proc" in err
+
+
 def test_main_export_leaves_no_partial_set_and_overwrites_files(paths, capsys):
     exports = Path(paths["exports"])
     code, _ = _run(["ops", "--export", str(exports)], capsys)

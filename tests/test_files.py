@@ -184,3 +184,20 @@ def test_atomic_write_checks_every_target_before_writing_any(tmp_path, target, f
                           tmp_path / target: lambda f: f.write(b"2")})
     assert not first.exists()                        # nothing written, no temporary left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]
+
+
+def test_a_full_disk_is_named_by_the_target_and_leaves_nothing(tmp_path):
+    import errno
+
+    def full(file):
+        file.write(b"partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    (tmp_path / "old.npz").write_bytes(b"old")
+    with pytest.raises(OSError, match="No space left") as raised:
+        atomic_write_all({tmp_path / "new.npz": lambda f: f.write(b"new"),
+                          tmp_path / "old.npz": full})
+    assert (raised.value.errno, raised.value.filename) == (errno.ENOSPC, str(tmp_path / "old.npz"))
+    assert raised.value.strerror == "not written: No space left on device"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.npz"]   # no temporary, no new.npz
+    assert (tmp_path / "old.npz").read_bytes() == b"old"
