@@ -42,10 +42,11 @@ from .objective_function import (
     chunks,
     regularization,
 )
-from .parallel import one_blas_thread
+from .parallel import machine_cores, one_blas_thread
 from .train import Problem
 
-__all__ = ["DistributedGaussNewton", "DistributedProblem", "connect", "disconnect"]
+__all__ = ["DistributedGaussNewton", "DistributedProblem", "check_workers", "connect",
+           "disconnect"]
 
 #: How often a failed evaluation is repeated after recovering from lost workers.
 RETRIES = 3
@@ -61,12 +62,27 @@ def _distributed():
     return distributed
 
 
+def check_workers(workers: object) -> int:
+    """``workers`` for a local cluster, else ``ValueError``: an integer from 1 to this machine's
+    cores (each worker is a process of its own, with one thread; two are allowed on one core,
+    to try sharding out)."""
+    most = max(2, machine_cores())
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) \
+            or not 1 <= workers <= most:
+        raise ValueError(f"workers must be an integer from 1 to {most} (one per core: a local "
+                         f"cluster runs on this machine; join a larger one with its scheduler), "
+                         f"got {workers!r}")
+    return int(workers)
+
+
 def connect(workers: int | None = None, scheduler: str | None = None):
     """A ``distributed.Client``: of a new local cluster of ``workers`` processes (one thread
-    each), or of the scheduler at ``scheduler`` (``tcp://HOST:8786``)."""
+    each, at most this machine's cores; default: one per core), or of the scheduler at
+    ``scheduler`` (``tcp://HOST:8786``)."""
     distributed = _distributed()
     if scheduler is not None:
         return distributed.Client(scheduler)
+    workers = check_workers(machine_cores() if workers is None else workers)
     cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
                                        processes=True, dashboard_address=":0")
     return distributed.Client(cluster)

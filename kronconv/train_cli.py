@@ -28,6 +28,7 @@ from .data import (
     load_data,
     load_idx,
 )
+from .distributed import check_workers
 from .layout import Z_from_nchw
 from .model import Model, check_resume, load_model, save_model
 from .objective_function import check_C, predict
@@ -340,6 +341,9 @@ def _check_train(args: argparse.Namespace, command: CommandParser) -> _Run:
     if args.workers is not None or args.scheduler is not None:
         command.requires("--workers" if args.workers is not None else "--scheduler",
                          "distributed")
+    if args.workers is not None:
+        with command.refused():
+            check_workers(args.workers)
     if args.scheduler is not None:
         from distributed.comm import get_address_host_port
 

@@ -28,6 +28,7 @@ from kronconv import Architecture, cli, init_params, set_memory_limit
 from kronconv.cli import EXTRAS, build_parser, main
 from kronconv.data import Scaling
 from kronconv.model import Model, load_model, save_model
+from kronconv.parallel import machine_cores
 from kronconv.train import AdamOptions, NewtonOptions, SGOptions, TrainState
 from kronconv.train_cli import natural_int, number, positive_int
 
@@ -66,7 +67,7 @@ def paths(tmp_path):
     return {"tmp": str(tmp_path), "dir": str(tmp_path / "dir"),
             "file": str(tmp_path / "file.txt"), "out": str(tmp_path / "out.npz"),
             **{p.stem: str(p) for p in tmp_path.iterdir() if p.is_file()},
-            "exports": str(exports)}
+            "exports": str(exports), "cores": str(max(2, machine_cores()))}
 
 
 @pytest.fixture
@@ -202,6 +203,8 @@ BAD_COMMAND_LINES = [
          "--workers and --scheduler: give one"),
     case("train --out {out} --workers 2", 2, "--workers needs dask[distributed]",
          without="distributed"),
+    case("train --out {out} --workers 100000", 2,      # a local cluster: processes on this machine
+         "--workers: workers must be an integer from 1 to {cores} (one per core"),
     case("train --out {out} --scheduler nowhere", 2,
          "--scheduler: missing port number in address 'nowhere'"),
     case("train --out {out} --scheduler ftp://host:21", 2,

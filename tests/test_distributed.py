@@ -19,6 +19,7 @@ distributed = pytest.importorskip("distributed")
 pytest.importorskip("threadpoolctl")
 
 from kronconv.distributed import DistributedProblem, connect  # noqa: E402
+from kronconv.parallel import machine_cores  # noqa: E402
 
 ARCH = kc.Architecture(input=(7, 6, 2), conv=[kc.ConvSpec(d_out=3, h=3, padding=1, pool="max")],
                        full=[kc.FullSpec(4)], name="small")
@@ -141,3 +142,10 @@ def test_train_workers_flag_gives_the_in_process_model(tmp_path):
     assert main(["train", "--iterations", "3", "--out", str(tmp_path / "there.npz"), "--quiet",
                  "--resume", "--workers", "2"]) == 0
     assert load_model(tmp_path / "there.npz").state.iteration == 3
+
+
+@pytest.mark.parametrize("workers", [0, -1, max(2, machine_cores()) + 1, 10**6, 2.0, True, "2"])
+def test_connect_refuses_more_local_workers_than_cores_before_starting_any(workers):
+    with pytest.raises(ValueError, match=rf"workers must be an integer from 1 to "
+                                         rf"{max(2, machine_cores())} \(one per core"):
+        connect(workers=workers)
