@@ -22,7 +22,7 @@ import numpy as np
 from ._validate import InstanceOf, Integer, Options, SequenceOf, validate_params
 from .architecture import Architecture, load_architecture
 from .losses import LOSS
-from .memory import check_memory
+from .memory import check_batch_memory
 from .objective_function import C_ARG, CHUNK_SIZE, objective_and_gradient
 from .parallel import THREADS, resolve_threads
 from .parameters import init_params
@@ -103,8 +103,7 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
     dt = np.dtype(dtype)
     rng = np.random.default_rng(seed)
     a, b, d = arch.input
-    check_memory(d * a * b * batch * (8 + dt.itemsize), f"the random images of {batch} instances",
-                 "use a smaller batch")
+    check_batch_memory(d * a * b * (8 + dt.itemsize), batch, "the random images")
     theta = init_params(arch, seed, dt)
     Z = rng.standard_normal((d, a * b * batch)).astype(dt)
     y = rng.integers(0, arch.n_classes, size=batch)

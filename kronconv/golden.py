@@ -145,9 +145,9 @@ def golden_arrays(arch: Architecture, batch: int = 4, seed: int = 0, dtype: str 
     dt = np.dtype(dtype)
     rng = np.random.default_rng(seed)
     a, b, d = arch.input
-    memory.check_memory((batch * d * a * b + arch.n_params) * (8 + dt.itemsize),
-                        f"the random images of {batch} instances and the direction v",
-                        "use a smaller batch")
+    memory.check_batch_memory(d * a * b * (8 + dt.itemsize), batch,
+                              "the direction v and the random images",
+                              fixed=arch.n_params * (8 + dt.itemsize))
     theta = init_params(arch, seed, dt)
     x = rng.standard_normal((batch, d, a, b)).astype(dt)
     y = rng.integers(0, arch.n_classes, size=batch)

@@ -158,6 +158,28 @@ def check_memory(estimate: float, what: str, advice: str) -> None:
             f"{_format(limit)}; {advice}, or raise the limit with kronconv.set_memory_limit")
 
 
+def check_batch_memory(per_instance: float, batch: int, what: str, fixed: float = 0) -> None:
+    """Raise :class:`MemoryLimitError` if ``fixed + batch * per_instance`` bytes exceed the
+    limit, blaming the architecture when one instance alone does, else the batch.
+
+    Examples
+    --------
+    >>> check_batch_memory(2.0**50, 1, "the random images")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kronconv.memory.MemoryLimitError: the random images of one instance needs ...; use an \
+architecture with smaller inputs or fewer parameters (arch), or raise the limit ...
+    >>> check_batch_memory(2.0**20, 2**40, "the random images")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kronconv.memory.MemoryLimitError: ... of 1099511627776 instances ...; use a smaller batch ...
+    """
+    check_memory(fixed + per_instance, f"{what} of one instance",
+                 "use an architecture with smaller inputs or fewer parameters (arch)")
+    check_memory(fixed + batch * per_instance, f"{what} of {batch} instances",
+                 "use a smaller batch (batch)")
+
+
 def forward_bytes(shapes: Sequence, N: int, dtype: np.dtype, keep: bool) -> int:
     """Bytes a forward pass of ``N`` instances through the convolutional layers ``shapes``
     (LayerShapes) allocates: the caches it keeps for a backward pass (``phi`` and

@@ -318,10 +318,17 @@ MANY_DS = np.ones((3, 20 * 20000))        # 9.6 MB of dS: 9.6 MB more for grad_b
     (lambda: kc.grad_b(MANY_DS, SHAPE), "the gradient with respect to b on 20000 instances",
      "8.0"),
     (lambda: write_golden("never-written.npz", ARCH, batch=10**7),
-     "the random images of 10000000 instances and the direction v", "64.0"),
+     "the direction v and the random images of 10000000 instances", "64.0"),
     (lambda: run_bench("digits", batch=10**7, repeat=1, backends=("dense",)),
      "the random images of 10000000 instances", "64.0"),
     (lambda: network_operators(HUGE_IMAGE), "one random image", "64.0"),
+    # one instance alone is too large: the architecture is blamed, not the batch
+    (lambda: write_golden("never-written.npz", HUGE_IMAGE, batch=1),
+     "the direction v and the random images of one instance needs about 6.0 GiB, above "
+     "kronconv's memory limit of 64.0 MiB; use an architecture with smaller inputs or fewer "
+     "parameters (arch)", "64.0"),
+    (lambda: run_bench(HUGE_IMAGE, batch=1, repeat=1, backends=("dense",)),
+     "use an architecture with smaller inputs or fewer parameters (arch)", "64.0"),
 ])
 def test_memory_guard_refuses_before_allocating(build, what, limit, memory_limit, tmp_path,
                                                 monkeypatch):

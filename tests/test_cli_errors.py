@@ -55,6 +55,8 @@ def paths(tmp_path):
     (tmp_path / "full.json").write_text(Architecture.from_dict(
         {"input": {"a": 8, "b": 8, "d": 1}, "full": [{"n_out": 10}]}).to_json())
     (tmp_path / "digits.json").write_text(DIGITS.to_json())
+    (tmp_path / "wide.json").write_text(Architecture.from_dict(      # one image: 1.6 MB
+        {"input": {"a": 200, "b": 500, "d": 2}, "full": [{"n_out": 2}]}).to_json())
     scaling = Scaling(16.0, np.zeros((1, 8, 8)))
     state = TrainState(init_params(DIGITS, 0))
     save_model(tmp_path / "model.npz", Model(DIGITS, scaling, {"data": "digits"}, state))
@@ -132,6 +134,10 @@ BAD_COMMAND_LINES = [
     case("bench --arch digits --batch 64 --backends dense --repeat 1", 1,
          "the random images of 64 instances needs about 64.0 KiB", env=TINY),
     case("bench", 2, "KRONCONV_MEMORY_LIMIT must be a whole number of bytes >= 1", env="-1"),
+    case("golden --out {out} --arch {wide} --batch 1", 1, "the direction v and the random images "
+         "of one instance needs about", env=TINY),
+    case("bench --arch {wide} --batch 1", 1, "use an architecture with smaller inputs or fewer "
+         "parameters (--arch)", env=TINY),
     # train: outputs
     case("train --out {dir}", 2, "--out: {dir} is a directory"),
     case("train --out {file}/m.npz", 2, "--out: {file}/m.npz: {file} is not a directory"),
