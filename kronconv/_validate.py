@@ -142,14 +142,23 @@ def require_finite(A: np.ndarray, name: str) -> None:
                          "check)")
 
 
+class Overflow(FloatingPointError):
+    """A computed result that is not finite: ``what`` overflowed, and ``advice`` on what to do
+    (a caller that knows the cause better, an optimizer's step, replaces the advice)."""
+
+    def __init__(self, what: str, advice: str) -> None:
+        super().__init__(f"{what}; {advice}")
+        self.what, self.advice = what, advice
+
+
 def require_finite_result(value: np.ndarray, name: str) -> None:
-    """Raise ``FloatingPointError`` if a computed result overflowed (NaN or infinity)."""
+    """Raise :class:`Overflow` if a computed result overflowed (NaN or infinity)."""
     if not np.isfinite(value).all():
         info = np.finfo(value.dtype)
         advice = "use float64, or smaller" if value.dtype == np.float32 else "use smaller"
-        raise FloatingPointError(
-            f"{name} is not finite in {value.dtype}: the network overflowed ({value.dtype} "
-            f"holds magnitudes up to {info.max:.1e}); {advice} weights or inputs")
+        raise Overflow(f"{name} is not finite in {value.dtype}: the network overflowed "
+                       f"({value.dtype} holds magnitudes up to {info.max:.1e})",
+                       f"{advice} weights or inputs")
 
 
 # --- constraints ---------------------------------------------------------------------------------

@@ -361,7 +361,7 @@ def _failure(exc: BaseException, command: CommandParser) -> tuple[str, int]:
     if isinstance(exc, MemoryError):
         return f"out of memory: {exc}", FAILURE
     if isinstance(exc, FloatingPointError):
-        return str(exc), FAILURE
+        return command.in_cli_terms(str(exc)), FAILURE
     if isinstance(exc, OSError):
         return (f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror
                 else str(exc)), FAILURE

@@ -17,6 +17,7 @@ from ._validate import (
     Integer,
     Labels,
     Optional,
+    Overflow,
     Real,
     check_int,
     require_finite_result,
@@ -183,13 +184,17 @@ def add_block_sums(theta: np.ndarray, results: list, N: int,
     for xi, _ in results:
         total += xi
     with np.errstate(over="ignore", invalid="ignore"):     # reported below, not warned
-        f = reg * float(theta @ theta) / 2 + total / N
+        penalty = reg * float(theta @ theta) / 2
+        f = penalty + total / N
         if results and results[0][1] is not None:
             grad = np.zeros_like(theta)
             for _, g in results:
                 grad += g
             grad /= N
             grad += reg * theta
+    if not math.isfinite(penalty):
+        raise Overflow(f"the regularization term theta^T theta / (2 C l) is not finite "
+                       f"(1/(C l) = {reg:.3g})", "use a larger C (C)")
     require_finite_result(np.asarray(f, dtype=theta.dtype), "f")
     if grad is not None:
         require_finite_result(grad, "the gradient")

@@ -12,13 +12,22 @@ own, and a run can be given the subsamples and mini-batches to use (to replay a 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ._validate import InstanceOf, Integer, IsCallable, Optional, check_int, validate_params
+from ._validate import (
+    InstanceOf,
+    Integer,
+    IsCallable,
+    Optional,
+    Overflow,
+    check_int,
+    validate_params,
+)
 from .architecture import Architecture
 from .gauss_newton import GaussNewton
 from .layout import select_instances
@@ -287,11 +296,22 @@ def _f_and_grad(problem: Problem, theta: np.ndarray) -> tuple[float, np.ndarray,
     f, g = problem.f_and_grad(theta)
     with np.errstate(over="ignore"):
         grad_norm = float(np.linalg.norm(g))
-    if not (np.isfinite(f) and np.isfinite(grad_norm)):
-        raise FloatingPointError(
-            f"f = {f:.3e}, ||grad f|| = {grad_norm:.3e}: the objective "
-            "overflowed: try a larger C (weaker regularization) or a smaller learning rate")
+    if not np.isfinite(grad_norm):
+        raise Overflow(f"||grad f|| is not finite (f = {f:.3e})", "use a larger C (C)")
     return f, g, grad_norm
+
+
+@contextmanager
+def _diverged(state: TrainState) -> Iterator[None]:
+    """An overflow after SG's or Adam's first step is the steps' doing: say so, and what to
+    change (at the initial weights, the evaluation's own advice stands)."""
+    try:
+        yield
+    except Overflow as exc:
+        if not state.step:
+            raise
+        raise Overflow(f"{exc.what}, after {state.step} mini-batch steps",
+                       "the steps diverged: use a smaller learning rate (lr)") from exc
 
 
 def _replayed(index: object, l: int, name: str) -> np.ndarray:  # noqa: E741 (the slides' l)
@@ -498,13 +518,15 @@ def _epochs(problem: Problem, state: TrainState, options: Any, seed: int,
         for j, batch in enumerate(epoch_batches):
             if batches is not None:
                 batch = _replayed(batches(state.iteration, j), problem.l, "batches")
-            extra = update(problem.batch_gradient(state.theta, batch), state.iteration)
+            with _diverged(state):
+                extra = update(problem.batch_gradient(state.theta, batch), state.iteration)
             state.step += 1
             if progress is not None:
                 progress(f"mini-batch {j + 1}/{len(epoch_batches)}")
         state.iteration += 1
         state.rng_state = rng.bit_generator.state
-        f, _, grad_norm = _f_and_grad(problem, state.theta)
+        with _diverged(state):
+            f, _, grad_norm = _f_and_grad(problem, state.theta)
         row = _log(state, problem, f, grad_norm, started, **extra)
         if callback is not None:
             callback(state, row)

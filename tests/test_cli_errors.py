@@ -442,7 +442,8 @@ def test_main_train_overflow_fails_with_the_model_of_the_last_iteration_saved(pa
     assert code == 1
     assert err.startswith("kronconv train: error: f is not finite in float32: the network "
                           "overflowed")
-    assert err.endswith(f"; {paths['out']} holds the run after iteration 1\n")
+    assert err.endswith("steps; the steps diverged: use a smaller learning rate (--lr); "
+                        f"{paths['out']} holds the run after iteration 1\n")
     assert load_model(paths["out"]).state.iteration == 1      # saved before the overflow
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import kronconv.train as train_module
-from kronconv import Architecture, Z_from_nchw, init_params
+from kronconv import Architecture, Z_from_nchw, init_params, objective
 from kronconv.cli import main
 from kronconv.data import Scaling, digits_split, load_data, load_idx
 from kronconv.model import load_model
@@ -258,8 +258,22 @@ def test_newton_cg_stops_with_an_error_when_the_objective_overflows():
     assert np.isfinite(g).all()
     with np.errstate(over="ignore"):
         assert not np.isfinite(np.linalg.norm(g))
-    with pytest.raises(FloatingPointError, match=r"\|\|grad f\|\| = inf: the objective overflowed"):
+    with pytest.raises(FloatingPointError, match=r"^\|\|grad f\|\| is not finite \(f = .*\); use a "
+                                                 r"larger C \(C\)$"):
         newton_cg(tiny_C, TrainState(init_params(arch, 0)), NewtonOptions(iterations=2))
+
+
+def test_an_overflowing_regularization_term_asks_for_a_larger_C():
+    arch, problem = _digits_problem("dense")
+    theta = init_params(arch, 0)
+    C = 4 / float(np.finfo(np.float64).max) / problem.l   # 1/(C l) finite, theta^T theta/(2Cl) not
+    assert np.isfinite(1 / (C * problem.l))
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(theta @ theta / 2 / (C * problem.l))
+    with pytest.raises(FloatingPointError, match=r"^the regularization term theta\^T theta / "
+                                                 r"\(2 C l\) is not finite \(1/\(C l\) = "
+                                                 r"4\.49e\+307\); use a larger C \(C\)$"):
+        objective(theta, arch, problem.Z, problem.y, C=C)
 
 
 def test_predict_maps_a_mat_files_labels_as_the_training_file_did(tmp_path, capsys):
