@@ -40,7 +40,7 @@ from .architecture import Architecture, load_architecture
 from .backends import BACKENDS
 from .data import INPUT_FORMATS, Scaling
 from .losses import LOSSES
-from .train import AdamOptions, NewtonOptions, SGOptions, TrainState
+from .train import AdamOptions, NewtonOptions, SGOptions, TrainState, pcg64_state
 
 __all__ = ["FORMAT_VERSION", "MODEL_FIELDS", "OPTIMIZER_OPTIONS", "RESUME_OPTIONS",
            "TRAIN_SETTINGS", "Model", "check_resume", "load_model", "model_array_specs",
@@ -72,15 +72,6 @@ def _label_values(values: list) -> bool:
             and len(set(values)) == len(values))
 
 
-def _pcg64_state(value: dict) -> bool:
-    """Whether ``value`` is a state of numpy's PCG64 generator (the one training draws from)."""
-    try:
-        np.random.PCG64(0).state = value
-    except (TypeError, ValueError, KeyError, OverflowError):
-        return False
-    return True
-
-
 #: The JSON fields of a model's ``meta``, in the order they are checked. ``options`` holds the
 #: run's settings: a model saved from Python may hold other keys (and lack these), but the
 #: keys below, when present, must be what ``kronconv train`` writes.
@@ -106,7 +97,7 @@ MODEL_FIELDS: tuple[Field, ...] = (
     mapping("state"),
     integer("state.iteration", 0),
     Field("state.rng_state", (dict, type(None)), "null or a state of numpy's PCG64 generator",
-          _pcg64_state),
+          pcg64_state),
     number("state.lam", "a number >= 0", lambda v: 0 <= v < np.inf, nullable=True),
     number("state.elapsed", "a number of seconds >= 0", lambda v: 0 <= v < np.inf),
     string("state.stop_reason", nullable=True),

@@ -11,6 +11,7 @@ own, and a run can be given the subsamples and mini-batches to use (to replay a 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ._validate import (
+    Array,
     InstanceOf,
     Integer,
     IsCallable,
@@ -127,10 +129,54 @@ class TrainState:
     best_val_accuracy: float | None = None
     buffers: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Every field checked, so that a state built by hand (or edited) fails here, naming
+        the field, rather than as a broadcast error or a silently wrong run later."""
+        self.theta = _THETA.check(self.theta, "state.theta")
+        check_int(self.iteration, "state.iteration", 0)
+        check_int(self.step, "state.step", 0)
+        for name, value, allowed in (("lam", self.lam, "a number >= 0 or None"),
+                                     ("elapsed", self.elapsed, "a number of seconds >= 0"),
+                                     ("best_val_accuracy", self.best_val_accuracy,
+                                      "a number in [0, 1] or None")):
+            if value is None and name != "elapsed":
+                continue
+            if not _is_real(value) or not 0 <= value < math.inf \
+                    or (name == "best_val_accuracy" and value > 1):
+                raise ValueError(f"state.{name} must be {allowed}, got {value!r}")
+        if self.rng_state is not None and not pcg64_state(self.rng_state):
+            raise ValueError("state.rng_state must be None or a state of numpy's PCG64 "
+                             "generator (np.random.default_rng().bit_generator.state)")
+        if not isinstance(self.buffers, dict):
+            raise TypeError(f"state.buffers must be a dict of arrays, got "
+                            f"{type(self.buffers).__name__}")
+        like_theta = {"velocity": self.velocity, **{f"buffers[{k!r}]": v for k, v in
+                                                    self.buffers.items() if k != "cycle"}}
+        for name, value in like_theta.items():
+            if value is not None and np.shape(value) != self.theta.shape:
+                raise ValueError(f"state.{name} must have theta's shape {self.theta.shape}, "
+                                 f"got {np.shape(value)}")
+
     @property
     def best_theta(self) -> np.ndarray:
         """The iterate with the best validation accuracy (theta itself without validation)."""
         return self.buffers.get("best_theta", self.theta)
+
+
+_THETA = Array("(n_params,)")
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def pcg64_state(value: object) -> bool:
+    """Whether ``value`` is a state of numpy's PCG64 generator (the one training draws from)."""
+    try:
+        np.random.PCG64(0).state = value
+    except (TypeError, ValueError, KeyError, OverflowError):
+        return False
+    return True
 
 
 #: simpleNN's subsample schedule ("cycle") or a fresh draw every iteration ("fresh").

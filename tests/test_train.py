@@ -396,3 +396,35 @@ def test_problem_refuses_validation_images_without_labels():
         Problem(arch, problem.Z, problem.y, y_val=problem.y)
     with pytest.raises(TypeError, match=r"y must be a vector of labels \(ndarray of shape"):
         Problem(arch, problem.Z, list(problem.y))
+
+
+STATE = init_params(Architecture.preset("digits"), 0)
+
+
+@pytest.mark.parametrize(("field", "value", "error", "message"), [
+    ("iteration", -1, ValueError, r"state\.iteration must be >= 0, got -1"),
+    ("iteration", "1", TypeError, r"state\.iteration must be an integer, got '1'"),
+    ("step", -5, ValueError, r"state\.step must be >= 0, got -5"),
+    ("lam", float("nan"), ValueError, r"state\.lam must be a number >= 0 or None, got nan"),
+    ("lam", -1.0, ValueError, r"state\.lam must be a number >= 0 or None, got -1\.0"),
+    ("elapsed", float("inf"), ValueError, r"state\.elapsed must be a number of seconds >= 0"),
+    ("elapsed", None, ValueError, r"state\.elapsed must be a number of seconds >= 0"),
+    ("best_val_accuracy", 2.0, ValueError, r"state\.best_val_accuracy must be a number in "
+                                           r"\[0, 1\] or None, got 2\.0"),
+    ("rng_state", {"bit_generator": "MT19937"}, ValueError, r"state\.rng_state must be None or "
+                                                            r"a state of numpy's PCG64"),
+    ("velocity", np.zeros(3), ValueError, r"state\.velocity must have theta's shape \(3658,\), "
+                                          r"got \(3,\)"),
+    ("buffers", {"m": np.zeros((3658, 1))}, ValueError,
+     r"state\.buffers\['m'\] must have theta's shape \(3658,\), got \(3658, 1\)"),
+    ("buffers", [np.zeros(3658)], TypeError, r"state\.buffers must be a dict of arrays, got list"),
+    ("theta", np.full(3658, np.nan), ValueError, r"state\.theta contains nan at index \(0,\)"),
+])
+def test_a_train_state_names_the_field_that_cannot_be_continued(field, value, error, message):
+    with pytest.raises(error, match=message):
+        TrainState(**{"theta": STATE.copy(), field: value})
+    state = TrainState(STATE.copy(), iteration=3, step=40, lam=0.5, elapsed=1.5,  # a valid one
+                       best_val_accuracy=1.0, velocity=np.zeros(3658),
+                       rng_state=np.random.default_rng(0).bit_generator.state,
+                       buffers={"m": np.zeros(3658), "cycle": np.arange(5)})
+    assert (state.iteration, state.lam, state.buffers["cycle"].size) == (3, 0.5, 5)
