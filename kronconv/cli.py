@@ -4,10 +4,11 @@ Every command checks all its arguments before it starts working: the values the 
 refuses (named by their option), the files it reads (they exist) and writes (a file can be
 written there), the optional dependencies it needs, and ``KRONCONV_MEMORY_LIMIT``. Any error
 ends the command with one line on stderr, ``kronconv COMMAND: error: OPTION: what is wrong``,
-and an exit status: 2 when the command line is refused before any work, 1 when the work fails
-(a file that turns out damaged, the memory limit, a float32 overflow, a failed write; an
-unexpected exception is reported as an internal error), 130 on Ctrl-C. ``--debug`` shows the
-traceback instead.
+and an exit status: 2 when the command line is refused before any work (data read from a file
+that does not fit ``--arch`` included), 1 when the work fails (a file that turns out damaged,
+the memory limit, an overflow, a failed write; an unexpected exception is reported as an
+internal error), 130 on Ctrl-C, also while the command starts. ``--debug`` shows the traceback
+instead.
 """
 
 from __future__ import annotations

@@ -440,8 +440,8 @@ def _train(args: argparse.Namespace, command: CommandParser, run: _Run) -> int:
         if data is not None:            # images of the network's input, labels of its classes
             try:
                 check_fits(data, arch, spec)
-            except ValueError as exc:
-                command.fail(f"{option}: {exc}")
+            except ValueError as exc:       # no work yet: the data and --arch disagree
+                command.refuse(f"{option}: {exc}")
     if "train_options" not in options:
         options.update(_train_settings(args, command, len(train_set)))
     if train_set.labels is not None:      # a .mat file's label of each class, for predict
@@ -539,7 +539,7 @@ def run_predict(args: argparse.Namespace, command: CommandParser) -> int:
     try:                    # labels outside the model's classes are not "accuracy 0.00%"
         check_fits(data, model.arch, spec)
     except ValueError as exc:
-        command.fail(f"--data: {exc}")
+        command.refuse(f"--data: {exc}")
     dtype = model.theta.dtype
     theta = model.state.best_theta if args.best else model.theta
     try:

@@ -230,7 +230,7 @@ BAD_COMMAND_LINES = [
     case("train --out {out}", 2, "got '0'", env="0"),
     case("train --out {out} --data {empty} --quiet", 1, "--data: {empty}"),
     case("train --out {out} --data {damaged} --quiet", 1, "--data: {damaged}"),
-    case("train --out {out} --data {narrow} --quiet", 1,
+    case("train --out {out} --data {narrow} --quiet", 2,
          "--data: {narrow}: images of shape (d, a, b) = (1, 5, 5), the network takes (1, 8, 8)"),
     case("train --out {out} --iterations 1 --chunk-size 500 --quiet", 1,
          "evaluate in smaller chunks (--chunk-size)", env="200000"),
@@ -251,7 +251,7 @@ BAD_COMMAND_LINES = [
     case("predict --model {model}", 2, "--data digits needs scikit-learn", without="sklearn"),
     case("predict --model {model} --data {empty}", 1, "--data: {empty}"),
     case("predict --model {model} --data {damaged}", 1, "--data: {damaged}"),
-    case("predict --model {model} --data {narrow}", 1,
+    case("predict --model {model} --data {narrow}", 2,
          "--data: {narrow}: images of shape (d, a, b) = (1, 5, 5)"),
     # golden
     case("golden", 2, "the following arguments are required: --out"),

@@ -722,7 +722,7 @@ def test_predict_refuses_labels_outside_the_models_classes(trained, tmp_path, ca
     np.savez(tmp_path / "test.npz", x=X, y=np.array([0, 10, 3, 11]))
     with pytest.raises(SystemExit) as info:
         main(["predict", "--model", str(trained), "--data", str(tmp_path / "test.npz")])
-    assert info.value.code in (1, 2)
+    assert info.value.code == 2                     # refused: no prediction was made
     err = capsys.readouterr().err
     assert f"{tmp_path / 'test.npz'}: labels [10, 11] lie outside the network's 10 classes" in err
     assert "accuracy" not in err
@@ -744,6 +744,6 @@ def test_train_refuses_data_whose_labels_or_images_do_not_fit(tmp_path, capsys):
         with pytest.raises(SystemExit) as info:
             main(["train", "--data", str(tmp_path / data), "--out", str(tmp_path / "m.npz"),
                   "--quiet"])
-        assert info.value.code == 1                 # found once the data is read: a failed run
+        assert info.value.code == 2                 # refused: the data and --arch disagree
         assert fragment.format(dir=tmp_path) in capsys.readouterr().err
     assert not (tmp_path / "m.npz").exists()
