@@ -31,8 +31,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .memory import check_memory
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -89,6 +87,8 @@ def cast(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
     """``arr`` in ``dtype``, refused by the memory guard before the copy is allocated."""
     if arr.dtype == dtype:
         return arr
+    from .memory import check_memory  # not at the top: memory declares its settings with us
+
     check_memory(arr.size * dtype.itemsize, f"{name} converted to {dtype}",
                  f"pass {name} as a {dtype} array")
     return arr.astype(dtype)
@@ -132,6 +132,8 @@ def require_finite(A: np.ndarray, name: str) -> None:
     if not _CHECK_FINITE["on"] or not A.size or A.dtype.kind not in "fc":
         return
     A = _distinct(A)
+    from .memory import check_memory
+
     check_memory(A.size, f"checking that {name} is finite",
                  "skip the check with kronconv.set_check_finite(False)")
     finite = np.isfinite(A)
@@ -314,6 +316,27 @@ class DType(Constraint):
                 (None, TypeError), (np.complex128, TypeError)]
 
 
+class Bytes(Constraint):
+    """A whole number of bytes ``>= minimum``: an integer, or a float with a whole value
+    (``4e9``, as ``KRONCONV_MEMORY_LIMIT`` takes it)."""
+
+    def __init__(self, minimum: int) -> None:
+        self.minimum = minimum
+        self.description = f"a whole number of bytes >= {minimum} (such as 4e9)"
+
+    def check(self, value: object, name: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be {self.description}, got {value!r}")
+        if not (math.isfinite(value) and value == int(value) and value >= self.minimum):
+            raise ValueError(f"{name} must be {self.description}, got {value!r}")
+        return int(value)
+
+    def invalid(self, valid: object) -> list[tuple[object, type[Exception]]]:
+        return [("1", TypeError), (True, TypeError), (None, TypeError), (1j, TypeError),
+                (self.minimum - 1, ValueError), (self.minimum + 0.5, ValueError),
+                (math.nan, ValueError), (math.inf, ValueError)]
+
+
 class Optional(Constraint):
     """``None``, or a value that satisfies ``constraint``."""
 
@@ -387,6 +410,8 @@ class Array(Constraint):
         if self.kind == "float" and not arr.flags.c_contiguous:
             # one memory order for the computation: the results do not depend on the
             # argument's (a Fortran-ordered array, a strided view, a broadcast view)
+            from .memory import check_memory
+
             check_memory(arr.nbytes, f"{name} copied into C order", f"pass {name} contiguous")
             arr = np.ascontiguousarray(arr)
         return arr

@@ -14,7 +14,6 @@ safe to use from several threads.
 from __future__ import annotations
 
 import functools
-import math
 import os
 import threading
 from collections import OrderedDict
@@ -22,6 +21,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from ._validate import Bytes, Optional, validate_params
 
 __all__ = [
     "MemoryLimitError",
@@ -60,18 +61,18 @@ def _default_limit() -> int:
     if not text:
         return int(0.8 * _available_bytes())
     try:
-        nbytes = float(text)
+        return LIMIT.check(float(text), "KRONCONV_MEMORY_LIMIT")
     except ValueError:
-        nbytes = math.nan
-    if not (math.isfinite(nbytes) and nbytes >= 1 and nbytes == int(nbytes)):
-        raise ValueError(f"KRONCONV_MEMORY_LIMIT must be a whole number of bytes >= 1 (such as "
-                         f"4e9), got {text!r}")
-    return int(nbytes)
+        raise ValueError(f"KRONCONV_MEMORY_LIMIT must be {LIMIT.description}, got {text!r}"
+                         ) from None
 
 
+#: The memory limit's constraint (and ``KRONCONV_MEMORY_LIMIT``'s).
+LIMIT = Bytes(1)
 _limit: int | None = None               # None: the default, resolved when first needed
 
 
+@validate_params({"nbytes": Optional(LIMIT)})
 def set_memory_limit(nbytes: int | None) -> None:
     """Set the memory limit in bytes (``None``: back to the default).
 
@@ -85,8 +86,8 @@ def set_memory_limit(nbytes: int | None) -> None:
 
     Raises
     ------
-    ValueError
-        If ``nbytes`` is not a positive integer or None.
+    ValueError, TypeError
+        If ``nbytes`` is not a whole number of bytes >= 1 (``4e9`` is one) or None.
 
     Examples
     --------
@@ -96,15 +97,7 @@ def set_memory_limit(nbytes: int | None) -> None:
     >>> set_memory_limit(old)
     """
     global _limit
-    if nbytes is None:
-        _limit = None
-        return
-    whole = isinstance(nbytes, (int, np.integer)) or (
-        isinstance(nbytes, (float, np.floating)) and math.isfinite(nbytes)
-        and nbytes == int(nbytes))               # 4e9 as the environment variable takes it
-    if isinstance(nbytes, bool) or not whole or nbytes < 1:
-        raise ValueError(f"nbytes must be a positive integer or None, got {nbytes!r}")
-    _limit = int(nbytes)
+    _limit = nbytes
 
 
 def get_memory_limit() -> int:
@@ -257,6 +250,7 @@ class _OperatorCache:
 _CACHE = _OperatorCache(512 * 2**20)
 
 
+@validate_params({"nbytes": Bytes(0)})
 def set_cache_limit(nbytes: int) -> None:
     """Bound the operator cache to ``nbytes`` (evicting the least recently used).
 
@@ -274,10 +268,8 @@ def set_cache_limit(nbytes: int) -> None:
     268435456
     >>> set_cache_limit(512 * 2**20)
     """
-    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 0:
-        raise ValueError(f"nbytes must be a non-negative integer, got {nbytes!r}")
     with _CACHE._lock:
-        _CACHE.max_bytes = int(nbytes)
+        _CACHE.max_bytes = nbytes
         _CACHE._evict()
 
 

@@ -140,6 +140,8 @@ VALID_CALLS = {
                               "C": 1.0, "chunk_size": 1}),
     "golden_arrays": (golden_arrays, {"arch": ARCH, "batch": 2, "seed": 0, "dtype": "float32",
                                       "loss": "squared", "C": 1.0}),
+    "set_memory_limit": (kc.set_memory_limit, {"nbytes": None}),          # the default
+    "set_cache_limit": (kc.set_cache_limit, {"nbytes": 512 * 2**20}),     # the default
     "check_pool": (check.check_pool, {"pool_fn": _pool,
                                       "pool_backward": None, "cases": check.POOL_CASES[:1],
                                       "dtypes": ["float32"], "seed": 1}),
@@ -173,10 +175,10 @@ BAD_CASES = _bad_cases()
 
 def test_every_public_function_declares_its_constraints():
     # everything exported that takes arguments is declared (and has a valid call above),
-    # except the classes checked by their own tables and the memory settings
+    # except the classes checked by their own tables and the functions without arguments
     undeclared = {"Activation", "Architecture", "ConvSpec", "FullSpec", "LayerCache",
                   "LayerShape", "NetworkCache", "MemoryLimitError", "load_architecture",
-                  "set_memory_limit", "set_cache_limit", "get_memory_limit", "cache_info"}
+                  "get_memory_limit", "cache_info"}                      # (no arguments)
     called = {label.split(".")[0] for label in VALID_CALLS}
     for name in kc.__all__:
         obj = getattr(kc, name)
