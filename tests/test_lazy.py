@@ -1,0 +1,50 @@
+"""kronconv's public names load lazily (kronconv/_lazy.py) from the stub that declares them."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kronconv
+from kronconv._lazy import stub_names
+
+STUB = Path(kronconv.__file__).with_suffix(".pyi")
+
+
+def test_every_public_name_is_its_modules_object():
+    origin, names = stub_names(str(STUB))
+    assert names == kronconv.__all__
+    assert len(names) == len(set(names)) >= 70
+    for name in names:
+        where, attribute = origin[name]
+        assert getattr(kronconv, name) is getattr(
+            importlib.import_module(f"kronconv.{where}"), attribute), name
+    assert set(names) <= set(dir(kronconv))
+    assert kronconv.__version__ == importlib.import_module("kronconv._version").VERSION
+
+
+def test_submodules_and_unknown_names():
+    assert kronconv.operators is importlib.import_module("kronconv.operators")
+    with pytest.raises(AttributeError, match="module 'kronconv' has no attribute 'P_sigma'"):
+        kronconv.P_sigma  # noqa: B018
+    with pytest.warns(DeprecationWarning, match="use kronconv.cache.LayerCache"):
+        assert kronconv.DenseCache is kronconv.LayerCache
+
+
+def test_star_import_gives_every_name_in_a_fresh_interpreter():
+    code = ("import sys; from kronconv import *; import kronconv; "
+            "print(all(n in globals() for n in kronconv.__all__), 'numpy' in sys.modules)")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=STUB.parent.parent)
+    assert ran.stdout == "True True\n"
+
+
+def test_a_stub_whose_all_names_a_missing_import_is_refused(tmp_path):
+    stub = tmp_path / "__init__.pyi"
+    stub.write_text("from .layer import forward\n__all__ = ['forward', 'backward']\n")
+    with pytest.raises(ImportError, match=r"__all__ names \['backward'\] that no import line"):
+        stub_names(str(stub))
