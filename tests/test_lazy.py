@@ -48,3 +48,21 @@ def test_a_stub_whose_all_names_a_missing_import_is_refused(tmp_path):
     stub.write_text("from .layer import forward\n__all__ = ['forward', 'backward']\n")
     with pytest.raises(ImportError, match=r"__all__ names \['backward'\] that no import line"):
         stub_names(str(stub))
+
+
+def test_the_installed_command_runs_from_anywhere(tmp_path):
+    # the console script of this environment: the installed wheel in CI (its stub included),
+    # run outside the source tree
+    script = Path(sys.executable).parent / "kronconv"
+    if not script.exists():
+        pytest.skip("kronconv is not installed in this environment")
+    ran = subprocess.run([str(script), "golden", "--arch", "digits", "--batch", "1", "--out",
+                          "g.npz"], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert ran.returncode == 0, ran.stderr
+    import numpy as np
+
+    from kronconv.golden import golden_arrays
+    with np.load(tmp_path / "g.npz", allow_pickle=False) as saved:
+        expected = golden_arrays(kronconv.Architecture.preset("digits"), batch=1)
+        assert sorted(saved.files) == sorted(expected)
+        np.testing.assert_array_equal(saved["conv1.Z_next"], expected["conv1.Z_next"])
