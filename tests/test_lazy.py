@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import kronconv
 from kronconv._lazy import stub_names
+from kronconv.golden import golden_arrays
 
 STUB = Path(kronconv.__file__).with_suffix(".pyi")
 
@@ -59,9 +61,6 @@ def test_the_installed_command_runs_from_anywhere(tmp_path):
     ran = subprocess.run([str(script), "golden", "--arch", "digits", "--batch", "1", "--out",
                           "g.npz"], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert ran.returncode == 0, ran.stderr
-    import numpy as np
-
-    from kronconv.golden import golden_arrays
     with np.load(tmp_path / "g.npz", allow_pickle=False) as saved:
         expected = golden_arrays(kronconv.Architecture.preset("digits"), batch=1)
         assert sorted(saved.files) == sorted(expected)
