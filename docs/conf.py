@@ -21,6 +21,9 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    # MathJax 3 shipped with the package and copied into the build's _static/mathjax: the
+    # equations render without network access (it sets mathjax_path to the local copy)
+    "sphinx-mathjax-offline",
     "sphinx.ext.intersphinx",
     "kronconv_figures",
 ]
