@@ -26,6 +26,7 @@ extensions = [
     "sphinx-mathjax-offline",
     "sphinx.ext.intersphinx",
     "kronconv_figures",
+    "layout_figure",
 ]
 exclude_patterns = ["_build", "_generated/*.py"]
 autosummary_generate = True
