@@ -105,3 +105,37 @@ def test_docs_math_loads_a_local_mathjax_that_the_build_ships(tmp_path):
     assert (script.parent / "output" / "chtml" / "fonts" / "woff-v2").is_dir()   # its fonts
     assert 'class="math' in page
     assert "\\theta^T" in page
+
+
+def test_every_page_is_in_the_index_toctree():
+    index = (DOCS / "index.rst").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^   (\w+)$", index, re.M))
+    pages = {p.stem for p in DOCS.glob("*.rst") if not p.stem.startswith("_")} - {"index"}
+    assert listed == pages
+
+
+def test_golden_page_documents_every_key_and_meta_field():
+    from kronconv.golden import GOLDEN_FIELDS, golden_array_specs
+
+    page = (DOCS / "golden.rst").read_text(encoding="utf-8")
+    arch = kronconv.Architecture.preset("digits")
+    keys = {re.sub(r"^(conv|full)\d+\.", r"\1{m}.", s.name)
+            for s in golden_array_specs(arch, 2, "float64")}
+    assert {"conv{m}.phi", "full{m}.grad_W", "Gv"} <= keys
+    for key in keys | {"meta"}:
+        assert f"``{key}``" in page, f"golden.rst does not document {key}"
+    for field in GOLDEN_FIELDS:
+        assert f"``{field.name}``" in page, f"golden.rst does not document meta's {field.name}"
+    assert "literalinclude:: golden_reader.py" in page
+
+
+def test_architecture_page_documents_every_key():
+    from dataclasses import fields
+
+    page = (DOCS / "architecture.rst").read_text(encoding="utf-8")
+    sections = _sections(page)["Every key"]
+    names = {f.name for kind in (kronconv.ConvSpec, kronconv.FullSpec) for f in fields(kind)}
+    for key in names | {"input", "conv", "full", "name"}:
+        assert f"   * - ``{key}``" in sections, f"architecture.rst does not document {key}"
+    for name in kronconv.ACTIVATIONS:
+        assert f'``"{name}"``' in sections
