@@ -21,8 +21,12 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    # MathJax 3 shipped with the package and copied into the build's _static/mathjax: the
+    # equations render without network access (it sets mathjax_path to the local copy)
+    "sphinx-mathjax-offline",
     "sphinx.ext.intersphinx",
     "kronconv_figures",
+    "layout_figure",
 ]
 exclude_patterns = ["_build", "_generated/*.py"]
 autosummary_generate = True

@@ -19,7 +19,9 @@ Keys (``np.load(path, allow_pickle=False)`` reads them all):
 - ``v`` (n_params,) a random direction, ``Jv`` (N, n_classes), ``Gv`` (n_params,) (the
   Gauss-Newton product on the whole batch).
 
-The same arguments give byte-identical files: the zip members carry a fixed timestamp.
+The same arguments give byte-identical files: the zip members carry a fixed timestamp. The
+documentation's page on the format (:ref:`golden`) gives every key's layout and formula for
+readers without kronconv, and a reader in plain numpy that recomputes a file.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 from pathlib import Path
@@ -57,3 +58,84 @@ def test_public_function_docstrings_have_parameters_returns_examples(name):
     if params:
         assert "Parameters\n----------" in doc, f"{name} has no Parameters section"
     assert "Returns\n-------" in doc, f"{name} has no Returns section"
+
+
+def _conf_extensions() -> list[str]:
+    """The ``extensions`` list of docs/conf.py, read from its syntax tree (not run)."""
+    tree = ast.parse((DOCS / "conf.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and getattr(node.targets[0], "id", None) == "extensions"):
+            return ast.literal_eval(node.value)
+    raise AssertionError("docs/conf.py sets no extensions")
+
+
+def test_docs_conf_renders_math_with_a_shipped_mathjax():
+    conf = (DOCS / "conf.py").read_text(encoding="utf-8")
+    assert "sphinx-mathjax-offline" in _conf_extensions()
+    assert not re.search(r"^mathjax_path\s*=", conf, re.M)   # the package sets its own copy
+    pyproject = (DOCS.parent / "pyproject.toml").read_text(encoding="utf-8")
+    docs_extra = re.search(r"^docs = \[(.*)\]$", pyproject, re.M)[1]
+    assert '"sphinx-mathjax-offline==' in docs_extra
+
+
+def test_docs_math_loads_a_local_mathjax_that_the_build_ships(tmp_path):
+    """A one-page build with the docs' math extensions: the page's only MathJax script is a
+    file of the build's own _static, which exists, and no script is loaded from a URL."""
+    pytest.importorskip("sphinx")
+    from sphinx.application import Sphinx
+
+    math = [name for name in _conf_extensions() if "mathjax" in name]
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "conf.py").write_text(f"extensions = {math!r}\n", encoding="utf-8")
+    (tmp_path / "src" / "index.rst").write_text(
+        "Math\n====\n\n:math:`f(\\theta) = \\theta^T \\theta / (2 C l)`\n", encoding="utf-8")
+    out = tmp_path / "html"
+    app = Sphinx(tmp_path / "src", tmp_path / "src", out, tmp_path / "doctrees", "html",
+                 status=None, warning=None, freshenv=True, warningiserror=True)
+    app.build()
+    page = (out / "index.html").read_text(encoding="utf-8")
+    sources = re.findall(r'<script[^>]*\bsrc="([^"]+)"', page)
+    assert not [s for s in sources if "://" in s or s.startswith("//")], sources
+    mathjax = [s for s in sources if "mathjax" in s.lower()]
+    assert len(mathjax) == 1, sources
+    script = out / mathjax[0].split("?")[0]
+    assert script.is_file()
+    assert script.stat().st_size > 100_000                            # MathJax, not a stub
+    assert (script.parent / "output" / "chtml" / "fonts" / "woff-v2").is_dir()   # its fonts
+    assert 'class="math' in page
+    assert "\\theta^T" in page
+
+
+def test_every_page_is_in_the_index_toctree():
+    index = (DOCS / "index.rst").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^   (\w+)$", index, re.M))
+    pages = {p.stem for p in DOCS.glob("*.rst") if not p.stem.startswith("_")} - {"index"}
+    assert listed == pages
+
+
+def test_golden_page_documents_every_key_and_meta_field():
+    from kronconv.golden import GOLDEN_FIELDS, golden_array_specs
+
+    page = (DOCS / "golden.rst").read_text(encoding="utf-8")
+    arch = kronconv.Architecture.preset("digits")
+    keys = {re.sub(r"^(conv|full)\d+\.", r"\1{m}.", s.name)
+            for s in golden_array_specs(arch, 2, "float64")}
+    assert {"conv{m}.phi", "full{m}.grad_W", "Gv"} <= keys
+    for key in keys | {"meta"}:
+        assert f"``{key}``" in page, f"golden.rst does not document {key}"
+    for field in GOLDEN_FIELDS:
+        assert f"``{field.name}``" in page, f"golden.rst does not document meta's {field.name}"
+    assert "literalinclude:: golden_reader.py" in page
+
+
+def test_architecture_page_documents_every_key():
+    from dataclasses import fields
+
+    page = (DOCS / "architecture.rst").read_text(encoding="utf-8")
+    sections = _sections(page)["Every key"]
+    names = {f.name for kind in (kronconv.ConvSpec, kronconv.FullSpec) for f in fields(kind)}
+    for key in names | {"input", "conv", "full", "name"}:
+        assert f"   * - ``{key}``" in sections, f"architecture.rst does not document {key}"
+    for name in kronconv.ACTIVATIONS:
+        assert f'``"{name}"``' in sections
