@@ -12,7 +12,6 @@ import scipy.sparse as sp
 import kronconv as kc
 from kronconv.chain_figure import chain_figure
 from kronconv.figures import figure_format, save_figure
-from kronconv.ops import layer_input
 from kronconv.operator_figures import (
     OPERATOR_KINDS,
     bin_counts,
@@ -22,6 +21,7 @@ from kronconv.operator_figures import (
     zoom,
     zoom_start,
 )
+from kronconv.ops import layer_input
 
 pytest.importorskip("matplotlib")
 
@@ -157,7 +157,9 @@ def test_zoom_starts_where_the_first_block_is():
     size = (144, 144)
     r0, c0 = zoom_start(A, unit, size)
     first = sp.coo_array(A).row.min()            # the top padding rows come first
-    assert first >= 144 and r0 == first - first % unit[0] and c0 == 0
+    assert first >= 144
+    assert r0 == first - first % unit[0]
+    assert c0 == 0
     assert not np.isnan(zoom(A, (r0, c0), size)).all()
     assert zoom_start(kc.P_pad(SMALL), *OPERATOR_KINDS["P_pad"].blocks(SMALL)) == (0, 0)
 
@@ -182,7 +184,8 @@ def test_a_full_staircase_bins_uniformly_without_moire():
     fig = operators_figure({"ones_kron_I": A}, WIDE)
     counts = fig.subfigs[0].axes[0].get_images()[0].get_array()
     rows = cell_size(A.shape[0], WIDE.d_out, 240)   # whole steps a cell: 28 rows
-    assert rows % WIDE.d_out == 0 and counts.shape == (-(-6400 // rows), 4)
+    assert rows % WIDE.d_out == 0
+    assert counts.shape == (-(-6400 // rows), 4)
     assert (counts[:-1] == rows // WIDE.d_out).all()     # every whole cell the same
     assert counts[-1].sum() == 6400 % rows               # the last cut short by the edge
     assert counts.sum() == A.nnz

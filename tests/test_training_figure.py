@@ -75,5 +75,6 @@ def test_train_plot_draws_the_run_as_plot_does(tmp_path):
     assert main(["train", "--optimizer", "adam", "--iterations", "2", "--out", str(out),
                  "--quiet", "--plot", str(svg), "--dpi", "50"]) == 0
     text = svg.read_text()
-    assert text.startswith("<?xml") and "<svg" in text
+    assert text.startswith("<?xml")
+    assert "<svg" in text
     assert "m.npz: Adam, network digits" in text        # the legend, as kronconv plot's
