@@ -325,8 +325,8 @@ def _ops(args: argparse.Namespace, command: CommandParser) -> int:
         print(f"drew {args.plot}")
     if args.chain is not None:
         layer = args.layer or 1
-        title = (f"The chain of {arch.name or args.arch}'s layer conv{layer}, to scale, for one "
-                 "random instance")
+        title = (f"The chain of layer conv{layer} of {arch.name or args.arch}, to scale, for "
+                 "one random instance")
         save_figure(args.chain, chain_figure(*layer_input(arch, layer, args.seed), title=title),
                     args.dpi)
         print(f"drew {args.chain}")

@@ -212,6 +212,7 @@ def _zoom(ax: Axes, A: sp.sparray, unit: tuple[int, int], start: tuple[int, int]
           size: tuple[int, int], windows: sp.sparray | None) -> None:
     """The first blocks of ``A`` entry by entry (``windows``: max pooling's candidates)."""
     from matplotlib.colors import ListedColormap
+    from matplotlib.ticker import MaxNLocator
 
     values = zoom(A, start, size)
     (r0, c0), (rows, cols) = start, values.shape
@@ -238,6 +239,8 @@ def _zoom(ax: Axes, A: sp.sparray, unit: tuple[int, int], start: tuple[int, int]
     for k in range(c0 - c0 % unit[1] + unit[1], c0 + cols, unit[1]):
         ax.axvline(k, color="0.6", lw=0.5)
     ax.set_aspect(1)
+    ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(6, integer=True))
     ax.set_title(f"zoom: rows {r0}-{r0 + rows - 1}, columns {c0}-{c0 + cols - 1}\n{what}",
                  fontsize=8)
     ax.set_xlabel("column", fontsize=8)
