@@ -30,18 +30,23 @@ from ._files import check_input_file, check_output_directory, check_output_file
 from .activations import ACTIVATIONS
 from .architecture import Architecture, load_architecture
 from .bench import BENCH_BACKENDS, format_report, run_bench
+from .chain_figure import chain_figure
+from .figures import figure_format, save_figure
 from .golden import write_golden
 from .memory import MemoryLimitError, get_memory_limit
+from .model import load_model
 from .objective_function import check_C
+from .operator_figures import operators_figure
 from .ops import (
     export_operators,
     export_paths,
+    layer_input,
     network_operators,
     operator_table,
-    plot_operators,
 )
 from .torch_reference import torch_available
-from .train_cli import add_threads, arch_inputs, natural_int, number, positive_int
+from .train_cli import add_dpi, add_threads, arch_inputs, natural_int, number, positive_int
+from .training_figure import training_figure
 from .verify import DEFAULT_NETWORK, DEFAULT_SHAPE, Check, run_checks, run_network_checks
 
 USAGE, FAILURE, INTERRUPTED = 2, 1, 130
@@ -139,6 +144,17 @@ class CommandParser(argparse.ArgumentParser):
             if key in seen:
                 self.refuse(f"{option}: {path} is also {seen[key]}'s file")
             seen[key] = option
+
+    def picture(self, option: str, path: str) -> Path:
+        """A picture can be written at ``path``, in the format its extension names, and
+        matplotlib is installed."""
+        out = self.output_file(option, path)
+        try:
+            figure_format(path)
+        except ValueError as exc:
+            self.refuse(f"{option}: {exc}")
+        self.requires(option, "plot")
+        return out
 
     def requires(self, what: str, extra: str) -> None:
         """``what`` (an option) needs kronconv's optional dependency ``extra``."""
@@ -249,7 +265,25 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
                      "replaced, all or none)")
     ops.add_argument("--format", choices=("npz", "mtx"), default="npz",
                      help="scipy.sparse .npz or Matrix Market .mtx (npz)")
-    ops.add_argument("--plot", default=None, metavar="FILE.png", help="draw their patterns")
+    ops.add_argument("--plot", default=None, metavar="FILE",
+                     help="draw every operator: the whole matrix beside a zoom on its first "
+                     "blocks; the format from the extension (.png, .pdf, .svg)")
+    ops.add_argument("--chain", default=None, metavar="FILE",
+                     help="draw the chain of --layer (the first layer when not given): every "
+                     "operator beside the vectors it acts on and gives, to scale (.png, .pdf, "
+                     ".svg)")
+    add_dpi(ops)
+    plot = sub.add_parser(
+        "plot", help="draw training runs' logs, side by side",
+        description="Draw the logs of runs saved by kronconv train, overlaid: f, the norm of "
+        "its gradient (logarithmic) and the validation accuracy in %%, against iterations "
+        "(Newton-CG) or epochs (SG, Adam) and against seconds, each run's settings in the "
+        "legend.")
+    plot.add_argument("runs", nargs="+", metavar="RUN.npz", help="models saved by kronconv train")
+    plot.add_argument("--out", required=True, metavar="FILE",
+                      help="the picture; the format from the extension (.png, .pdf, .svg)")
+    plot.add_argument("--title", default=None, help="above the panels (what they show)")
+    add_dpi(plot)
     for command in sub.choices.values():        # --debug after the command too
         _add_debug(command, argparse.SUPPRESS)
     return parser, sub.choices
@@ -270,11 +304,12 @@ def _golden(args: argparse.Namespace, command: CommandParser) -> int:
 def _ops(args: argparse.Namespace, command: CommandParser) -> int:
     if args.export is not None:
         command.output_directory("--export", args.export)
-    if args.plot is not None:
-        command.output_file("--plot", args.plot)
-        command.requires("--plot", "plot")
+    for option, path in (("--plot", args.plot), ("--chain", args.chain)):
+        if path is not None:
+            command.picture(option, path)
     arch = command.architecture(args.arch)
-    command.distinct([("--plot", args.plot), ("--export", args.export)], arch_inputs(args.arch))
+    command.distinct([("--plot", args.plot), ("--chain", args.chain), ("--export", args.export)],
+                     arch_inputs(args.arch))
     with command.refused("--arch"):      # --layer beyond the network's convolutional layers
         operators = network_operators(arch, args.layer, args.seed)
     if args.export is not None:          # every target checked before anything is written
@@ -287,8 +322,33 @@ def _ops(args: argparse.Namespace, command: CommandParser) -> int:
         written = export_operators(args.export, operators, args.format)
         print(f"wrote {len(written)} files to {args.export}")
     if args.plot is not None:
-        plot_operators(args.plot, operators)
+        save_figure(args.plot, operators_figure(operators, arch.conv_shapes), args.dpi)
         print(f"drew {args.plot}")
+    if args.chain is not None:
+        layer = args.layer or 1
+        title = (f"The chain of layer conv{layer} of {arch.name or args.arch}, to scale, for "
+                 "one random instance")
+        save_figure(args.chain, chain_figure(*layer_input(arch, layer, args.seed), title=title),
+                    args.dpi)
+        print(f"drew {args.chain}")
+    return 0
+
+
+def _plot(args: argparse.Namespace, command: CommandParser) -> int:
+    command.picture("--out", args.out)
+    for path in args.runs:
+        command.input_file("RUN.npz", path)
+    command.distinct([("--out", args.out)], [("RUN.npz", path) for path in args.runs])
+    models = {}
+    for path in args.runs:
+        try:
+            models[path] = load_model(path)
+        except ValueError as exc:         # names the file (and the field)
+            command.refuse(str(exc))
+        if not models[path].state.history:
+            command.refuse(f"{path}: a model without a training log: nothing to draw")
+    save_figure(args.out, training_figure(models, args.title), args.dpi)
+    print(f"drew {args.out}: {len(models)} run{'s' if len(models) > 1 else ''}")
     return 0
 
 
@@ -340,15 +400,15 @@ def _run(args: argparse.Namespace, command: CommandParser, argv: list[str]) -> i
     except ValueError as exc:
         command.refuse(str(exc))
     try:
-        parallel.set_threads(args.threads)
+        parallel.set_threads(getattr(args, "threads", None))    # plot computes nothing
     except ImportError as exc:
         command.refuse(f"--threads: {exc}")
     if args.command == "train":
         return train_cli.run_train(args, command, argv)
     if args.command == "predict":
         return train_cli.run_predict(args, command)
-    return {"verify": _verify, "bench": _bench, "golden": _golden,
-            "ops": _ops}[args.command](args, command)
+    return {"verify": _verify, "bench": _bench, "golden": _golden, "ops": _ops,
+            "plot": _plot}[args.command](args, command)
 
 
 def _failure(exc: BaseException, command: CommandParser) -> tuple[str, int]:

@@ -6,41 +6,65 @@ random instance; ``I ⊗ W`` for the He-initialized ``W`` of the seed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 import scipy.io
 import scipy.sparse as sp
 
-from ._files import atomic_write, atomic_write_all, check_output_directory, check_output_file
+from ._files import atomic_write_all, check_output_directory, check_output_file
+from .activations import Activation
 from .architecture import Architecture
 from .layer import conv_S, layer_output, phi_pad
 from .memory import check_memory
 from .operators import I_kron_W, P_pad, P_phi, P_pool, ones_kron_I, phiT_kron_I
 from .parameters import init_params, unpack_params
+from .shapes import LayerShape
 
-__all__ = ["export_operators", "export_paths", "network_operators", "operator_table",
-           "plot_operators"]
+__all__ = ["export_operators", "export_paths", "layer_input", "network_operators",
+           "operator_table"]
 
 EXPORT_FORMAT_VERSION = 1
 
 
-def network_operators(arch: Architecture, layer: int | None = None,
-                      seed: int = 0) -> dict[str, sp.csr_array]:
-    """``{"conv{m}.{name}": operator}`` for every convolutional layer m (or only ``layer``)."""
-    if not arch.conv_shapes:
-        raise ValueError("the architecture has no convolutional layer")
-    if layer is not None and not 1 <= layer <= len(arch.conv_shapes):
-        raise ValueError(f"layer must be in 1..{len(arch.conv_shapes)}, got {layer}")
+def _layers(arch: Architecture, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray,
+                                                              np.ndarray, LayerShape,
+                                                              Activation]]:
+    """``(Z, W, b, shape, activation)`` of every convolutional layer for one random instance
+    (Z its input) and the He-initialized parameters of ``seed``."""
     rng = np.random.default_rng(seed)
     params = unpack_params(init_params(arch, seed), arch)
     a, b, d = arch.input
     check_memory(8 * d * a * b, "one random image", "use an architecture with smaller images")
     Z = rng.standard_normal((d, a * b))                      # one random instance
+    for (W, bias), shape, act in zip(params, arch.conv_shapes, arch.activations, strict=False):
+        yield Z, W, bias, shape, act
+        Z = layer_output(Z, W, bias, shape, act)
+
+
+def _check_layer(arch: Architecture, layer: int | None) -> None:
+    if not arch.conv_shapes:
+        raise ValueError("the architecture has no convolutional layer")
+    if layer is not None and not 1 <= layer <= len(arch.conv_shapes):
+        raise ValueError(f"layer must be in 1..{len(arch.conv_shapes)}, got {layer}")
+
+
+def layer_input(arch: Architecture, layer: int, seed: int = 0) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray, LayerShape, Activation]:
+    """``(Z, W, b, shape, activation)`` of convolutional layer ``layer`` (1, 2, ...): its
+    input Z for the random instance of :func:`network_operators`, and its parameters."""
+    _check_layer(arch, layer)
+    return next(islice(_layers(arch, seed), layer - 1, None))
+
+
+def network_operators(arch: Architecture, layer: int | None = None,
+                      seed: int = 0) -> dict[str, sp.csr_array]:
+    """``{"conv{m}.{name}": operator}`` for every convolutional layer m (or only ``layer``)."""
+    _check_layer(arch, layer)
     ops = {}
-    for m, ((W, bias), shape, act) in enumerate(
-            zip(params, arch.conv_shapes, arch.activations, strict=False), 1):
+    for m, (Z, W, bias, shape, act) in enumerate(_layers(arch, seed), 1):
         if layer is None or m == layer:
             sigma_S = act(conv_S(Z, W, bias, shape))
             ops |= {f"conv{m}.P_pad": P_pad(shape), f"conv{m}.P_phi": P_phi(shape),
@@ -48,7 +72,8 @@ def network_operators(arch: Architecture, layer: int | None = None,
                     f"conv{m}.I_kron_W": I_kron_W(W, shape),
                     f"conv{m}.ones_kron_I": ones_kron_I(shape),
                     f"conv{m}.phiT_kron_I": phiT_kron_I(phi_pad(Z, shape), shape.d_out)}
-        Z = layer_output(Z, W, bias, shape, act)
+        if m == layer:
+            break
     return ops
 
 
@@ -154,33 +179,3 @@ def export_operators(directory: str | Path, ops: dict[str, sp.csr_array],
             directory.rmdir()
         raise
     return list(paths.values())
-
-
-def plot_operators(path: str | Path, ops: dict[str, sp.csr_array]) -> None:
-    """Draw every operator's sparsity pattern into one PNG (needs matplotlib)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("drawing the operators needs matplotlib: pip install matplotlib "
-                          "(or the 'plot' extra)") from None
-    cols = 3
-    rows = -(-len(ops) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.6 * rows), squeeze=False,
-                             constrained_layout=True)
-    for ax, (name, A) in zip(axes.ravel(), ops.items(), strict=False):
-        # the pattern binned to at most 300 x 300 cells: a cell is dark if it holds an entry
-        coo = A.tocoo()
-        bins = (min(A.shape[0], 300), min(A.shape[1], 300))
-        cells, _, _ = np.histogram2d(coo.row, coo.col, bins=bins,
-                                     range=((0, A.shape[0]), (0, A.shape[1])))
-        ax.imshow(cells > 0, cmap="Greys", interpolation="nearest", aspect="auto",
-                  extent=(0, A.shape[1], A.shape[0], 0))
-        ax.set_title(f"{name}\n{A.shape[0]} x {A.shape[1]}, nnz {A.nnz}", fontsize=9)
-        ax.tick_params(labelsize=7)
-    for ax in axes.ravel()[len(ops):]:
-        ax.axis("off")
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=90))
-    plt.close(fig)

@@ -29,6 +29,7 @@ from .data import (
     load_idx,
 )
 from .distributed import check_workers
+from .figures import DEFAULT_DPI, save_figure
 from .layout import Z_from_nchw
 from .model import Model, check_resume, load_model, save_model
 from .objective_function import check_C, predict
@@ -44,6 +45,7 @@ from .train import (
     sg,
     simplenn_options,
 )
+from .training_figure import training_figure
 
 if TYPE_CHECKING:
     from .cli import CommandParser
@@ -96,6 +98,13 @@ def add_threads(command: argparse.ArgumentParser) -> None:
     command.add_argument("--threads", type=positive_int, default=None,
                          help="threads that share out the instances (default: the machine's "
                          "cores); the results are the same for any number")
+
+
+def add_dpi(command: argparse.ArgumentParser) -> None:
+    """``--dpi``, on every command that draws."""
+    command.add_argument("--dpi", type=positive_int, default=DEFAULT_DPI,
+                         help="dots per inch of a PNG, and of the images inside a PDF or an "
+                         f"SVG ({DEFAULT_DPI})")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -178,7 +187,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--out", default="model.npz", help="where the model is saved")
     train.add_argument("--resume", action="store_true",
                        help="continue the run saved in --out up to --iterations")
-    train.add_argument("--plot", default=None, help="draw the log to this PNG (matplotlib)")
+    train.add_argument("--plot", default=None, metavar="FILE",
+                       help="draw the log when the run ends, as kronconv plot does (.png, "
+                       ".pdf, .svg; matplotlib)")
+    add_dpi(train)
     train.add_argument("--quiet", action="store_true", help="no per-iteration log")
     add_threads(train)
     cluster = train.add_argument_group("Dask (the 'distributed' extra)")
@@ -243,29 +255,6 @@ def _load(command: CommandParser, option: str, spec: str, shape: tuple[int, int,
                 not files or any(path in str(exc) for path in files)):
             command.fail(f"{option}: {exc}")
         command.fail(f"{option}: {spec}: cannot be read ({type(exc).__name__}: {exc})")
-
-
-def _plot(path: str, history: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), constrained_layout=True)
-    for row, x in enumerate(("iteration", "seconds")):
-        xs = [h[x] for h in history]
-        for col, (key, label) in enumerate((("f", "f(θ)"), ("grad_norm", "‖∇f(θ)‖"),
-                                            ("val_accuracy", "validation accuracy"))):
-            ax = axes[row, col]
-            ys = [h[key] if h[key] is not None else math.nan for h in history]
-            ax.plot(xs, ys, marker=".")
-            if key != "val_accuracy":
-                ax.set_yscale("log")
-            ax.set_xlabel(x)
-            ax.set_ylabel(label)
-            ax.grid(True, alpha=0.3)
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
-    plt.close(fig)
 
 
 def _row(row: dict) -> str:
@@ -334,8 +323,7 @@ def _check_train(args: argparse.Namespace, command: CommandParser) -> _Run:
         command.input_file("--resume", args.out)
     command.output_file("--out", args.out)
     if args.plot is not None:
-        command.output_file("--plot", args.plot)
-        command.requires("--plot", "plot")
+        command.picture("--plot", args.plot)
     if args.workers is not None and args.scheduler is not None:
         command.refuse("--workers and --scheduler: give one (a local cluster, or one to join)")
     if args.workers is not None or args.scheduler is not None:
@@ -388,8 +376,8 @@ def _check_train(args: argparse.Namespace, command: CommandParser) -> _Run:
 #: What a resumed run may set anew: how much longer it runs, where and how it computes (the
 #: numbers do not depend on threads or workers), what it prints and draws. Every other option
 #: of ``train`` is a setting of the run, which ``--resume`` continues with the saved ones.
-_PER_SESSION = ("data", "arch", "iterations", "time_limit", "out", "resume", "plot", "quiet",
-                "threads", "workers", "scheduler", "chunk_size", "debug")
+_PER_SESSION = ("data", "arch", "iterations", "time_limit", "out", "resume", "plot", "dpi",
+                "quiet", "threads", "workers", "scheduler", "chunk_size", "debug")
 
 
 def _refuse_new_settings(args: argparse.Namespace, command: CommandParser,
@@ -513,7 +501,8 @@ def _train(args: argparse.Namespace, command: CommandParser, run: _Run) -> int:
         print(f"validation accuracy {100 * problem.val_accuracy(state.theta):.2f}% after "
               f"{state.iteration} iterations, {state.elapsed:.1f} s; model saved to {args.out}")
     if args.plot:
-        _plot(args.plot, state.history)
+        model = Model(arch, scaling, options, state)
+        save_figure(args.plot, training_figure({Path(args.out).name: model}), args.dpi)
     return 0
 
 

@@ -146,7 +146,8 @@ BAD_COMMAND_LINES = [
     case("train --out=", 2, "--out: expected a file name, got ''"),
     case("train --out {out} --plot {dir}", 2, "--plot: {dir} is a directory"),
     case("train --out {out} --plot {tmp}/missing/p.png", 2, "--plot: {tmp}/missing/p.png"),
-    case("train --out {out} --plot {out}", 2, "--plot: {out} is also --out's file"),
+    case("train --out {tmp}/m.png --plot {tmp}/m.png", 2, "--plot: {tmp}/m.png is also --out's "
+         "file"),
     case("train --out {narrow} --data {narrow}", 2, "--out: {narrow} is also --data's file"),
     case("train --out {digits} --arch {digits}", 2, "--out: {digits} is also --arch's file"),
     case("train --out {out} --plot {tmp}/p.png", 2, "--plot needs matplotlib: pip install "
@@ -285,7 +286,31 @@ BAD_COMMAND_LINES = [
     case("ops --plot {tmp}/ops.png", 2, "--plot needs matplotlib", without="matplotlib"),
     case("ops", 2, "KRONCONV_MEMORY_LIMIT", env="-5"),
     case("ops --export {tmp}/new", 1, "above kronconv's memory limit", env=TINY),
-    case("ops --export {tmp}/same --plot {tmp}/same", 2, "--export: {tmp}/same is also --plot's"),
+    case("ops --export {tmp}/same.svg --plot {tmp}/same.svg", 2, "--export: {tmp}/same.svg is "
+         "also --plot's"),
+    case("ops --plot {tmp}/ops.jpg", 2, "--plot: {tmp}/ops.jpg: the picture's format is named "
+         "by its extension, one of .png, .pdf, .svg"),
+    case("ops --chain {tmp}/chain", 2, "--chain: {tmp}/chain: the picture's format is named"),
+    case("ops --chain {dir}", 2, "--chain: {dir} is a directory"),
+    case("ops --dpi 0 --plot {tmp}/ops.png", 2, "--dpi: expected a positive integer, got 0"),
+    case("ops --plot {tmp}/same.png --chain {tmp}/same.png", 2,
+         "--chain: {tmp}/same.png is also --plot's file"),
+    # plot
+    case("plot --out {tmp}/p.png", 2, "the following arguments are required: RUN.npz"),
+    case("plot {model}", 2, "the following arguments are required: --out"),
+    case("plot {tmp}/gone.npz --out {tmp}/p.png", 2, "RUN.npz: {tmp}/gone.npz does not exist"),
+    case("plot {empty} --out {tmp}/p.png", 2, "{empty}: not a readable kronconv model"),
+    case("plot {model} --out {tmp}/p.png", 2, "{model}: a model without a training log: "
+         "nothing to draw"),
+    case("plot {model} --out {tmp}/p.gif", 2, "--out: {tmp}/p.gif: the picture's format is "
+         "named by its extension"),
+    case("plot {model} --out {model}", 2, "--out: {model}: the picture's format is named"),
+    case("plot {model} --out {dir}", 2, "--out: {dir} is a directory"),
+    case("plot {model} --out {tmp}/p.png --dpi x", 2, "--dpi: expected a positive integer"),
+    case("plot {model} --out {tmp}/p.png", 2, "--out needs matplotlib: pip install "
+         "\"matplotlib\" (kronconv's 'plot' extra)", without="matplotlib"),
+    case("train --out {out} --plot {tmp}/p.jpeg", 2, "--plot: {tmp}/p.jpeg: the picture's "
+         "format is named by its extension"),
     # no command
     case("frobnicate", 2, "invalid choice: 'frobnicate'"),
     case("", 2, "the following arguments are required: command"),
@@ -321,7 +346,8 @@ def test_main_every_command_has_bad_command_lines():
 
 UNWRITABLE = ["train --out {ro}/m.npz", "golden --out {ro}/g.npz",
               "predict --model {model} --out {ro}/p.txt", "ops --export {ro}/ops",
-              "ops --plot {ro}/ops.png"]
+              "ops --plot {ro}/ops.png", "ops --chain {ro}/chain.pdf",
+              "plot {model} --out {ro}/runs.png"]
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
@@ -663,7 +689,7 @@ _CHEAP = {"verify": ["--arch", "digits", "--batch", "1"],
           "train": ["--arch", "digits", "--data", "{tiny}", "--out", "{tmp}/m.npz", "--quiet"],
           "predict": ["--model", "{model}"],
           "golden": ["--batch", "2", "--out", "{tmp}/g.npz"],
-          "ops": []}
+          "ops": [], "plot": ["{model}", "--out", "{tmp}/runs.png"]}
 # settings that bound an example's time, after the drawn options so that they hold
 _LAST = {"train": ["--iterations", "1"], "bench": ["--repeat", "1"]}
 # verify and bench would run for seconds: a memory limit ends them at their first operator

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 import kronconv as kc
-from kronconv.ops import plot_operators
+from kronconv.figures import save_figure
+from kronconv.operator_figures import operators_figure
 
 # A small layer: 5 x 4 image, 2 channels in, 3 out, 3 x 3 filter, padding 1, stride 1.
 SMALL = kc.LayerShape(a=5, b=4, d=2, d_out=3, h=3, padding=1, pool="max", pool_size=2)
@@ -90,10 +91,10 @@ def generate(app) -> None:
     W = np.random.default_rng(0).standard_normal(SMALL.W_shape)
     sigma_S = np.random.default_rng(1).standard_normal((SMALL.d_out, SMALL.n_windows))
     average = dataclasses.replace(SMALL, pool="average")
-    plot_operators(out / "operators.png", {
+    save_figure(out / "operators.png", operators_figure({
         "P_pad": kc.P_pad(SMALL), "P_phi": kc.P_phi(SMALL),
         "P_pool (max)": kc.P_pool(SMALL, sigma_S), "P_pool (average)": kc.P_pool(average),
-        "I_kron_W": kc.I_kron_W(W, SMALL), "ones_kron_I": kc.ones_kron_I(SMALL)})
+        "I_kron_W": kc.I_kron_W(W, SMALL), "ones_kron_I": kc.ones_kron_I(SMALL)}, SMALL), 120)
     chain_figure(out / "chain.png", SMALL)
 
 
