@@ -219,7 +219,7 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape, act:
     S = conv_S(phi, W, b, shape)
     if _pools_first(shape, act):
         maximum, index = pool(S, shape)
-        np.copyto(index, -1, where=~(maximum > 0))    # relu' is 0 in the whole window
+        index = np.where(maximum > 0, index, index.dtype.type(-1))   # relu' 0 in the window
         Z_next = act(maximum)
     else:
         Z_next, index = pool(act(S), shape)

@@ -56,9 +56,12 @@ def first_max(A: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, np.ndarray]
     itype = np.int8 if len(entries) <= np.iinfo(np.int8).max else np.int32
     index = np.zeros(out.shape, dtype=itype)
     larger = np.empty(out.shape, dtype=bool)
-    for e, r, c in entries[1:]:
+    step = np.empty(out.shape, dtype=itype)
+    for e, r, c in entries[1:]:           # arithmetic: np.copyto(..., where=) is slower
         entry = A[:, c, r]
         np.greater(entry, out, out=larger)           # strict: a tie keeps the earlier entry
-        np.copyto(out, entry, where=larger)
-        np.copyto(index, itype(e), where=larger)
+        np.maximum(out, entry, out=out)
+        # e grows along the window order, so a new maximum's e exceeds the index so far
+        np.multiply(larger, itype(e), out=step)
+        np.maximum(index, step, out=index)
     return out, index

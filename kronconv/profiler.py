@@ -26,6 +26,7 @@ from .activations import Activation
 from .architecture import Architecture
 from .backends import get_backend
 from .cache import LayerCache
+from .parallel import one_blas_thread
 from .shapes import LayerShape
 
 __all__ = ["NETWORK", "STAGES", "UNATTRIBUTED", "format_profile", "profile_stages"]
@@ -126,7 +127,7 @@ def profile_stages(arch: Architecture, theta: np.ndarray, Z: np.ndarray, y: np.n
                    backend: str, repeat: int = 5, C: float = 0.01,
                    loss: str = "cross_entropy", chunk_size: int | None = None
                    ) -> dict[str, Any]:
-    """Per-stage times of ``objective_and_gradient`` on one thread.
+    """Per-stage times of ``objective_and_gradient`` on one thread (BLAS too).
 
     Parameters
     ----------
@@ -147,7 +148,7 @@ def profile_stages(arch: Architecture, theta: np.ndarray, Z: np.ndarray, y: np.n
     runs = []
     for _ in range(repeat + 1):
         recorder = _Recorder(arch)
-        with _recording(recorder, backend):
+        with one_blas_thread(), _recording(recorder, backend):
             start = time.perf_counter()
             objective_function.objective_and_gradient(theta, arch, Z, y, C, loss, chunk_size,
                                                       backend=backend, threads=1)
