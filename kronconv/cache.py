@@ -70,7 +70,7 @@ class LayerCache:
 
     @property
     def dsigma_S(self) -> np.ndarray:
-        """``sigma'(S)``, in the layout of :attr:`S`."""
+        """``sigma'(S)``, in the layout of ``S``."""
         return self.act.derivative(self.S)
 
     def _matrix(self, X: np.ndarray, rows: int) -> np.ndarray:
