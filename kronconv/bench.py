@@ -26,11 +26,12 @@ from .memory import check_batch_memory
 from .objective_function import C_ARG, CHUNK_SIZE, objective_and_gradient
 from .parallel import THREADS, resolve_threads
 from .parameters import init_params
+from .profiler import profile_stages
 from .testing import max_relative_error
 from .torch_reference import theta_from_torch, torch_available, torch_problem
 from .verify import TOLERANCES
 
-__all__ = ["BENCH_BACKENDS", "format_report", "run_bench"]
+__all__ = ["BENCH_BACKENDS", "format_report", "run_bench", "run_profile"]
 
 BENCH_BACKENDS = ("sparse", "dense", "torch")
 
@@ -52,11 +53,50 @@ def _time(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
     return times, result
 
 
-@validate_params({"arch": InstanceOf((str, Architecture), "a preset, a file or an Architecture"),
-                  "batch": Integer(1), "dtype": Options(("float64", "float32")),
-                  "threads": THREADS, "repeat": Integer(1),
-                  "backends": SequenceOf(Options(BENCH_BACKENDS)), "seed": Integer(0),
-                  "loss": LOSS, "C": C_ARG, "chunk_size": CHUNK_SIZE})
+def _problem(arch: str | Architecture, batch: int, dtype: str, seed: int) -> tuple:
+    """``(arch, theta, Z, y)``: He-initialized weights, standard normal images, random labels."""
+    arch = arch if isinstance(arch, Architecture) else load_architecture(arch)
+    dt = np.dtype(dtype)
+    rng = np.random.default_rng(seed)
+    a, b, d = arch.input
+    check_batch_memory(d * a * b * (8 + dt.itemsize), batch, "the random images")
+    theta = init_params(arch, seed, dt)
+    Z = rng.standard_normal((d, a * b * batch)).astype(dt)
+    return arch, theta, Z, rng.integers(0, arch.n_classes, size=batch)
+
+
+BENCH_ARGS = {"arch": InstanceOf((str, Architecture), "a preset, a file or an Architecture"),
+              "batch": Integer(1), "dtype": Options(("float64", "float32")),
+              "threads": THREADS, "repeat": Integer(1),
+              "backends": SequenceOf(Options(BENCH_BACKENDS)), "seed": Integer(0),
+              "loss": LOSS, "C": C_ARG, "chunk_size": CHUNK_SIZE}
+
+
+@validate_params({k: v for k, v in BENCH_ARGS.items() if k != "threads"})
+def run_profile(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
+                dtype: str = "float64", repeat: int = 5,
+                backends: tuple[str, ...] = ("sparse", "dense"), seed: int = 0,
+                loss: str = "cross_entropy", C: float = 0.01,
+                chunk_size: int | None = None) -> list[dict[str, Any]]:
+    """:func:`kronconv.profiler.profile_stages` of each of kronconv's ``backends`` (PyTorch
+    is skipped) on :func:`run_bench`'s problem, on one thread (BLAS too).
+
+    Returns
+    -------
+    list of dict
+        One profile per backend, with its ``config``.
+    """
+    arch, theta, Z, y = _problem(arch, batch, dtype, seed)
+    profiles = []
+    for backend in (b for b in backends if b != "torch"):
+        profile = profile_stages(arch, theta, Z, y, backend, repeat, C, loss, chunk_size)
+        profile["config"] = {"arch": arch.name or "custom", "batch": batch, "dtype": dtype,
+                             "repeat": repeat, "chunk_size": chunk_size}
+        profiles.append(profile)
+    return profiles
+
+
+@validate_params(BENCH_ARGS)
 def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
               dtype: str = "float64", threads: int | None = None, repeat: int = 5,
               backends: tuple[str, ...] = BENCH_BACKENDS, seed: int = 0,
@@ -99,14 +139,8 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
     ~kronconv.MemoryLimitError
         If the random images and theta would exceed the memory limit, before drawing them.
     """
-    arch = arch if isinstance(arch, Architecture) else load_architecture(arch)
-    dt = np.dtype(dtype)
-    rng = np.random.default_rng(seed)
-    a, b, d = arch.input
-    check_batch_memory(d * a * b * (8 + dt.itemsize), batch, "the random images")
-    theta = init_params(arch, seed, dt)
-    Z = rng.standard_normal((d, a * b * batch)).astype(dt)
-    y = rng.integers(0, arch.n_classes, size=batch)
+    arch, theta, Z, y = _problem(arch, batch, dtype, seed)
+    dt = Z.dtype
     skipped = []
     runs: dict[str, tuple[list[float], float, np.ndarray]] = {}
     threads = resolve_threads(threads)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .activations import Activation
 from .layout import batch_from_columns
 from .shapes import LayerShape
 
@@ -32,14 +33,18 @@ class LayerCache:
     phi : ndarray
         ``phi(pad(Z))`` of every instance, for equation (1) and the R-operator.
         Sparse: ``(h*h*d*a_conv*b_conv, N)``; dense: ``(h*h*d, b_conv, a_conv, N)``.
-    dsigma_S : ndarray
-        ``sigma'(S)``, for equation (7). Sparse: ``(d_out*a_conv*b_conv, N)``;
-        dense: ``(d_out, b_conv, a_conv, N)``.
+    S : ndarray
+        ``S = W phi + b 1^T``, from which :attr:`dsigma_S` gives ``sigma'(S)`` for equation
+        (7). Sparse: ``(d_out*a_conv*b_conv, N)``; dense: ``(d_out, b_conv, a_conv, N)``.
+    act : Activation
+        The layer's sigma.
     pool : csr_array or ndarray or None
         The pooling as the forward pass applied it. Sparse: the operator
         :func:`~kronconv.P_pool` returned for the batch (for max pooling the block
         diagonal of the instances' operators). Dense: for max pooling the window entry
-        (order ``i + h_pool*j``) holding each output's first maximum, ``None`` otherwise.
+        (order ``i + h_pool*j``) holding each output's first maximum, ``None`` otherwise;
+        after a ReLU, -1 where the window's maximum is <= 0 (all its ``sigma'`` are 0: the
+        conventions choose entry 0, and nothing flows back).
     I_kron_W : csr_array or None
         Sparse: ``I ⊗ W`` as the forward pass built it, reused by the R-operator (and so
         by every Gauss-Newton product). Dense: ``None``.
@@ -48,7 +53,8 @@ class LayerCache:
     shape: LayerShape
     backend: str
     phi: np.ndarray
-    dsigma_S: np.ndarray
+    S: np.ndarray
+    act: Activation
     pool: Any
     I_kron_W: sp.csr_array | None = None
 
@@ -61,6 +67,11 @@ class LayerCache:
     def dtype(self) -> np.dtype:
         """The dtype of the forward pass (and of its backward pass)."""
         return self.phi.dtype
+
+    @property
+    def dsigma_S(self) -> np.ndarray:
+        """``sigma'(S)``, in the layout of ``S``."""
+        return self.act.derivative(self.S)
 
     def _matrix(self, X: np.ndarray, rows: int) -> np.ndarray:
         from .backends import get_backend  # the backends import this module

@@ -29,7 +29,7 @@ from . import parallel, train_cli
 from ._files import check_input_file, check_output_directory, check_output_file
 from .activations import ACTIVATIONS
 from .architecture import Architecture, load_architecture
-from .bench import BENCH_BACKENDS, format_report, run_bench
+from .bench import BENCH_BACKENDS, format_report, run_bench, run_profile
 from .chain_figure import chain_figure
 from .figures import figure_format, save_figure
 from .golden import write_golden
@@ -44,6 +44,7 @@ from .ops import (
     network_operators,
     operator_table,
 )
+from .profiler import format_profile
 from .torch_reference import torch_available
 from .train_cli import add_dpi, add_threads, arch_inputs, natural_int, number, positive_int
 from .training_figure import training_figure
@@ -236,6 +237,9 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
     bench.add_argument("--chunk-size", type=positive_int, default=None,
                        help="instances per chunk for kronconv's backends (the whole batch)")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
+    bench.add_argument("--profile", action="store_true",
+                       help="time every stage of every layer of the sparse chain and the dense "
+                       "path instead, on one thread")
     train_cli.add_parsers(sub)
 
     golden = sub.add_parser(
@@ -360,6 +364,14 @@ def _bench(args: argparse.Namespace, command: CommandParser) -> int:
                        f"got {args.backends!r}")
     arch = command.architecture(args.arch)
     command.requires("kronconv bench (its report of the BLAS libraries)", "bench")
+    if args.profile:
+        profiles = run_profile(arch, args.batch, args.dtype, args.repeat, backends,
+                               chunk_size=args.chunk_size)
+        print(json.dumps([{**p, "stages": [[*k, t] for k, t in p["stages"].items()],
+                           "calls": [[*k, n] for k, n in p["calls"].items()]}
+                          for p in profiles], indent=2) if args.json
+              else "\n\n".join(format_profile(p) for p in profiles))
+        return 0
     report = run_bench(arch, args.batch, args.dtype, parallel.get_threads(), args.repeat, backends,
                        chunk_size=args.chunk_size)
     print(json.dumps(report, indent=2) if args.json else format_report(report))

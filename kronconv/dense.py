@@ -11,7 +11,11 @@ the data, in matrix-free pairs (each checked against its transpose by the adjoin
   in float64).
 - :func:`pool_apply` / :func:`pool_T` (``P_pool``): ``h_pool**2`` strided slices; max
   pooling keeps the index of the first maximum in the window order ``i + h_pool*j`` (the
-  tie rule of the conventions) and routes through it.
+  tie rule of the conventions, :func:`kronconv.pooling.first_max`) and routes through it.
+- max pooling after a ReLU pools ``S`` first: ``max_e relu(S_e) = relu(max_e S_e)``, the
+  same first maximum where it is > 0, and where it is <= 0 every ``sigma'`` of the window is
+  0 (the index is -1 there: nothing is routed back, and :func:`pool_pattern` reports entry 0,
+  the conventions' choice); the activation and ``sigma'`` then run on the pooled quarter.
 - ``I ⊗ W``: one matrix product ``W phi`` for the whole batch (BLAS), and likewise
   ``dS phi^T`` for (1) and ``W^T dS`` for (9).
 
@@ -26,11 +30,12 @@ from __future__ import annotations
 import numpy as np
 
 from ._deprecated import moved
-from .activations import Activation
+from .activations import ACTIVATIONS, Activation
 from .cache import LayerCache
 from .layout import channel_first_from_columns, columns_from_channel_first
 from .memory import cached
 from .operators import P_phi
+from .pooling import first_max, offsets, window_entries
 from .shapes import LayerShape
 
 __all__ = [
@@ -72,11 +77,6 @@ def _only(form: str, computed: str = "vec") -> None:
     if form != computed:
         raise ValueError(f"form={form!r} is the sparse chain's: the dense backend computes "
                          f"form={computed!r}")
-
-
-def _offsets(stride: int, count: int, size: int) -> list[slice]:
-    """For each offset ``k < size``, the slice ``k, k + stride, ..., k + (count-1)*stride``."""
-    return [slice(k, k + stride * (count - 1) + 1, stride) for k in range(size)]
 
 
 # --- the operators, as what they do ----------------------------------------------------------
@@ -129,19 +129,11 @@ def col2im(G: np.ndarray, shape: LayerShape) -> np.ndarray:
     h, N = shape.h, G.shape[-1] // shape.n_windows
     out = np.zeros((shape.d, shape.b_pad, shape.a_pad, N), dtype=G.dtype)
     G6 = G.reshape(shape.d, h, h, shape.b_conv, shape.a_conv, N)
-    rows, cols = _offsets(shape.stride, shape.a_conv, h), _offsets(shape.stride, shape.b_conv, h)
+    rows, cols = offsets(shape.stride, shape.a_conv, h), offsets(shape.stride, shape.b_conv, h)
     for j in range(h):
         for i in range(h):
             out[:, cols[j], rows[i]] += G6[:, j, i]
     return out
-
-
-def _window_entries(shape: LayerShape):
-    """``(e, row slice, column slice)`` of every pooling-window entry, in the order i + k*j."""
-    k = shape.pool_size
-    rows = _offsets(shape.pool_stride, shape.a_out, k)
-    cols = _offsets(shape.pool_stride, shape.b_out, k)
-    return [(i + k * j, rows[i], cols[j]) for j in range(k) for i in range(k)]
 
 
 def pool(A: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, np.ndarray | None]:
@@ -149,26 +141,15 @@ def pool(A: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, np.ndarray | Non
     otherwise): ``(Z^{m+1}, the pooling chosen)`` like :func:`kronconv.sparse.pool`."""
     if shape.pool == "none":
         return A, None
-    entries = _window_entries(shape)
+    if shape.pool == "max":
+        return first_max(A, shape)
+    entries = window_entries(shape)
     _, r0, c0 = entries[0]
     out = A[:, c0, r0].copy()
-    if shape.pool == "average":
-        for _, r, c in entries[1:]:
-            out += A[:, c, r]
-        out /= len(entries)
-        return out, None
-    itype = np.int8 if len(entries) <= np.iinfo(np.int8).max else np.int32
-    index = np.zeros(out.shape, dtype=itype)
-    larger = np.empty(out.shape, dtype=bool)
-    step = np.empty(out.shape, dtype=itype)
-    for e, r, c in entries[1:]:
-        entry = A[:, c, r]
-        np.greater(entry, out, out=larger)           # strict: a tie keeps the earlier entry
-        np.maximum(out, entry, out=out)
-        # e grows along the window order, so a new maximum's e exceeds the index so far
-        np.multiply(larger, itype(e), out=step)
-        np.maximum(index, step, out=index)
-    return out, index
+    for _, r, c in entries[1:]:
+        out += A[:, c, r]
+    out /= len(entries)
+    return out, None
 
 
 def pool_apply(A: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np.ndarray:
@@ -176,7 +157,7 @@ def pool_apply(A: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np
     if shape.pool != "max":
         return pool(A, shape)[0]
     out = np.zeros((shape.d_out, shape.b_out, shape.a_out, A.shape[-1]), dtype=A.dtype)
-    for e, r, c in _window_entries(shape):
+    for e, r, c in window_entries(shape):
         out += A[:, c, r] * (index == e)
     return out
 
@@ -185,17 +166,25 @@ def pool_T(G: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np.nda
     """``P_pool^T``: each output's gradient back to its window's entries."""
     if shape.pool == "none":
         return G
-    out = np.zeros((shape.d_out, shape.b_conv, shape.a_conv, G.shape[-1]), dtype=G.dtype)
-    entries = _window_entries(shape)
+    # windows that neither overlap nor leave a row or column out are written, not added
+    tiles = (shape.pool_stride == shape.pool_size and shape.a_out * shape.pool_size == shape.a_conv
+             and shape.b_out * shape.pool_size == shape.b_conv)
+    out = (np.empty if tiles else np.zeros)(
+        (shape.d_out, shape.b_conv, shape.a_conv, G.shape[-1]), dtype=G.dtype)
+    entries = window_entries(shape)
     if shape.pool == "average":
         share = G / len(entries)
         for _, r, c in entries:
-            out[:, c, r] += share
-    else:
-        routed = np.empty_like(G)
-        for e, r, c in entries:
-            np.multiply(G, index == e, out=routed)
-            out[:, c, r] += routed
+            if tiles:
+                out[:, c, r] = share
+            else:
+                out[:, c, r] += share
+        return out
+    for e, r, c in entries:
+        if tiles:
+            np.multiply(G, index == e, out=out[:, c, r])
+        else:
+            out[:, c, r] += G * (index == e)
     return out
 
 
@@ -216,19 +205,32 @@ def conv_S(phi: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     return S
 
 
+def _pools_first(shape: LayerShape, act: Activation) -> bool:
+    """Whether max pooling runs before the activation: a ReLU (see the module's notes)."""
+    return shape.pool == "max" and act is ACTIVATIONS["relu"]
+
+
 def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape, act: Activation,
             keep: bool) -> tuple[np.ndarray, LayerCache | None]:
     """One layer's forward pass: ``phi = im2col(pad(Z))``, ``S = W phi + b 1^T``,
-    ``Z^{m+1} = pool(sigma(S))``; with ``keep``, the cache for the backward pass."""
+    ``Z^{m+1} = pool(sigma(S))`` (``sigma(pool(S))`` after a ReLU); with ``keep``, the cache
+    for the backward pass."""
     phi = phi_pad(Z, shape)
     S = conv_S(phi, W, b, shape)
-    Z_next, index = pool(act(S), shape)
-    return Z_next, (LayerCache(shape, NAME, phi, act.derivative(S), index) if keep else None)
+    if _pools_first(shape, act):
+        maximum, index = pool(S, shape)
+        index = np.where(maximum > 0, index, index.dtype.type(-1))   # relu' 0 in the window
+        Z_next = act(maximum)
+    else:
+        Z_next, index = pool(act(S), shape)
+    return Z_next, (LayerCache(shape, NAME, phi, S, act, index) if keep else None)
 
 
 def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
-    """(7): ``P_pool^T vec(dZ^{m+1}) ⊙ vec(sigma'(S))``, channel first."""
-    return pool_T(dZ_next, cache.shape, cache.pool) * cache.dsigma_S
+    """(7): ``P_pool^T vec(dZ^{m+1}) ⊙ vec(sigma'(S))``, channel first (after a ReLU pooled
+    first, ``sigma'`` of every routed entry is 1)."""
+    dS = pool_T(dZ_next, cache.shape, cache.pool)
+    return dS if _pools_first(cache.shape, cache.act) else dS * cache.dsigma_S
 
 
 def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: str = "vec") -> np.ndarray:
@@ -260,11 +262,15 @@ def R_forward(RZ: np.ndarray | None, VW: np.ndarray, vb: np.ndarray, W: np.ndarr
     RS = conv_S(cache.phi, VW, vb, shape)
     if RZ is not None:
         RS += (W @ im2col(pad(RZ, shape), shape)).reshape(RS.shape)
+    if _pools_first(shape, cache.act):
+        return pool_apply(RS, shape, cache.pool)
     return pool_apply(RS * cache.dsigma_S, shape, cache.pool)
 
 
 def pool_pattern(cache: LayerCache) -> np.ndarray | None:
     """Which entry max pooling chose in every window (``None`` for other pooling)."""
+    if _pools_first(cache.shape, cache.act):
+        return np.maximum(cache.pool, 0)
     return cache.pool
 
 

@@ -57,14 +57,27 @@ def _available_bytes() -> int:
 def _default_limit() -> int:
     """``KRONCONV_MEMORY_LIMIT`` if set (a number of bytes >= 1, e.g. ``4e9``), else 80 % of
     the available memory."""
-    text = os.environ.get("KRONCONV_MEMORY_LIMIT", "").strip()
+    nbytes = environment_bytes("KRONCONV_MEMORY_LIMIT", "4e9")
+    return int(0.8 * _available_bytes()) if nbytes is None else nbytes
+
+
+def environment_bytes(name: str, example: str) -> int | None:
+    """The environment variable ``name`` as a whole number of bytes >= 1 (``4e9`` is taken),
+    ``None`` when it is unset or blank.
+
+    Raises
+    ------
+    ValueError
+        If it is set to anything else (the message names it and gives ``example``).
+    """
+    text = os.environ.get(name, "").strip()
     if not text:
-        return int(0.8 * _available_bytes())
+        return None
     try:
-        return LIMIT.check(float(text), "KRONCONV_MEMORY_LIMIT")
+        return LIMIT.check(float(text), name)
     except ValueError:
-        raise ValueError(f"KRONCONV_MEMORY_LIMIT must be {LIMIT.description}, got {text!r}"
-                         ) from None
+        raise ValueError(f"{name} must be a whole number of bytes >= 1 (such as {example}), "
+                         f"got {text!r}") from None
 
 
 #: The memory limit's constraint (and ``KRONCONV_MEMORY_LIMIT``'s).
@@ -202,6 +215,8 @@ def csr_bytes(rows: int, nnz: int, itemsize: int) -> int:
 def _nbytes(value: Any) -> int:
     if isinstance(value, np.ndarray):
         return value.nbytes
+    if isinstance(value, bytes):
+        return len(value)
     if isinstance(value, tuple):
         return sum(_nbytes(v) for v in value)
     if hasattr(value, "data") and hasattr(value, "indices") and hasattr(value, "indptr"):
@@ -230,6 +245,16 @@ class _OperatorCache:
                 self._bytes += size
                 self._evict()
             return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            if key in self._entries:
+                self._bytes -= self._entries.pop(key)[1]
+            size = _nbytes(value)
+            if size <= self.max_bytes:
+                self._entries[key] = (value, size)
+                self._bytes += size
+                self._evict()
 
     def _evict(self) -> None:
         while self._bytes > self.max_bytes and self._entries:
@@ -304,6 +329,25 @@ def cached(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args):
         return _CACHE.get((fn.__qualname__, *args), lambda: fn(*args))
+
+    wrapper.cache_clear = lambda: _CACHE.clear(fn.__qualname__)
+    return wrapper
+
+
+def cached_for_last(fn: Callable) -> Callable:
+    """Cache ``fn(array, *args)`` for the last ``array`` (compared by value) given with each
+    ``args``: one entry per ``args`` in the shared operator cache, replaced when the array
+    changes. For operators that depend on the weights: built once per evaluation (and reused
+    while the weights stay), not once per block of instances."""
+    @functools.wraps(fn)
+    def wrapper(array, *args):
+        key = (fn.__qualname__, array.dtype.str, array.shape, *args)
+        data = array.tobytes()
+        stored, value = _CACHE.get(key, lambda: (data, fn(array, *args)))
+        if stored != data:
+            value = fn(array, *args)
+            _CACHE.put(key, (data, value))
+        return value
 
     wrapper.cache_clear = lambda: _CACHE.clear(fn.__qualname__)
     return wrapper

@@ -25,6 +25,7 @@ from ._validate import (
 )
 from .architecture import Architecture
 from .backends import BACKEND, FORM, Backend, BackwardForm
+from .cpu_caches import FALLBACK_BLOCK_BYTES, block_bytes
 from .losses import LOSS, check_labels, loss_terms
 from .memory import check_memory, forward_bytes
 from .network import check_network_args, run_backward, run_forward
@@ -108,11 +109,11 @@ def regularization(C: float, n_total: int) -> float:
 
 # --- blocks of instances ---------------------------------------------------------------------
 
-# The dense path runs fastest on blocks whose largest phi is a few MB (measured with
-# kronconv bench on cifar10-3layer: 16 instances in float64, 32 in float32, ~15% faster
-# than the whole batch of 128). The sparse chain runs about as fast on blocks of 32
-# instances as on the whole batch, and blocks are what threads share out.
-DENSE_CHUNK_BYTES = 8 * 2**20
+# The dense path runs fastest on blocks whose largest phi is a few times the per-core cache
+# (kronconv.cpu_caches; DENSE_CHUNK_BYTES where the caches cannot be read). The sparse chain
+# runs about as fast on blocks of 32 instances as on the whole batch, and blocks are what
+# threads share out.
+DENSE_CHUNK_BYTES = FALLBACK_BLOCK_BYTES
 SPARSE_BLOCK = 32
 
 
@@ -124,7 +125,7 @@ def block_size(arch: Architecture, dtype: np.dtype, backend: str, N: int,
         return check_int(chunk_size, "chunk_size", 1)
     if backend == "dense" and arch.conv_shapes:
         phi_bytes = max(s.n_phi for s in arch.conv_shapes) * np.dtype(dtype).itemsize
-        return max(1, min(N, DENSE_CHUNK_BYTES // phi_bytes))
+        return max(1, min(N, block_bytes() // phi_bytes))
     return max(1, min(N, SPARSE_BLOCK))
 
 
@@ -221,7 +222,7 @@ def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarra
     chunk_size : int, optional
         Instances in each block (evaluated at once, and shared out between threads).
         Default: 32 for the sparse backend; for the dense backend, blocks whose largest
-        ``phi`` is about 8 MB (faster).
+        ``phi`` is a few times the CPU's L2 cache (:func:`kronconv.cpu_caches.block_bytes`).
     backend : {"sparse", "dense"}, default "sparse"
     n_total : int, optional
         The ``l`` of the regularization term when ``Z`` is a mini-batch of a larger data

@@ -28,7 +28,8 @@ from ._validate import (
     check_shape,
     validate_params,
 )
-from .memory import cached, check_memory, csr_bytes
+from .memory import cached, cached_for_last, check_memory, csr_bytes
+from .pooling import first_max
 from .shapes import CONV_OUTPUT, SHAPE, WEIGHTS, LayerShape
 
 __all__ = ["I_kron_W", "P_pad", "P_phi", "P_pool", "build_I_kron_W", "build_P_pool",
@@ -273,8 +274,8 @@ def build_P_pool(shape: LayerShape, sigma_S: np.ndarray | None, dtype: np.dtype
     N = sigma_S.shape[1] // shape.n_windows
     _guard(f"P_pool for {N} instances of {shape}", N * shape.n_out, N * shape.n_out * 4,
            sigma_S.dtype)
-    first_max = _first_max(shape, sigma_S.reshape(shape.n_S, N, order="F"))
-    cols = (first_max + shape.n_S * np.arange(N)).ravel(order="F")    # block n: + n*n_S
+    cols = (_first_max(shape, sigma_S.reshape(shape.n_S, N, order="F"))
+            + shape.n_S * np.arange(N)).ravel(order="F")               # block n: + n*n_S
     return _one_per_row(cols, (N * shape.n_out, N * shape.n_S), sigma_S.dtype)
 
 
@@ -284,9 +285,13 @@ def _first_max(shape: LayerShape, sigma_cols: np.ndarray) -> np.ndarray:
     ``sigma_cols`` holds ``vec(sigma(S^i))`` in column i, shape (n_S, N); the result,
     shape (n_out, N), indexes ``vec(sigma(S^i))`` (ties: the first in ``i + h_pool*j``).
     """
-    win = _pool_windows(shape)
-    values = sigma_cols[win]                                       # (n_out, k*k, N)
-    return win[np.arange(shape.n_out)[:, None], values.argmax(axis=1)]
+    k, N = shape.pool_size, sigma_cols.shape[1]
+    # vec(sigma(S^i)) holds (c, r, q) at c + d_out*(r + a_conv*q): a (q, r, c) array per column
+    A = sigma_cols.reshape(shape.b_conv, shape.a_conv, shape.d_out, N).transpose(2, 0, 1, 3)
+    index = first_max(A, shape)[1].transpose(1, 2, 0, 3).reshape(shape.n_out, N)
+    e = np.arange(k * k)
+    step = shape.d_out * (e % k + shape.a_conv * (e // k))   # entry e's column from entry 0's
+    return _pool_windows(shape)[:, :1] + step[index]
 
 
 def P_pool_batch_last(shape: LayerShape, sigma_cols: np.ndarray) -> sp.csr_array:
@@ -378,11 +383,17 @@ def I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
            [0., 0., 0., 3.]])
     """
     check_shape(W, shape.W_shape, "W", WEIGHTS.shape)
-    return build_I_kron_W(W, shape)
+    return _I_kron_W(W, shape)
 
 
+@cached_for_last
 def build_I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
-    """:func:`~kronconv.I_kron_W` of checked arguments (the sparse chain's)."""
+    """:func:`~kronconv.I_kron_W` of checked arguments, the sparse chain's: built once for
+    the last ``W`` of each layer shape (every block of an evaluation shares it), read-only."""
+    return _frozen(_I_kron_W(W, shape))
+
+
+def _I_kron_W(W: np.ndarray, shape: LayerShape) -> sp.csr_array:
     n = shape.n_windows
     _guard(f"I ⊗ W for {shape} (and its cached index structure)", shape.n_S,
            2 * n * W.size, W.dtype)

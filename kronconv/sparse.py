@@ -25,6 +25,7 @@ from .shapes import LayerShape
 
 __all__ = [
     "R_forward",
+    "col2im",
     "conv_S",
     "forward",
     "from_columns",
@@ -32,8 +33,12 @@ __all__ = [
     "grad_W",
     "grad_Z",
     "grad_b",
+    "im2col",
+    "pad",
+    "pad_T",
     "phi_pad",
     "pool",
+    "pool_T",
     "pool_pattern",
     "to_columns",
 ]
@@ -60,24 +65,56 @@ def _times(P: sp.csr_array, C: np.ndarray, transpose: bool = False) -> np.ndarra
     return columns_from_vec(A @ C.ravel(order="F"), A.shape[0] // C.shape[1])
 
 
+# --- the operators, as products ------------------------------------------------------------
+
+
+def pad(Z: np.ndarray, shape: LayerShape) -> np.ndarray:
+    """``vec(pad(Z)) = P_pad vec(Z)`` for every instance."""
+    return P_pad(shape, Z.dtype) @ Z
+
+
+def pad_T(G: np.ndarray, shape: LayerShape) -> np.ndarray:
+    """``P_pad^T G`` for every instance."""
+    return P_pad(shape, G.dtype).T @ G
+
+
+def im2col(X: np.ndarray, shape: LayerShape) -> np.ndarray:
+    """``vec(phi) = P_phi vec(pad(Z))`` for every instance."""
+    return P_phi(shape, X.dtype) @ X
+
+
+def col2im(G: np.ndarray, shape: LayerShape) -> np.ndarray:
+    """``P_phi^T G`` for every instance."""
+    return P_phi(shape, G.dtype).T @ G
+
+
+def pool_T(G: np.ndarray, P: sp.csr_array) -> np.ndarray:
+    """``P_pool^T G``: the gradient of the pooling's output back to its input."""
+    return _times(P, G, transpose=True)
+
+
 # --- forward --------------------------------------------------------------------------------
 
 
 def phi_pad(Z: np.ndarray, shape: LayerShape) -> np.ndarray:
     """``vec(phi(pad(Z))) = P_phi P_pad vec(Z)`` for every instance."""
-    return P_phi(shape, Z.dtype) @ (P_pad(shape, Z.dtype) @ Z)
+    return im2col(pad(Z, shape), shape)
+
+
+def _convolve(IW: sp.csr_array, phi: np.ndarray, b: np.ndarray, shape: LayerShape) -> np.ndarray:
+    """``vec(S) = (I ⊗ W) vec(phi) + (1 ⊗ I) b`` for every instance, given ``I ⊗ W``."""
+    return IW @ phi + (ones_kron_I(shape, phi.dtype) @ b)[:, None]
 
 
 def conv_S(phi: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
            form: str = "I_kron_W") -> np.ndarray:
     """The convolution ``vec(S) = (I ⊗ W) vec(phi) + (1 ⊗ I) b``, or with
     ``form="phiT_kron_I"`` ``vec(S) = (phi^T ⊗ I) vec(W) + (1 ⊗ I) b``, for every instance."""
-    bias = (ones_kron_I(shape, phi.dtype) @ b)[:, None]
     if form == "I_kron_W":
-        return build_I_kron_W(W, shape) @ phi + bias
+        return _convolve(build_I_kron_W(W, shape), phi, b, shape)
     phi_batch = batch_from_columns(phi, shape.W_shape[1])        # phi^T ⊗ I acts on vec(W)
     S = build_phiT_kron_I(phi_batch, shape.d_out) @ W.reshape(-1, order="F")
-    return columns_from_vec(S, shape.n_S) + bias
+    return columns_from_vec(S, shape.n_S) + (ones_kron_I(shape, phi.dtype) @ b)[:, None]
 
 
 def pool(sigma_S: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, sp.csr_array]:
@@ -93,11 +130,11 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape, act:
     with ``keep``, the cache for the backward pass."""
     phi = phi_pad(Z, shape)
     IW = build_I_kron_W(W, shape)
-    S = IW @ phi + (ones_kron_I(shape, phi.dtype) @ b)[:, None]
+    S = _convolve(IW, phi, b, shape)
     Z_next, P = pool(act(S), shape)
     if not keep:
         return Z_next, None
-    return Z_next, LayerCache(shape, NAME, phi, act.derivative(S), P, IW)
+    return Z_next, LayerCache(shape, NAME, phi, S, act, P, IW)
 
 
 # --- backward -------------------------------------------------------------------------------
@@ -105,7 +142,7 @@ def forward(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape, act:
 
 def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     """(7): ``∂ξ/∂vec(S)^T = (∂ξ/∂vec(Z^{m+1})^T P_pool) ⊙ vec(sigma'(S))^T``."""
-    return _times(cache.pool, dZ_next, transpose=True) * cache.dsigma_S
+    return pool_T(dZ_next, cache.pool) * cache.dsigma_S
 
 
 def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: str = "vec") -> np.ndarray:
@@ -136,8 +173,7 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str = "vec") 
         g_phi = build_I_kron_W(W, shape).T @ dS
     else:
         g_phi = np.matmul(W.T, dS.reshape(shape.n_windows, shape.d_out, -1))
-    g_phi = g_phi.reshape(shape.n_phi, -1)
-    return P_pad(shape, dS.dtype).T @ (P_phi(shape, dS.dtype).T @ g_phi)
+    return pad_T(col2im(g_phi.reshape(shape.n_phi, -1), shape), shape)
 
 
 # --- the R-operator (Jacobian-vector products) ------------------------------------------------

@@ -174,3 +174,19 @@ def test_I_kron_W_shares_cached_structure_and_copies_W():
     assert A.data.max() == 1.0
     np.testing.assert_array_equal(B.toarray(), 2 * A.toarray())
 
+
+
+def test_build_I_kron_W_is_built_once_for_the_last_W_and_rebuilt_when_W_changes():
+    from kronconv.operators import build_I_kron_W
+
+    shape = LayerShape(a=3, b=2, d=2, d_out=3, h=2, padding=1)
+    W = np.random.default_rng(0).normal(size=shape.W_shape)
+    first = build_I_kron_W(W, shape)
+    assert build_I_kron_W(W.copy(), shape) is first            # same values: the same operator
+    assert not first.data.flags.writeable
+    np.testing.assert_array_equal(first.toarray(), np.kron(np.eye(shape.n_windows), W))
+    W[0, 0] += 1.0                                               # changed in place
+    second = build_I_kron_W(W, shape)
+    assert second is not first
+    np.testing.assert_array_equal(second.toarray(), np.kron(np.eye(shape.n_windows), W))
+    assert I_kron_W(W, shape).data.flags.writeable               # the public one: a fresh matrix

@@ -1,0 +1,70 @@
+"""The CPU's cache sizes from sysfs (a fake one here), os.sysconf, the fallback and the override,
+and the dense blocks sized from them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kronconv import Architecture
+from kronconv import cpu_caches as cc
+from kronconv.objective_function import block_size
+
+
+def fake_sysfs(root, caches):
+    """index0, index1, ... holding (level, type, size) as Linux writes them."""
+    root.mkdir(parents=True, exist_ok=True)
+    for k, (level, kind, size) in enumerate(caches):
+        index = root / f"index{k}"
+        index.mkdir()
+        (index / "level").write_text(f"{level}\n")
+        (index / "type").write_text(f"{kind}\n")
+        (index / "size").write_text(f"{size}\n")
+    return root
+
+
+XEON = [(1, "Data", "48K"), (1, "Instruction", "32K"), (2, "Unified", "2048K"),
+        (3, "Unified", "307200K")]
+
+
+def test_cache_sizes_reads_data_and_unified_caches_from_sysfs(tmp_path):
+    root = fake_sysfs(tmp_path, XEON)
+    assert cc.cache_sizes(root) == {1: 48 * 2**10, 2: 2 * 2**20, 3: 300 * 2**20}
+
+
+def test_cache_sizes_skips_unreadable_entries_and_falls_back_to_sysconf(tmp_path, monkeypatch):
+    root = fake_sysfs(tmp_path / "a", [(2, "Unified", "garbage"), (1, "Instruction", "32K")])
+    (tmp_path / "a" / "index9").mkdir()                                # no files in it
+    monkeypatch.setattr(cc.os, "sysconf", lambda name: {"SC_LEVEL2_CACHE_SIZE": 1 << 20}.get(
+        name, 0))
+    assert cc.cache_sizes(root) == {2: 1 << 20}
+
+
+def test_block_bytes_follows_the_l2_cache_then_the_fallback(tmp_path, monkeypatch):
+    monkeypatch.delenv("KRONCONV_BLOCK_BYTES", raising=False)
+    assert cc.block_bytes(fake_sysfs(tmp_path / "x", XEON)) == cc.L2_MULTIPLE * 2 * 2**20
+    monkeypatch.setattr(cc.os, "sysconf", lambda name: -1)
+    (tmp_path / "empty").mkdir()
+    assert cc.block_bytes(tmp_path / "empty") == cc.FALLBACK_BLOCK_BYTES
+
+
+def test_block_bytes_override_and_its_errors(tmp_path, monkeypatch):
+    root = fake_sysfs(tmp_path, XEON)
+    monkeypatch.setenv("KRONCONV_BLOCK_BYTES", "3e6")
+    assert cc.block_bytes(root) == 3_000_000
+    for bad in ("1.5", "0", "-8", "lots", "inf"):
+        monkeypatch.setenv("KRONCONV_BLOCK_BYTES", bad)
+        with pytest.raises(ValueError, match="KRONCONV_BLOCK_BYTES must be a whole number"):
+            cc.block_bytes(root)
+
+
+def test_dense_blocks_hold_the_instances_whose_largest_phi_fits(monkeypatch):
+    arch = Architecture.preset("cifar10-3layer")
+    phi = max(s.n_phi for s in arch.conv_shapes)                     # 75 * 32 * 32 entries
+    monkeypatch.setenv("KRONCONV_BLOCK_BYTES", str(5 * phi * 8 + 7))
+    assert block_size(arch, np.dtype("float64"), "dense", 128) == 5
+    assert block_size(arch, np.dtype("float32"), "dense", 128) == 10
+    assert block_size(arch, np.dtype("float64"), "dense", 3) == 3
+    monkeypatch.setenv("KRONCONV_BLOCK_BYTES", "1")
+    assert block_size(arch, np.dtype("float64"), "dense", 128) == 1
+    assert block_size(arch, np.dtype("float64"), "sparse", 128) == 32     # not the sparse chain
