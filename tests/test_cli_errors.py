@@ -207,6 +207,9 @@ BAD_COMMAND_LINES = [
     case("train --out {out} --threads 2", 2, "--threads: threads=2 needs threadpoolctl",
          without="threadpoolctl"),
     case("train --out {out} --resume", 2, "--resume: {out} does not exist"),
+    case("train --out {model}", 2, "--out: {model} exists: add --force to overwrite it (or "
+         "--resume to continue its run)"),
+    case("train --out {model} --optimizer sg --iterations 1", 2, "--out: {model} exists"),
     case("train --resume --out no/such/model.npz", 2, "--resume: no/such/model.npz does not "
          "exist"),
     case("train --out {damaged} --resume", 2, "--resume: {damaged}: not a readable kronconv"),
@@ -422,7 +425,7 @@ def test_main_train_overflow_fails_with_the_model_of_the_last_iteration_saved(pa
     assert code == 1
     assert err.startswith("kronconv train: error: f is not finite in float32: the network "
                           "overflowed")
-    assert err.endswith(f"; {paths['out']} holds the run after iteration 1\n")
+    assert err.endswith(f"; {paths['out']} holds the run after epoch 1\n")       # SG
     assert load_model(paths["out"]).state.iteration == 1      # saved before the overflow
 
 
