@@ -27,6 +27,7 @@ from typing import NoReturn
 
 from . import parallel, train_cli
 from ._files import check_input_file, check_output_directory, check_output_file
+from ._version import VERSION
 from .activations import ACTIVATIONS
 from .architecture import Architecture, load_architecture
 from .bench import BENCH_BACKENDS, format_report, run_bench, run_profile
@@ -46,7 +47,15 @@ from .ops import (
 )
 from .profiler import format_profile
 from .torch_reference import torch_available
-from .train_cli import add_dpi, add_threads, arch_inputs, natural_int, number, positive_int
+from .train_cli import (
+    add_arch,
+    add_dpi,
+    add_threads,
+    arch_inputs,
+    natural_int,
+    number,
+    positive_int,
+)
 from .training_figure import training_figure
 from .verify import DEFAULT_NETWORK, DEFAULT_SHAPE, Check, run_checks, run_network_checks
 
@@ -69,9 +78,26 @@ class CommandError(Exception):
         self.status = status
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` ends each option's text with ``(default: ...)``, unless the text already
+    says it (a default decided when the command runs) or there is none (a flag, a required
+    option)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("(default" in text or action.required or action.default is None
+                or action.default is False or action.default is argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class CommandParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are :class:`CommandError`, with the checks a command
     runs on its arguments before any work; each error names the option."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         """argparse's own errors (an unknown option, a value its type or choices refuse)."""
@@ -197,6 +223,7 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
         "line was refused before any work, 130 interrupted (Ctrl-C).",
     )
     _add_debug(parser, False)
+    parser.add_argument("--version", action="version", version=f"kronconv {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
     verify = sub.add_parser(
         "verify",
@@ -209,15 +236,14 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
         "chain, chunked evaluation, and PyTorch (autograd, torch.func) when installed. "
         "Exit status 0 only if all checks pass.",
     )
-    verify.add_argument("--arch", default=DEFAULT_NETWORK,
-                        help=f"the network: a preset or a file ({DEFAULT_NETWORK})")
+    add_arch(verify, DEFAULT_NETWORK)
     verify.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                        help="the network section's dtype; references stay float64 (float64)")
-    verify.add_argument("--seed", type=natural_int, default=0, help="seed of the random data (0)")
-    verify.add_argument("--batch", type=positive_int, default=2, help="instances (2)")
+                        help="the network section's dtype; references stay float64")
+    verify.add_argument("--seed", type=natural_int, default=0, help="seed of the random data")
+    verify.add_argument("--batch", type=positive_int, default=2, help="instances")
     add_threads(verify)
     verify.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
-                        help="activation sigma (relu)")
+                        help="the one layer's activation sigma")
     bench = sub.add_parser(
         "bench",
         help="time value-and-gradient: sparse chain, dense path, PyTorch",
@@ -225,17 +251,18 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
         "path and (when installed) PyTorch, on the same network, weights and data, with the "
         "same thread count for BLAS and PyTorch. Prints medians, minimums and ratios.",
     )
-    bench.add_argument("--arch", default="cifar10-3layer",
-                       help="a preset (%(default)s) or an architecture file")
-    bench.add_argument("--batch", type=positive_int, default=128, help="instances (128)")
-    bench.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    add_arch(bench, "cifar10-3layer")
+    bench.add_argument("--batch", type=positive_int, default=128, help="instances")
+    bench.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                       help="what kronconv and PyTorch compute in")
     bench.add_argument("--threads", type=positive_int, default=None,
-                       help="kronconv's and PyTorch's threads (the machine's cores)")
-    bench.add_argument("--repeat", type=positive_int, default=5, help="timed runs (5)")
+                       help="kronconv's and PyTorch's threads (default: the machine's cores)")
+    bench.add_argument("--repeat", type=positive_int, default=5, help="timed runs")
     bench.add_argument("--backends", default="sparse,dense,torch",
-                       help="comma-separated, among sparse, dense, torch (all)")
+                       help="comma-separated, among sparse, dense, torch")
     bench.add_argument("--chunk-size", type=positive_int, default=None,
-                       help="instances per chunk for kronconv's backends (the whole batch)")
+                       help="instances per chunk for kronconv's backends (default: the whole "
+                       "batch)")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
     bench.add_argument("--profile", action="store_true",
                        help="time every stage of every layer of the sparse chain and the dense "
@@ -247,12 +274,16 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
         description="Write a self-describing test vector: inputs, labels, weights, every "
         "layer's intermediates, outputs, f, the gradient, and a direction v with Jv and Gv. "
         "The same arguments give byte-identical files; the schema is in kronconv/golden.py.")
-    golden.add_argument("--arch", default="digits", help="a preset or an architecture file")
-    golden.add_argument("--batch", type=positive_int, default=4)
-    golden.add_argument("--seed", type=natural_int, default=0)
-    golden.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    golden.add_argument("--loss", choices=("squared", "cross_entropy"), default="cross_entropy")
-    golden.add_argument("--C", type=number, default=0.01, help="regularization C (0.01; inf)")
+    add_arch(golden, "digits")
+    golden.add_argument("--batch", type=positive_int, default=4, help="instances")
+    golden.add_argument("--seed", type=natural_int, default=0,
+                        help="seed of the weights, the data and v")
+    golden.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="the dtype of every array but y")
+    golden.add_argument("--loss", choices=("squared", "cross_entropy"), default="cross_entropy",
+                        help="the loss in f, its gradient and Gv")
+    golden.add_argument("--C", type=number, default=0.01,
+                        help="regularization C; inf for none")
     golden.add_argument("--out", required=True, help="the .npz to write")
     add_threads(golden)
 
@@ -260,15 +291,17 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
         "ops", help="list, export or draw every operator of a network",
         description="A table of every operator of the convolutional layers (shape, nnz, "
         "density, bytes); max pooling's P_pool and phi^T ⊗ I for one random instance.")
-    ops.add_argument("--arch", default="digits", help="a preset or an architecture file")
-    ops.add_argument("--layer", type=positive_int, default=None, help="one layer only")
-    ops.add_argument("--seed", type=natural_int, default=0)
+    add_arch(ops, "digits")
+    ops.add_argument("--layer", type=positive_int, default=None,
+                     help="one convolutional layer only (default: all)")
+    ops.add_argument("--seed", type=natural_int, default=0,
+                     help="seed of the random instance (max pooling's choices)")
     add_threads(ops)
     ops.add_argument("--export", default=None, metavar="DIR",
                      help="write them to DIR (created if missing; files of the same names are "
-                     "replaced, all or none)")
+                     "replaced, all or none) (default: not written)")
     ops.add_argument("--format", choices=("npz", "mtx"), default="npz",
-                     help="scipy.sparse .npz or Matrix Market .mtx (npz)")
+                     help="scipy.sparse .npz or Matrix Market .mtx")
     ops.add_argument("--plot", default=None, metavar="FILE",
                      help="draw every operator: the whole matrix beside a zoom on its first "
                      "blocks; the format from the extension (.png, .pdf, .svg)")
@@ -378,25 +411,26 @@ def _bench(args: argparse.Namespace, command: CommandParser) -> int:
     return FAILURE if report["mismatches"] else 0       # a backend that disagrees fails
 
 
-def _print_checks(checks: list[Check], width: int) -> None:
-    print(f"{'eq.':<7} {'what is compared':<{width}}  {'max rel. err':>12}  {'tol':>7}  result")
-    for c in checks:
-        print(f"{c.equation:<7} {c.compared:<{width}}  {c.error:12.2e}  {c.tolerance:7.0e}  "
-              f"{'pass' if c.passed else 'FAIL'}")
+_WIDTH = 55
+"""The width of verify's column "what is compared" (its rows are printed as the checks end)."""
+
+
+def _print_check(c: Check) -> None:
+    print(f"{c.equation:<7} {c.compared:<{_WIDTH}}  {c.error:12.2e}  {c.tolerance:7.0e}  "
+          f"{'pass' if c.passed else 'FAIL'}", flush=True)
 
 
 def _verify(args: argparse.Namespace, command: CommandParser) -> int:
     arch = command.architecture(args.arch)
-    layer = run_checks(DEFAULT_SHAPE, batch=args.batch, seed=args.seed,
-                       activation=args.activation)
-    network = run_network_checks(arch, batch=args.batch, seed=args.seed, dtype=args.dtype)
-    width = max(len(c.compared) for c in layer + network)
+    header = f"{'eq.':<7} {'what is compared':<{_WIDTH}}  {'max rel. err':>12}  {'tol':>7}  result"
     print(f"One layer: {DEFAULT_SHAPE}, batch {args.batch}, {args.activation}, "
-          f"seed {args.seed}, float64")
-    _print_checks(layer, width)
+          f"seed {args.seed}, float64\n{header}", flush=True)
+    layer = run_checks(DEFAULT_SHAPE, batch=args.batch, seed=args.seed,
+                       activation=args.activation, report=_print_check)
     print(f"\nThe network {arch.name or args.arch}: batch {args.batch}, cross-entropy, "
-          f"C = 0.1, He initialization, seed {args.seed}, {args.dtype}")
-    _print_checks(network, width)
+          f"C = 0.1, He initialization, seed {args.seed}, {args.dtype}\n{header}", flush=True)
+    network = run_network_checks(arch, batch=args.batch, seed=args.seed, dtype=args.dtype,
+                                 report=_print_check)
     if not torch_available():
         print("(PyTorch is not installed: the PyTorch checks were skipped)")
     checks = layer + network

@@ -35,6 +35,9 @@ from .model import Model, check_resume, load_model, save_model
 from .objective_function import check_C, predict
 from .parameters import init_params
 from .train import (
+    LR_SCHEDULES,
+    SAMPLINGS,
+    SUBSAMPLE_SCHEDULES,
     AdamOptions,
     NewtonOptions,
     Problem,
@@ -93,6 +96,15 @@ def _seconds(text: str) -> float:
     return value
 
 
+def add_arch(command: argparse.ArgumentParser, default: str, resumable: bool = False) -> None:
+    """``--arch``, with the presets named in its help; ``resumable``: its default stays None,
+    so that ``--resume`` can tell an ``--arch`` given from none."""
+    command.add_argument("--arch", default=None if resumable else default,
+                         help=f"the network: a preset ({', '.join(sorted(PRESETS))}) or an "
+                         "architecture file (.json, .toml, simpleNN's .config) "
+                         f"(default: {default})")
+
+
 def add_threads(command: argparse.ArgumentParser) -> None:
     """``--threads``, on every command that computes."""
     command.add_argument("--threads", type=positive_int, default=None,
@@ -113,8 +125,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "train", help="train a network with Newton-CG or SG",
         description="Train on built-in data (scikit-learn's digits; simpleNN's mnist-demo) "
         "or data on disk: a .npz with x (N, d, a, b) and y, a simpleNN .mat (Z, y), or IDX "
-        "files given as IMAGES:LABELS. Logs one row per iteration and saves the model "
-        "(atomically) after every iteration.")
+        "files given as IMAGES:LABELS. Logs one row per Newton iteration or SG/Adam epoch and "
+        "saves the model (atomically) after every one.")
     train.add_argument("--data", default=None,     # None: not given (--resume checks it)
                        help="'digits' or 'mnist-demo' (their training split) or a file "
                        "(default: digits)")
@@ -123,75 +135,88 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--input-format", choices=("row", "column"), default=None,
                        help="pixel order of a simpleNN .mat file's rows: row-wise (LIBSVM, "
                        "simpleNN's input_format 0) or column-wise (1) (default: row)")
-    train.add_argument("--arch", default=None,     # None: not given (--resume checks it)
-                       help="a preset or an architecture file (default: digits)")
+    add_arch(train, "digits", resumable=True)
     train.add_argument("--optimizer", choices=("newton", "sg", "adam"), default=None,
                        help="Newton-CG, SG with momentum, or Adam (default: newton)")
     train.add_argument("--backend", choices=("dense", "sparse"), default=None,
-                       help="(default: dense)")
+                       help="the dense path or the sparse operator chain (default: dense)")
     train.add_argument("--dtype", choices=("float64", "float32"), default=None,
                        help="(default: float64)")
-    train.add_argument("--seed", type=natural_int, default=None, help="(default: 0)")
+    train.add_argument("--seed", type=natural_int, default=None,
+                       help="seed of the weights and the draws (default: 0)")
     train.add_argument("--iterations", type=positive_int, default=None,
-                       help="Newton iterations or SG/Adam epochs (200 / 60)")
-    train.add_argument("--C", type=number, default=None, help="regularization C (1.0)")
+                       help=f"Newton iterations or SG/Adam epochs {_default('iterations')}")
+    train.add_argument("--C", type=number, default=None,
+                       help="regularization C; inf for none (default: 1.0)")
     train.add_argument("--loss", choices=("squared", "cross_entropy"), default=None,
-                       help="squared for newton, cross_entropy for sg and adam by default")
+                       help="(default: squared for newton, cross_entropy for sg and adam)")
     newton = train.add_argument_group("Newton-CG")
     newton.add_argument("--subsample", type=number, default=None,
-                        help="fraction of the data in each Gauss-Newton subsample (0.05)")
+                        help="fraction of the data in each Gauss-Newton subsample "
+                        f"{_default('subsample')}")
     newton.add_argument("--gn-size", dest="subsample_size", type=positive_int, default=None,
                         help="instances in each subsample (simpleNN's -GNsize; overrides "
-                        "--subsample)")
-    newton.add_argument("--subsample-schedule", choices=("fresh", "cycle"), default=None,
+                        "--subsample) (default: from --subsample)")
+    newton.add_argument("--subsample-schedule", choices=SUBSAMPLE_SCHEDULES, default=None,
                         help="a fresh draw every iteration, or simpleNN's cycle through one "
-                        "permutation (fresh)")
+                        f"permutation {_default('subsample_schedule')}")
     newton.add_argument("--lambda", dest="lam", type=number, default=None,
-                        help="initial Levenberg-Marquardt lambda (1)")
+                        help=f"initial Levenberg-Marquardt lambda {_default('lam')}")
     newton.add_argument("--drop", type=number, default=None,
-                        help="lambda factor when rho >= 0.75 (2/3)")
+                        help=f"lambda factor when rho >= 0.75 {_default('drop')}")
     newton.add_argument("--boost", type=number, default=None,
-                        help="lambda factor when rho < 0.25 (3/2)")
+                        help=f"lambda factor when rho < 0.25 {_default('boost')}")
     newton.add_argument("--eta", type=number, default=None,
-                        help="line search's sufficient decrease (1e-4)")
+                        help=f"line search's sufficient decrease {_default('eta')}")
     newton.add_argument("--xi", dest="cg_rtol", type=number, default=None,
-                        help="CG stops at ||r|| <= xi ||grad f|| (0.1)")
+                        help=f"CG stops at ||r|| <= xi ||grad f|| {_default('cg_rtol')}")
     newton.add_argument("--cg-max", dest="cg_maxiter", type=positive_int, default=None,
-                        help="CG steps at most (250)")
+                        help=f"CG steps at most {_default('cg_maxiter')}")
     minibatch = train.add_argument_group("SG and Adam")
     minibatch.add_argument("--lr", type=number, default=None,
-                           help="learning rate (0.03 for sg, 0.001 for adam)")
-    minibatch.add_argument("--momentum", type=number, default=None, help="SG momentum (0.9)")
-    minibatch.add_argument("--batch-size", type=positive_int, default=None, help="(32)")
-    minibatch.add_argument("--lr-schedule", choices=("exponential", "inverse"), default=None,
+                           help=f"learning rate {_default('lr')}")
+    minibatch.add_argument("--momentum", type=number, default=None,
+                           help=f"SG momentum {_default('momentum')}")
+    minibatch.add_argument("--batch-size", type=positive_int, default=None,
+                           help=f"instances in a mini-batch {_default('batch_size')}")
+    minibatch.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
                            help="lr * lr_decay**epoch, or simpleNN's lr / (1 + decay * step) "
-                           "(exponential)")
-    minibatch.add_argument("--lr-decay", type=number, default=None, help="(1.0)")
-    minibatch.add_argument("--decay", type=number, default=None, help="(0)")
-    minibatch.add_argument("--sampling", choices=("shuffle", "random"), default=None,
+                           f"{_default('lr_schedule')}")
+    minibatch.add_argument("--lr-decay", type=number, default=None,
+                           help=f"the exponential schedule's factor {_default('lr_decay')}")
+    minibatch.add_argument("--decay", type=number, default=None,
+                           help=f"the inverse schedule's decay {_default('decay')}")
+    minibatch.add_argument("--sampling", choices=SAMPLINGS, default=None,
                            help="a shuffled pass an epoch, or simpleNN's random mini-batches "
-                           "(shuffle)")
+                           f"{_default('sampling')}")
     minibatch.add_argument("--bias-correction", choices=("step", "epoch"), default=None,
                            help="Adam's bias correction by steps, or by epochs as simpleNN "
-                           "(step)")
+                           f"{_default('bias_correction')}")
     train.add_argument("--simplenn-options", default=None, metavar="TEXT",
                        help="simpleNN's option string, e.g. \"-s 1 -C 0.01 -GNsize 100\": "
                        "sets the optimizer, its settings and simpleNN's schedules (simpleNN's "
-                       "defaults for what it omits); not combined with the options above")
+                       "defaults for what it omits); not combined with the options above "
+                       "(default: not used)")
     train.add_argument("--chunk-size", type=positive_int, default=None,
                        help="instances per chunk for f and its gradient over the data "
-                       "(256 for the sparse backend; the dense backend picks its own)")
+                       "(default: 256 for the sparse backend; the dense backend picks its "
+                       "own)")
     train.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
-                       help="start no new iteration after this many seconds of training "
-                       "(counted across --resume); the model keeps the last iterate")
-    train.add_argument("--out", default="model.npz", help="where the model is saved")
+                       help="start no new iteration (epoch) after this many seconds of training "
+                       "(counted across --resume); the model keeps the last iterate "
+                       "(default: no limit)")
+    train.add_argument("--out", default="model.npz",
+                       help="where the model is saved; an existing file needs --force or "
+                       "--resume")
+    train.add_argument("--force", action="store_true",
+                       help="start a new run in --out even if the file exists (overwrite it)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run saved in --out up to --iterations")
     train.add_argument("--plot", default=None, metavar="FILE",
                        help="draw the log when the run ends, as kronconv plot does (.png, "
                        ".pdf, .svg; matplotlib)")
     add_dpi(train)
-    train.add_argument("--quiet", action="store_true", help="no per-iteration log")
+    train.add_argument("--quiet", action="store_true", help="no log rows")
     add_threads(train)
     cluster = train.add_argument_group("Dask (the 'distributed' extra)")
     cluster.add_argument("--workers", type=positive_int, default=None,
@@ -203,11 +228,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     pred = sub.add_parser("predict", help="predict with a saved model",
                           description="Predict classes with a model saved by kronconv train; "
                           "report the accuracy when the data has labels.")
-    pred.add_argument("--model", required=True)
+    pred.add_argument("--model", required=True, help="a model saved by kronconv train")
     pred.add_argument("--data", default=None,
                       help="'digits' or 'mnist-demo' (their test split) or a file as for train "
                       "(default: the test split of the model's built-in training data)")
-    pred.add_argument("--out", default=None, help="write the predictions, one per line")
+    pred.add_argument("--out", default=None,
+                      help="write the predictions, one per line (default: not written)")
     add_threads(pred)
     pred.add_argument("--best", action="store_true",
                       help="use the iterate with the best validation accuracy (as simpleNN "
@@ -271,6 +297,20 @@ _OPTIMIZERS = {"newton": (NewtonOptions, newton_cg), "sg": (SGOptions, sg),
 # kronconv's defaults where they differ from the option classes' (the CLI's own choices)
 _CLI_DEFAULTS = {"newton": {"iterations": 200}, "sg": {"iterations": 60, "lr": 0.03},
                  "adam": {"iterations": 60}}
+
+
+def _default(field: str) -> str:
+    """``(default: ...)`` of an optimizer's setting, from the option classes and the CLI's own
+    choices: one value, or one per optimizer that has the setting."""
+    values = {name: _CLI_DEFAULTS[name].get(field, kind.__dataclass_fields__[field].default)
+              for name, (kind, _) in _OPTIMIZERS.items() if field in kind.__dataclass_fields__}
+    shown = {name: f"{value:g}" if isinstance(value, float) else str(value)
+             for name, value in values.items()}
+    if len(set(shown.values())) == 1:
+        return f"(default: {next(iter(shown.values()))})"
+    return f"(default: {', '.join(f'{value} for {name}' for name, value in shown.items())})"
+
+
 # the flags that set fields of the optimizer's options (each flag's dest is the field)
 _FIELDS = ("subsample", "subsample_size", "subsample_schedule", "lam", "drop", "boost", "eta",
            "cg_rtol", "cg_maxiter", "lr", "momentum", "batch_size", "lr_schedule", "lr_decay",
@@ -368,15 +408,18 @@ def _check_train(args: argparse.Namespace, command: CommandParser) -> _Run:
     command.distinct([("--out", args.out), ("--plot", args.plot)], inputs)
     if "train_options" not in run.options:
         # the settings depend on the data's size only through simpleNN's default -GNsize:
-        # checked now, set once the data is loaded
-        _train_settings(args, command, 1)
+        # checked now, set once the data is loaded; what the run counts is known now
+        run.options.setdefault("optimizer", _train_settings(args, command, 1)["optimizer"])
+    if not (args.resume or args.force) and Path(args.out).exists():
+        command.refuse(f"--out: {args.out} exists: add --force to overwrite it (or --resume "
+                       "to continue its run)")
     return run
 
 
 #: What a resumed run may set anew: how much longer it runs, where and how it computes (the
 #: numbers do not depend on threads or workers), what it prints and draws. Every other option
 #: of ``train`` is a setting of the run, which ``--resume`` continues with the saved ones.
-_PER_SESSION = ("data", "arch", "iterations", "time_limit", "out", "resume", "plot", "dpi",
+_PER_SESSION = ("data", "arch", "iterations", "time_limit", "out", "force", "resume", "plot", "dpi",
                 "quiet", "threads", "workers", "scheduler", "chunk_size", "debug")
 
 
@@ -396,13 +439,19 @@ def _refuse_new_settings(args: argparse.Namespace, command: CommandParser,
                        f"settings{was}; start a new run (another --out) to change it")
 
 
-def _resume_hint(args: argparse.Namespace, argv: list[str], saved: int | None) -> str:
+def _step(options: dict) -> str:
+    """What the run counts: Newton iterations, or SG's and Adam's epochs."""
+    return "iteration" if options["optimizer"] == "newton" else "epoch"
+
+
+def _resume_hint(args: argparse.Namespace, argv: list[str], run: _Run) -> str:
     """What Ctrl-C during training says: how to continue the run, if anything was saved."""
-    if saved is None:
-        return f"interrupted before the first iteration finished; nothing was saved to {args.out}"
+    if run.saved is None:
+        return f"interrupted before the first {_step(run.options)} finished; nothing was saved " \
+               f"to {args.out}"
     again = argv if args.resume else [*argv, "--resume"]
-    return (f"interrupted; {args.out} holds the run after iteration {saved}; continue it with: "
-            f"kronconv {shlex.join(again)}")
+    return (f"interrupted; {args.out} holds the run after {_step(run.options)} {run.saved}; "
+            f"continue it with: kronconv {shlex.join(again)}")
 
 
 def run_train(args: argparse.Namespace, command: CommandParser, argv: list[str]) -> int:
@@ -411,7 +460,7 @@ def run_train(args: argparse.Namespace, command: CommandParser, argv: list[str])
     try:
         return _train(args, command, run)
     except KeyboardInterrupt:
-        command.interrupted(_resume_hint(args, argv, run.saved))
+        command.interrupted(_resume_hint(args, argv, run))
 
 
 def _train(args: argparse.Namespace, command: CommandParser, run: _Run) -> int:
@@ -469,8 +518,10 @@ def _train(args: argparse.Namespace, command: CommandParser, run: _Run) -> int:
 
     on_terminal = not args.quiet and sys.stderr.isatty()
 
+    step = _step(options)
+
     def show(message: str) -> None:          # a transient status line on a terminal
-        sys.stderr.write(f"\r  iteration {state.iteration + 1}: {message}\x1b[K")
+        sys.stderr.write(f"\r  {step} {state.iteration + 1}: {message}\x1b[K")
         sys.stderr.flush()
 
     def checkpoint(st: TrainState, row: dict) -> None:
@@ -486,7 +537,7 @@ def _train(args: argparse.Namespace, command: CommandParser, run: _Run) -> int:
                          show if on_terminal else None, time_limit=args.time_limit)
     except (ArithmeticError, MemoryError, OSError) as exc:      # the saved iterate survives
         if run.saved is not None:
-            exc.add_note(f"{args.out} holds the run after iteration {run.saved}")
+            exc.add_note(f"{args.out} holds the run after {step} {run.saved}")
         raise
     finally:
         if hasattr(problem, "client"):
@@ -499,7 +550,8 @@ def _train(args: argparse.Namespace, command: CommandParser, run: _Run) -> int:
         print(f"stopped: {state.stop_reason}", file=sys.stderr)
     if val_set is not None and state.history:
         print(f"validation accuracy {100 * problem.val_accuracy(state.theta):.2f}% after "
-              f"{state.iteration} iterations, {state.elapsed:.1f} s; model saved to {args.out}")
+              f"{state.iteration} {step}{'s' * (state.iteration != 1)}, "
+              f"{state.elapsed:.1f} s; model saved to {args.out}")
     if args.plot:
         model = Model(arch, scaling, options, state)
         save_figure(args.plot, training_figure({Path(args.out).name: model}), args.dpi)

@@ -8,6 +8,7 @@ error is the max relative error ``max|x - y| / max|y|`` with ``y`` the reference
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,7 +94,8 @@ def _check_batch(shapes: list[LayerShape], batch: int, dtype: np.dtype) -> None:
 
 
 def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
-               activation: str | Activation = "relu") -> list[Check]:
+               activation: str | Activation = "relu",
+               report: Callable[[Check], None] | None = None) -> list[Check]:
     """Check equations (1)-(9) numerically on one layer with random float64 data.
 
     Parameters
@@ -104,6 +106,8 @@ def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
         Seeds the data; data too close to a kink of ReLU or max pooling for finite
         differences is redrawn from the same generator.
     activation : str or Activation, default "relu"
+    report : callable, optional
+        ``report(check)`` as soon as each check is made (``kronconv verify`` prints it then).
 
     Returns
     -------
@@ -142,6 +146,8 @@ def run_checks(shape: LayerShape = DEFAULT_SHAPE, batch: int = 2, seed: int = 0,
 
     def add(eq: str, compared: str, x: np.ndarray, ref: np.ndarray, tol: float) -> None:
         checks.append(Check(eq, compared, max_relative_error(x, ref), tol))
+        if report is not None:
+            report(checks[-1])
 
     S_phi = conv_S(Z, W, b, shape, form="phiT_kron_I")
     add("fwd", "vec(S): (I⊗W) P_phi P_pad vec(Z) vs (phi^T⊗I) vec(W)", S, S_phi, FORMS_TOL)
@@ -181,7 +187,8 @@ TOLERANCES = {"float64": (FORMS_TOL, FD_TOL, TORCH_TOL), "float32": (1e-4, 1e-3,
 
 def run_network_checks(arch: str | Architecture = DEFAULT_NETWORK, batch: int = 2,
                        seed: int = 0, loss: str = "cross_entropy", C: float = 0.1,
-                       samples: int = 6, dtype: str = "float64") -> list[Check]:
+                       samples: int = 6, dtype: str = "float64",
+                       report: Callable[[Check], None] | None = None) -> list[Check]:
     """Check a whole network's objective, gradient and Gauss-Newton products numerically.
 
     The gradient against central differences of ``f`` on ``samples`` sampled weight
@@ -204,6 +211,8 @@ def run_network_checks(arch: str | Architecture = DEFAULT_NETWORK, batch: int = 
     samples : int, default 6
     dtype : {"float64", "float32"}, default "float64"
         kronconv computes in this dtype; the references stay in float64.
+    report : callable, optional
+        ``report(check)`` as soon as each check is made.
 
     Returns
     -------
@@ -224,6 +233,8 @@ def run_network_checks(arch: str | Architecture = DEFAULT_NETWORK, batch: int = 
 
     def add(compared: str, x, ref, tol: float) -> None:
         checks.append(Check("net", compared, max_relative_error(x, ref), tol))
+        if report is not None:
+            report(checks[-1])
 
     def off_kinks(t: np.ndarray) -> tuple[np.ndarray, bool]:
         z, cache = forward_network(t, arch, Z)

@@ -5,6 +5,7 @@ traceback, and no file left behind; Ctrl-C ends with 130 and how to resume."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import re
@@ -94,10 +95,14 @@ def _run(argv: list[str], capsys) -> tuple[int, str]:
 
 
 def case(command: str, status: int, fragment: str, env: str | None = None,
-         without: str | None = None):
+         without: str | None = None, needs: str | None = None):
     """A bad command line (fields in braces are files of the ``paths`` fixture), its exit
-    status, a fragment of its message, ``KRONCONV_MEMORY_LIMIT`` and a module made missing."""
-    return pytest.param(command, status, fragment, env, without, id=f"{command} {env or ''}")
+    status, a fragment of its message, ``KRONCONV_MEMORY_LIMIT``, a module made missing, and
+    an optional dependency without which the command is refused earlier (for needing it)."""
+    marks = () if needs is None else pytest.mark.skipif(
+        importlib.util.find_spec(needs) is None, reason=f"the message comes after {needs}'s")
+    return pytest.param(command, status, fragment, env, without, marks=marks,
+                        id=f"{command} {env or ''}")
 
 
 BAD_COMMAND_LINES = [
@@ -147,7 +152,7 @@ BAD_COMMAND_LINES = [
     case("train --out {out} --plot {dir}", 2, "--plot: {dir} is a directory"),
     case("train --out {out} --plot {tmp}/missing/p.png", 2, "--plot: {tmp}/missing/p.png"),
     case("train --out {tmp}/m.png --plot {tmp}/m.png", 2, "--plot: {tmp}/m.png is also --out's "
-         "file"),
+         "file", needs="matplotlib"),
     case("train --out {narrow} --data {narrow}", 2, "--out: {narrow} is also --data's file"),
     case("train --out {digits} --arch {digits}", 2, "--out: {digits} is also --arch's file"),
     case("train --out {out} --plot {tmp}/p.png", 2, "--plot needs matplotlib: pip install "
@@ -219,6 +224,9 @@ BAD_COMMAND_LINES = [
     case("train --out {out} --threads 2", 2, "--threads: threads=2 needs threadpoolctl",
          without="threadpoolctl"),
     case("train --out {out} --resume", 2, "--resume: {out} does not exist"),
+    case("train --out {model}", 2, "--out: {model} exists: add --force to overwrite it (or "
+         "--resume to continue its run)"),
+    case("train --out {model} --optimizer sg --iterations 1", 2, "--out: {model} exists"),
     case("train --resume --out no/such/model.npz", 2, "--resume: no/such/model.npz does not "
          "exist"),
     case("train --out {damaged} --resume", 2, "--resume: {damaged}: not a readable kronconv"),
@@ -287,7 +295,7 @@ BAD_COMMAND_LINES = [
     case("ops", 2, "KRONCONV_MEMORY_LIMIT", env="-5"),
     case("ops --export {tmp}/new", 1, "above kronconv's memory limit", env=TINY),
     case("ops --export {tmp}/same.svg --plot {tmp}/same.svg", 2, "--export: {tmp}/same.svg is "
-         "also --plot's"),
+         "also --plot's", needs="matplotlib"),
     case("ops --plot {tmp}/ops.jpg", 2, "--plot: {tmp}/ops.jpg: the picture's format is named "
          "by its extension, one of .png, .pdf, .svg"),
     case("ops --chain {tmp}/chain", 2, "--chain: {tmp}/chain: the picture's format is named"),
@@ -469,7 +477,7 @@ def test_main_train_overflow_fails_with_the_model_of_the_last_iteration_saved(pa
     assert err.startswith("kronconv train: error: f is not finite in float32: the network "
                           "overflowed")
     assert err.endswith("steps; the steps diverged: use a smaller learning rate (--lr); "
-                        f"{paths['out']} holds the run after iteration 1\n")
+                        f"{paths['out']} holds the run after epoch 1\n")       # SG
     assert load_model(paths["out"]).state.iteration == 1      # saved before the overflow
 
 

@@ -31,3 +31,22 @@ def test_README_examples_run(capsys):
     assert "Compressed Sparse Row sparse array" in capsys.readouterr().out
     exec(compile(network, "README.md", "exec"), namespace)       # uses the first block's names
     assert capsys.readouterr().out.startswith("62026 ")
+
+
+_COMMAND = re.compile(r"(?:^|&&\s*)(\S*?)(python3?|pip3?|kronconv|asv|pytest|sphinx-build)\s")
+
+
+def test_README_commands_go_through_the_venv():
+    """Every command to run (in a code block, or inline from pip, python or asv) names the
+    venv's executable: nothing is installed into whichever Python is first on PATH. Only
+    ``python3 -m venv .venv`` needs the system's Python."""
+    commands = [line.strip() for language in ("bash", "text") for block in _blocks(language)
+                for line in block.splitlines()]
+    commands += [" ".join(span.split()) for span in re.findall(r"(?<!`)`([^`]+)`(?!`)", README)
+                 if re.match(r"(python3?|pip3?|asv|\.venv/bin/)\s?", span)]
+    found = 0
+    for command in commands:
+        for prefix, _ in _COMMAND.findall(command.replace("python3 -m venv .venv", "")):
+            assert prefix == ".venv/bin/", command
+            found += 1
+    assert found >= 20          # the set-up, training, docs, benchmarks, extras' installs
