@@ -319,7 +319,8 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
     plot.add_argument("runs", nargs="+", metavar="RUN.npz", help="models saved by kronconv train")
     plot.add_argument("--out", required=True, metavar="FILE",
                       help="the picture; the format from the extension (.png, .pdf, .svg)")
-    plot.add_argument("--title", default=None, help="above the panels (what they show)")
+    plot.add_argument("--title", default=None,
+                      help="above the panels (default: a line saying what they show)")
     add_dpi(plot)
     for command in sub.choices.values():        # --debug after the command too
         _add_debug(command, argparse.SUPPRESS)

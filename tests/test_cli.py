@@ -28,7 +28,7 @@ from kronconv.verify import run_checks
 ROOT = Path(kronconv.__file__).resolve().parent.parent
 DIGITS = Architecture.preset("digits")
 #: options that do nothing unless given (a picture, a Dask cluster): no default to show
-NOTHING_UNLESS_GIVEN = {"--plot", "--workers", "--scheduler"}
+NOTHING_UNLESS_GIVEN = {"--plot", "--chain", "--workers", "--scheduler"}
 
 
 @pytest.fixture
