@@ -273,7 +273,8 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
         "golden", help="write a golden test vector (.npz)",
         description="Write a self-describing test vector: inputs, labels, weights, every "
         "layer's intermediates, outputs, f, the gradient, and a direction v with Jv and Gv. "
-        "The same arguments give byte-identical files; the schema is in kronconv/golden.py.")
+        "The same arguments give byte-identical files; every key, its layout and its formula are "
+        "on the documentation's page 'The golden file format' (docs/golden.rst).")
     add_arch(golden, "digits")
     golden.add_argument("--batch", type=positive_int, default=4, help="instances")
     golden.add_argument("--seed", type=natural_int, default=0,

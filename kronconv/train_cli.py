@@ -128,8 +128,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "files given as IMAGES:LABELS. Logs one row per Newton iteration or SG/Adam epoch and "
         "saves the model (atomically) after every one.")
     train.add_argument("--data", default=None,     # None: not given (--resume checks it)
-                       help="'digits' or 'mnist-demo' (their training split) or a file "
-                       "(default: digits)")
+                       help=f"{' or '.join(map(repr, BUILTIN_DATASETS))} (their training "
+                       "split) or a file (default: digits)")
     train.add_argument("--val-data", default=None,
                        help="validation data (default: the test split of built-in data)")
     train.add_argument("--input-format", choices=("row", "column"), default=None,
