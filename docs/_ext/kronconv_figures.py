@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 import kronconv as kc
+from kronconv.chain_figure import chain_figure as chain_to_scale
 from kronconv.figures import save_figure
 from kronconv.operator_figures import operators_figure
 
@@ -96,6 +97,10 @@ def generate(app) -> None:
         "P_pool (max)": kc.P_pool(SMALL, sigma_S), "P_pool (average)": kc.P_pool(average),
         "I_kron_W": kc.I_kron_W(W, SMALL), "ones_kron_I": kc.ones_kron_I(SMALL)}, SMALL), 120)
     chain_figure(out / "chain.png", SMALL)
+    Z = np.random.default_rng(2).standard_normal((SMALL.d, SMALL.a * SMALL.b))
+    save_figure(out / "chain_to_scale.png", chain_to_scale(
+        Z, W, np.random.default_rng(3).standard_normal(SMALL.d_out), SMALL, "relu",
+        title="The forward chain of the layer above, to scale, for one random instance"), 110)
 
 
 def setup(app):
