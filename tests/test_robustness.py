@@ -108,7 +108,7 @@ API_CASES = [
     (lambda: load_model("no/such/model.npz"), ValueError, "not a readable kronconv model"),
     (lambda: read_golden("no/such/golden.npz"), ValueError, "not a readable kronconv golden"),
     (lambda: load_data("data.csv"), ValueError, "expected a .npz or .mat file"),
-    (lambda: kc.set_memory_limit(-1), ValueError, "nbytes must be a positive integer"),
+    (lambda: kc.set_memory_limit(-1), ValueError, "nbytes must be a whole number of bytes >= 1"),
     (lambda: NewtonOptions(cg_rtol=0), ValueError,
      "cg_rtol must be > 0, got 0"),
     (lambda: SGOptions(batch_size=0), ValueError,
