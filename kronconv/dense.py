@@ -23,12 +23,18 @@ Layout: channel first (:mod:`kronconv.layout`), a C-ordered ``X[c, q, r, i]``, s
 is the matrix ``(h*h*d, a_conv*b_conv*N)`` with the rows in the conventions' order and each
 product is one large GEMM; every slice moves runs of contiguous numbers. No Python loop
 runs over instances or entries; the loops below run over the ``h*h`` window offsets.
+
+The large arrays (``phi``, ``S``, ``W^T dS``, the padded and col2im buffers, ``P_pool^T``'s
+output) come from :mod:`kronconv.scratch`: new arrays the caller owns, except inside a block
+of :func:`kronconv.objective` and its kin, where they are written into buffers kept from the
+previous block (``out=``), the same numbers without fresh pages.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import scratch
 from ._deprecated import moved
 from .activations import ACTIVATIONS, Activation
 from .cache import LayerCache
@@ -87,7 +93,7 @@ def pad(X: np.ndarray, shape: LayerShape) -> np.ndarray:
     p = shape.padding
     if p == 0:
         return X
-    out = np.zeros((shape.d, shape.b_pad, shape.a_pad, X.shape[-1]), dtype=X.dtype)
+    out = scratch.zeros((shape.d, shape.b_pad, shape.a_pad, X.shape[-1]), X.dtype)
     out[:, p:p + shape.b, p:p + shape.a] = X
     return out
 
@@ -95,7 +101,11 @@ def pad(X: np.ndarray, shape: LayerShape) -> np.ndarray:
 def pad_T(G: np.ndarray, shape: LayerShape) -> np.ndarray:
     """``P_pad^T``: the interior of the padded gradient."""
     p = shape.padding
-    return G if p == 0 else np.ascontiguousarray(G[:, p:p + shape.b, p:p + shape.a])
+    if p == 0:
+        return G
+    out = scratch.empty((shape.d, shape.b, shape.a, G.shape[-1]), G.dtype)
+    np.copyto(out, G[:, p:p + shape.b, p:p + shape.a])
+    return out
 
 
 @cached
@@ -120,14 +130,18 @@ def _gather_index(shape: LayerShape) -> np.ndarray:
 
 def im2col(X: np.ndarray, shape: LayerShape) -> np.ndarray:
     """``P_phi`` (im2col): a gather of rows through P_phi's row -> column index."""
-    N = X.shape[-1]
-    return np.take(X.reshape(-1, N), _gather_index(shape), axis=0).reshape(shape.W_shape[1], -1)
+    N, index = X.shape[-1], _gather_index(shape)
+    out = scratch.empty((index.size, N), X.dtype)
+    # the index is P_phi's, in range: mode="clip" only spares the copy numpy makes of `out`
+    # to check it (mode="raise")
+    np.take(X.reshape(-1, N), index, axis=0, out=out, mode="clip")
+    return out.reshape(shape.W_shape[1], -1)
 
 
 def col2im(G: np.ndarray, shape: LayerShape) -> np.ndarray:
     """``P_phi^T`` (col2im): ``h*h`` strided slice-adds into the padded buffer."""
     h, N = shape.h, G.shape[-1] // shape.n_windows
-    out = np.zeros((shape.d, shape.b_pad, shape.a_pad, N), dtype=G.dtype)
+    out = scratch.zeros((shape.d, shape.b_pad, shape.a_pad, N), G.dtype)
     G6 = G.reshape(shape.d, h, h, shape.b_conv, shape.a_conv, N)
     rows, cols = offsets(shape.stride, shape.a_conv, h), offsets(shape.stride, shape.b_conv, h)
     for j in range(h):
@@ -169,8 +183,8 @@ def pool_T(G: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np.nda
     # windows that neither overlap nor leave a row or column out are written, not added
     tiles = (shape.pool_stride == shape.pool_size and shape.a_out * shape.pool_size == shape.a_conv
              and shape.b_out * shape.pool_size == shape.b_conv)
-    out = (np.empty if tiles else np.zeros)(
-        (shape.d_out, shape.b_conv, shape.a_conv, G.shape[-1]), dtype=G.dtype)
+    out = (scratch.empty if tiles else scratch.zeros)(
+        (shape.d_out, shape.b_conv, shape.a_conv, G.shape[-1]), G.dtype)
     entries = window_entries(shape)
     if shape.pool == "average":
         share = G / len(entries)
@@ -200,7 +214,9 @@ def conv_S(phi: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
            form: str = "I_kron_W") -> np.ndarray:
     """The convolution ``S = W phi + b 1^T``: one matrix product for the whole batch."""
     _only(form, "I_kron_W")
-    S = (W @ phi.reshape(shape.W_shape[1], -1)).reshape(shape.d_out, *phi.shape[1:])
+    phi2 = phi.reshape(shape.W_shape[1], -1)
+    S = np.matmul(W, phi2, out=scratch.empty((shape.d_out, phi2.shape[1]), np.result_type(W, phi)))
+    S = S.reshape(shape.d_out, *phi.shape[1:])
     S += b[:, None, None, None]
     return S
 
@@ -230,7 +246,10 @@ def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
     """(7): ``P_pool^T vec(dZ^{m+1}) ⊙ vec(sigma'(S))``, channel first (after a ReLU pooled
     first, ``sigma'`` of every routed entry is 1)."""
     dS = pool_T(dZ_next, cache.shape, cache.pool)
-    return dS if _pools_first(cache.shape, cache.act) else dS * cache.dsigma_S
+    if _pools_first(cache.shape, cache.act):
+        return dS
+    dsigma = cache.dsigma_S
+    return np.multiply(dS, dsigma, out=scratch.empty(dS.shape, np.result_type(dS, dsigma)))
 
 
 def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: str = "vec") -> np.ndarray:
@@ -248,7 +267,10 @@ def grad_b(dS: np.ndarray, shape: LayerShape, form: str = "vec") -> np.ndarray:
 def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: str = "vec") -> np.ndarray:
     """(9): ``vec(W^T dS)^T P_phi P_pad`` as ``pad_T(col2im(W^T dS))``."""
     _only(form)
-    return pad_T(col2im(W.T @ dS.reshape(shape.d_out, -1), shape), shape)
+    dS2 = dS.reshape(shape.d_out, -1)
+    WT_dS = np.matmul(W.T, dS2, out=scratch.empty((W.shape[1], dS2.shape[1]),
+                                                    np.result_type(W, dS)))
+    return pad_T(col2im(WT_dS, shape), shape)
 
 
 def R_forward(RZ: np.ndarray | None, VW: np.ndarray, vb: np.ndarray, W: np.ndarray,

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from . import scratch
 from ._validate import (
     Integer,
     Labels,
@@ -170,8 +171,13 @@ def _evaluate(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarra
 def block_sums(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray, loss: str,
                backend: str, form: str | None) -> tuple[float, np.ndarray | None]:
     """``sum_i ξ_i`` and, unless ``form`` is None, ``sum_i ∂ξ_i/∂theta`` over one block of
-    instances (checked arguments): the part every thread or worker computes."""
-    with np.errstate(over="ignore", invalid="ignore"):      # reported by add_block_sums
+    instances (checked arguments): the part every thread or worker computes.
+
+    The dense path's temporaries come from :func:`kronconv.scratch.reuse`'s arena, kept from
+    the previous block: what is returned (a float, the fresh gradient of
+    :func:`~kronconv.network.run_backward`) holds none of them.
+    """
+    with np.errstate(over="ignore", invalid="ignore"), scratch.reuse():   # errors: add_block_sums
         z, cache = run_forward(unpack_params(theta, arch), arch, Z, form is not None, backend)
         xi, dz = loss_terms(z, y, loss)
         return float(xi.sum()), (None if form is None
@@ -317,7 +323,9 @@ def outputs(theta: np.ndarray, arch: Architecture, Z: np.ndarray, chunk_size: in
     check_parallel_memory(arch, blocks, threads, Z.dtype, False)
 
     def block(item: tuple[slice, np.ndarray]) -> np.ndarray:
-        with np.errstate(over="ignore", invalid="ignore"):  # reported below, not warned
+        # errors reported below, not warned; the outputs, the last fully-connected layer's
+        # (there is at least one), are fresh: they hold no scratch buffer
+        with np.errstate(over="ignore", invalid="ignore"), scratch.reuse():
             return run_forward(params, arch, item[1], False, backend)[0]
 
     z = np.concatenate(map_blocks(block, blocks, threads), axis=1)
