@@ -122,7 +122,8 @@ def reuse() -> Iterator[None]:
     Enter once per block of instances, around everything the block computes; what the block
     returns must not be or view a slot. The arena comes from the free list (or is new), starts
     from its first slot, and goes back to the list at the end (dropped if the list would then
-    hold more than :func:`keep_bytes`). Nested, the inner block has an arena of its own.
+    hold more than :func:`keep_bytes`, or if the block raised). Nested, the inner block has an
+    arena of its own.
     """
     with _LOCK:
         arena = _FREE.pop() if _FREE else Arena()
@@ -133,7 +134,8 @@ def reuse() -> Iterator[None]:
         yield
     finally:
         _LOCAL.arena = previous
-        arena.reset()
-        with _LOCK:
-            if arena.nbytes + sum(kept.nbytes for kept in _FREE) <= keep_bytes():
-                _FREE.append(arena)
+    # not after an exception: its traceback's frames may still hold the block's slots
+    arena.reset()
+    with _LOCK:
+        if arena.nbytes + sum(kept.nbytes for kept in _FREE) <= keep_bytes():
+            _FREE.append(arena)

@@ -195,3 +195,18 @@ def test_reuse_keeps_an_arena_for_the_next_block_unless_too_large(monkeypatch):
     assert scratch.keep_bytes() == 0
     monkeypatch.setattr(scratch, "KEEP_BLOCKS", 16)
     assert scratch.keep_bytes() == 16 * block_bytes() * machine_cores()
+
+
+def test_reuse_drops_the_arena_of_a_block_that_raised():
+    held = []
+
+    def block():
+        with scratch.reuse():
+            held.append(scratch.empty((1000,), np.float64))      # as a traceback's frame would
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        block()
+    assert scratch.active() is None
+    with scratch.reuse():
+        assert not np.shares_memory(scratch.empty((1000,), np.float64), held[0])
