@@ -26,6 +26,7 @@ import math
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
+from ._docstrings import fill_docstrings
 from ._validate import Array, check_shape, validate_params
 from .architecture import Architecture
 from .backends import Backend
@@ -116,14 +117,7 @@ def jacobian_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, v: np.
 
     Raises
     ------
-    ValueError
-        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
-        (backend) is unknown, or a size is < 1.
-    TypeError
-        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
-        ``arch`` is not an Architecture.
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_network)s
 
     Examples
     --------
@@ -159,14 +153,7 @@ def jacobian_T_vector(theta: np.ndarray, arch: Architecture, Z: np.ndarray, u: n
 
     Raises
     ------
-    ValueError
-        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
-        (backend) is unknown, or a size is < 1.
-    TypeError
-        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
-        ``arch`` is not an Architecture.
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_network)s
 
     Examples
     --------
@@ -325,3 +312,5 @@ class GaussNewton:
         """
         return LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.matvec,
                               matmat=self.matmat, rmatmat=self.matmat, dtype=self.theta.dtype)
+
+fill_docstrings(globals())

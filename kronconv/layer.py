@@ -18,6 +18,7 @@ from types import ModuleType
 import numpy as np
 
 from ._deprecated import moved
+from ._docstrings import fill_docstrings
 from ._validate import InstanceOf, batch_size, check_shape, validate_params
 from .activations import ACTIVATION, Activation, get_activation
 from .backends import (
@@ -123,14 +124,7 @@ def phi_pad(Z: np.ndarray, shape: LayerShape, backend: Backend = "sparse") -> np
 
     Raises
     ------
-    ValueError
-        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
-        ``form``/``backend`` is unknown.
-    TypeError
-        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
-        (``cache``) is not a LayerShape (a LayerCache).
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_layer)s
 
     Examples
     --------
@@ -205,14 +199,7 @@ def pool(sigma_S: np.ndarray, shape: LayerShape, backend: Backend = "sparse") ->
 
     Raises
     ------
-    ValueError
-        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
-        ``form``/``backend`` is unknown.
-    TypeError
-        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
-        (``cache``) is not a LayerShape (a LayerCache).
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_layer)s
 
     Examples
     --------
@@ -314,14 +301,7 @@ def layer_output(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
 
     Raises
     ------
-    ValueError
-        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
-        ``form``/``backend`` is unknown.
-    TypeError
-        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
-        (``cache``) is not a LayerShape (a LayerCache).
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_layer)s
 
     Examples
     --------
@@ -354,14 +334,7 @@ def grad_S(dZ_next: np.ndarray, cache: LayerCache) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
-        ``form``/``backend`` is unknown.
-    TypeError
-        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
-        (``cache``) is not a LayerShape (a LayerCache).
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_layer)s
 
     Examples
     --------
@@ -408,14 +381,7 @@ def grad_W(dS: np.ndarray, phi: np.ndarray, shape: LayerShape, form: BackwardFor
 
     Raises
     ------
-    ValueError
-        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
-        ``form``/``backend`` is unknown.
-    TypeError
-        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
-        (``cache``) is not a LayerShape (a LayerCache).
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_layer)s
 
     Examples
     --------
@@ -454,14 +420,7 @@ def grad_b(dS: np.ndarray, shape: LayerShape, form: BackwardForm = "vec",
 
     Raises
     ------
-    ValueError
-        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
-        ``form``/``backend`` is unknown.
-    TypeError
-        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
-        (``cache``) is not a LayerShape (a LayerCache).
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_layer)s
 
     Examples
     --------
@@ -498,14 +457,7 @@ def grad_Z(dS: np.ndarray, W: np.ndarray, shape: LayerShape, form: BackwardForm 
 
     Raises
     ------
-    ValueError
-        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
-        ``form``/``backend`` is unknown.
-    TypeError
-        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
-        (``cache``) is not a LayerShape (a LayerCache).
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_layer)s
 
     Examples
     --------
@@ -550,14 +502,7 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
 
     Raises
     ------
-    ValueError
-        If an array's shape does not fit ``shape`` (or the cache), an array is not finite, or
-        ``form``/``backend`` is unknown.
-    TypeError
-        If an array is not real floating point, the arrays' dtypes differ, or ``shape``
-        (``cache``) is not a LayerShape (a LayerCache).
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_layer)s
 
     Examples
     --------
@@ -579,3 +524,5 @@ def backward(dZ_next: np.ndarray, W: np.ndarray, cache: LayerCache,
 __getattr__ = moved('kronconv.layer', {
     'DenseCache': 'cache:LayerCache',
 })
+
+fill_docstrings(globals())

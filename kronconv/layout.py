@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._docstrings import fill_docstrings
 from ._validate import Array, Integer, batch_size, validate_params
 
 __all__ = [
@@ -160,10 +161,7 @@ def Z_from_chw(x: np.ndarray) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If ``x`` does not have the dimensions given above.
-    TypeError
-        If ``x`` is not an array of real numbers.
+    %(raises_layout)s
 
     Examples
     --------
@@ -192,10 +190,7 @@ def Z_from_nchw(x: np.ndarray) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If ``x`` does not have the dimensions given above.
-    TypeError
-        If ``x`` is not an array of real numbers.
+    %(raises_layout)s
 
     Examples
     --------
@@ -223,10 +218,7 @@ def Z_from_hwc(x: np.ndarray) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If ``x`` does not have the dimensions given above.
-    TypeError
-        If ``x`` is not an array of real numbers.
+    %(raises_layout)s
 
     Examples
     --------
@@ -254,10 +246,7 @@ def Z_from_nhwc(x: np.ndarray) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If ``x`` does not have the dimensions given above.
-    TypeError
-        If ``x`` is not an array of real numbers.
+    %(raises_layout)s
 
     Examples
     --------
@@ -600,10 +589,7 @@ def nchw_flat_from_W(W: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If an array does not have the shape given above, or a size is < 1.
-    TypeError
-        If an array is not of real numbers, or a size is not an integer.
+    %(raises_layout_sizes)s
 
     Examples
     --------
@@ -632,10 +618,7 @@ def W_from_nhwc_flat(w: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If an array does not have the shape given above, or a size is < 1.
-    TypeError
-        If an array is not of real numbers, or a size is not an integer.
+    %(raises_layout_sizes)s
 
     Examples
     --------
@@ -661,10 +644,7 @@ def nhwc_flat_from_W(W: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If an array does not have the shape given above, or a size is < 1.
-    TypeError
-        If an array is not of real numbers, or a size is not an integer.
+    %(raises_layout_sizes)s
 
     Examples
     --------
@@ -758,3 +738,5 @@ def select_instances(M: np.ndarray, index: np.ndarray, cols: int) -> np.ndarray:
     """
     rows = M.shape[0]
     return M.reshape(rows, -1, cols)[:, index].reshape(rows, -1)
+
+fill_docstrings(globals())

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import full
 from ._deprecated import moved
+from ._docstrings import fill_docstrings
 from ._validate import InstanceOf, batch_size, check_shape, validate_params
 from .architecture import Architecture
 from .backends import BACKEND, FORM, Backend, BackwardForm, backend_of, backward, get_backend
@@ -121,14 +122,7 @@ def forward_network(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
 
     Raises
     ------
-    ValueError
-        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
-        (backend, loss, form) is unknown, or a size is < 1.
-    TypeError
-        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
-        ``arch`` is not an Architecture.
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_network)s
 
     Examples
     --------
@@ -169,14 +163,7 @@ def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
 
     Raises
     ------
-    ValueError
-        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
-        (backend, loss, form) is unknown, or a size is < 1.
-    TypeError
-        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
-        ``arch`` is not an Architecture.
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_network)s
 
     Examples
     --------
@@ -256,3 +243,5 @@ __getattr__ = moved('kronconv.network', {
     'predict': 'objective_function:predict',
     'DENSE_CHUNK_BYTES': 'objective_function:DENSE_CHUNK_BYTES',
 })
+
+fill_docstrings(globals())

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from . import scratch
+from ._docstrings import fill_docstrings
 from ._validate import (
     Integer,
     Labels,
@@ -244,14 +245,7 @@ def objective(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarra
 
     Raises
     ------
-    ValueError
-        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
-        (backend, loss, form) is unknown, or a size is < 1.
-    TypeError
-        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
-        ``arch`` is not an Architecture.
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_network)s
 
     Examples
     --------
@@ -289,14 +283,7 @@ def objective_and_gradient(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
 
     Raises
     ------
-    ValueError
-        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
-        (backend, loss, form) is unknown, or a size is < 1.
-    TypeError
-        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
-        ``arch`` is not an Architecture.
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_network)s
 
     Examples
     --------
@@ -381,14 +368,7 @@ def predict(theta: np.ndarray, arch: Architecture, Z: np.ndarray,
 
     Raises
     ------
-    ValueError
-        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
-        (backend, loss, form) is unknown, or a size is < 1.
-    TypeError
-        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
-        ``arch`` is not an Architecture.
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_network)s
 
     Examples
     --------
@@ -419,14 +399,7 @@ def accuracy(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray
 
     Raises
     ------
-    ValueError
-        If an array does not fit ``arch`` (or the other arrays), is not finite, or a name
-        (backend, loss, form) is unknown, or a size is < 1.
-    TypeError
-        If an array is not real floating point, ``theta`` and ``Z`` differ in dtype, or
-        ``arch`` is not an Architecture.
-    ~kronconv.MemoryLimitError
-        If the pass would exceed the memory limit, before allocating.
+    %(raises_network)s
 
     Examples
     --------
@@ -438,3 +411,5 @@ def accuracy(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray
     y = check_labels(y, arch.n_classes, N)
     pred = outputs(theta, arch, Z, chunk_size, backend, threads).argmax(axis=0)
     return float(np.mean(pred == y))
+
+fill_docstrings(globals())

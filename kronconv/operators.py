@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from ._docstrings import fill_docstrings
 from ._validate import (
     Array,
     DType,
@@ -98,13 +99,7 @@ def P_pad(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
 
     Raises
     ------
-    TypeError
-        If ``shape`` is not a LayerShape or ``dtype`` is not float32 or float64 (an array is
-        not real floating point).
-    ValueError
-        If an array does not fit ``shape``, or is not finite.
-    ~kronconv.MemoryLimitError
-        If the operator would exceed the memory limit, before it is built.
+    %(raises_operator)s
 
     Examples
     --------
@@ -160,13 +155,7 @@ def P_phi(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
 
     Raises
     ------
-    TypeError
-        If ``shape`` is not a LayerShape or ``dtype`` is not float32 or float64 (an array is
-        not real floating point).
-    ValueError
-        If an array does not fit ``shape``, or is not finite.
-    ~kronconv.MemoryLimitError
-        If the operator would exceed the memory limit, before it is built.
+    %(raises_operator)s
 
     Examples
     --------
@@ -418,13 +407,7 @@ def ones_kron_I(shape: LayerShape, dtype: object = np.float64) -> sp.csr_array:
 
     Raises
     ------
-    TypeError
-        If ``shape`` is not a LayerShape or ``dtype`` is not float32 or float64 (an array is
-        not real floating point).
-    ValueError
-        If an array does not fit ``shape``, or is not finite.
-    ~kronconv.MemoryLimitError
-        If the operator would exceed the memory limit, before it is built.
+    %(raises_operator)s
 
     Examples
     --------
@@ -466,13 +449,7 @@ def phiT_kron_I(phi: np.ndarray, d_out: int) -> sp.csr_array:
 
     Raises
     ------
-    TypeError
-        If ``shape`` is not a LayerShape or ``dtype`` is not float32 or float64 (an array is
-        not real floating point).
-    ValueError
-        If an array does not fit ``shape``, or is not finite.
-    ~kronconv.MemoryLimitError
-        If the operator would exceed the memory limit, before it is built.
+    %(raises_operator)s
 
     Examples
     --------
@@ -497,3 +474,5 @@ def build_phiT_kron_I(phi: np.ndarray, d_out: int) -> sp.csr_array:
     indptr = np.arange(0, M * d_out * K + 1, K, dtype=itype)
     data = np.broadcast_to(phi.T[:, None, :], (M, d_out, K)).ravel()
     return _csr(data, indices, indptr, (M * d_out, K * d_out))
+
+fill_docstrings(globals())

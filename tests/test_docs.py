@@ -139,3 +139,25 @@ def test_architecture_page_documents_every_key():
         assert f"   * - ``{key}``" in sections, f"architecture.rst does not document {key}"
     for name in kronconv.ACTIVATIONS:
         assert f'``"{name}"``' in sections
+
+
+def test_every_shared_docstring_section_is_filled_and_used():
+    import importlib
+    import pkgutil
+
+    from kronconv._docstrings import SECTIONS
+
+    used = set()
+    for info in pkgutil.iter_modules(kronconv.__path__):
+        if info.name == "_docstrings":                # the sections' home, its own example
+            continue
+        module = importlib.import_module(f"kronconv.{info.name}")
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        used |= {name for name in SECTIONS if f"%({name})s" in source}
+        for name, obj in vars(module).items():
+            for target in [obj, *(vars(obj).values() if isinstance(obj, type) else [])]:
+                doc = getattr(target, "__doc__", None)
+                assert not (isinstance(doc, str) and "%(raises" in doc), (info.name, name)
+    assert used == set(SECTIONS)                     # no section left without a user
+    doc = kronconv.objective.__doc__                 # filled, at the placeholder's indent
+    assert "\n    ~kronconv.MemoryLimitError\n        If the pass would exceed" in doc
