@@ -149,6 +149,13 @@ def _check_parent(path: Path) -> None:
     os.unlink(probe)
 
 
+def _named(path: str | Path, what: str) -> Path:
+    """``path`` as a ``Path``, unless it is empty (which ``Path`` would take for ".")."""
+    if not str(path):
+        raise ValueError(f"expected a {what} name, got ''")
+    return Path(path)
+
+
 def check_output_file(path: str | Path) -> Path:
     """``path`` as a ``Path`` if a file can be written there, else raise ``ValueError``.
 
@@ -163,9 +170,7 @@ def check_output_file(path: str | Path) -> Path:
     -------
     Path
     """
-    if not str(path):
-        raise ValueError("expected a file name, got ''")
-    path = Path(path)
+    path = _named(path, "file")
     with _reported(path):
         if path.is_dir():
             raise ValueError(f"{path} is a directory")
@@ -190,9 +195,7 @@ def check_output_directory(path: str | Path) -> Path:
     -------
     Path
     """
-    if not str(path):
-        raise ValueError("expected a directory name, got ''")
-    path = Path(path)
+    path = _named(path, "directory")
     with _reported(path):
         if path.is_dir():
             if not os.access(path, os.W_OK | os.X_OK):
@@ -215,9 +218,7 @@ def check_input_file(path: str | Path) -> Path:
     -------
     Path
     """
-    if not str(path):
-        raise ValueError("expected a file name, got ''")
-    path = Path(path)
+    path = _named(path, "file")
     with _reported(path):
         if path.is_dir():
             raise ValueError(f"{path} is a directory")
