@@ -17,13 +17,17 @@ from ._validate import check_int
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["DEFAULT_DPI", "FIGURE_FORMATS", "figure_format", "new_figure", "save_figure"]
+__all__ = ["DEFAULT_DPI", "DPI_RANGE", "FIGURE_FORMATS", "figure_format", "new_figure",
+           "save_figure"]
 
 #: The formats a picture can be written in, by the file's extension.
 FIGURE_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 
 #: Dots per inch of a PNG, and of the images (binned patterns) inside a PDF or an SVG.
 DEFAULT_DPI = 200
+#: The dots per inch a picture may have: below, FreeType cannot draw the smallest labels
+#: (a size of less than one pixel); above, a PNG of the largest figure passes 200 MB.
+DPI_RANGE = (20, 600)
 
 
 def figure_format(path: str | Path) -> str:
@@ -86,10 +90,11 @@ def save_figure(path: str | Path, fig: Figure, dpi: int = DEFAULT_DPI) -> None:
     Raises
     ------
     ValueError
-        For another extension, or a ``dpi`` below 1, before anything is written.
+        For another extension, or a ``dpi`` outside :data:`DPI_RANGE`, before anything is
+        written.
     TypeError
         For a ``dpi`` that is not an integer.
     """
     fmt = figure_format(path)
-    dpi = check_int(dpi, "dpi", 1)
+    dpi = check_int(dpi, "dpi", *DPI_RANGE)
     atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi))

@@ -11,6 +11,7 @@ import argparse
 import math
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from .data import (
     load_idx,
 )
 from .distributed import check_workers
-from .figures import DEFAULT_DPI, save_figure
+from .figures import DEFAULT_DPI, DPI_RANGE, save_figure
 from .layout import Z_from_nchw
 from .model import Model, check_resume, load_model, save_model
 from .objective_function import check_C, predict
@@ -54,26 +55,23 @@ if TYPE_CHECKING:
     from .cli import CommandParser
 
 
-def positive_int(text: str) -> int:
-    """An argument type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _integer(minimum: int, expected: str, maximum: int | None = None) -> Callable[[str], int]:
+    """An argument type: an integer in ``[minimum, maximum]``, else "expected ``expected``"."""
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+
+    return convert
 
 
-def natural_int(text: str) -> int:
-    """An argument type: an integer >= 0 (a seed)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+#: Argument types: an integer >= 1, and an integer >= 0 (a seed).
+positive_int = _integer(1, "a positive integer")
+natural_int = _integer(0, "an integer >= 0")
 
 
 def number(text: str) -> float:
@@ -114,7 +112,8 @@ def add_threads(command: argparse.ArgumentParser) -> None:
 
 def add_dpi(command: argparse.ArgumentParser) -> None:
     """``--dpi``, on every command that draws."""
-    command.add_argument("--dpi", type=positive_int, default=DEFAULT_DPI,
+    command.add_argument("--dpi", type=_integer(DPI_RANGE[0], "an integer from {} to {}".format(
+                             *DPI_RANGE), DPI_RANGE[1]), default=DEFAULT_DPI,
                          help="dots per inch of a PNG, and of the images inside a PDF or an "
                          f"SVG ({DEFAULT_DPI})")
 

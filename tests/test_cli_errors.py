@@ -300,7 +300,10 @@ BAD_COMMAND_LINES = [
          "by its extension, one of .png, .pdf, .svg"),
     case("ops --chain {tmp}/chain", 2, "--chain: {tmp}/chain: the picture's format is named"),
     case("ops --chain {dir}", 2, "--chain: {dir} is a directory"),
-    case("ops --dpi 0 --plot {tmp}/ops.png", 2, "--dpi: expected a positive integer, got 0"),
+    case("ops --dpi 0 --plot {tmp}/ops.png", 2, "--dpi: expected an integer from 20 to 600, "
+         "got 0"),
+    case("ops --dpi 1 --chain {tmp}/c.png", 2, "--dpi: expected an integer from 20 to 600, got 1"),
+    case("ops --dpi 601 --plot {tmp}/ops.png", 2, "--dpi: expected an integer from 20 to 600"),
     case("ops --plot {tmp}/same.png --chain {tmp}/same.png", 2,
          "--chain: {tmp}/same.png is also --plot's file"),
     # plot
@@ -314,7 +317,8 @@ BAD_COMMAND_LINES = [
          "named by its extension"),
     case("plot {model} --out {model}", 2, "--out: {model}: the picture's format is named"),
     case("plot {model} --out {dir}", 2, "--out: {dir} is a directory"),
-    case("plot {model} --out {tmp}/p.png --dpi x", 2, "--dpi: expected a positive integer"),
+    case("plot {model} --out {tmp}/p.png --dpi x", 2, "--dpi: expected an integer from 20 to "
+         "600, got 'x'"),
     case("plot {model} --out {tmp}/p.png", 2, "--out needs matplotlib: pip install "
          "\"matplotlib\" (kronconv's 'plot' extra)", without="matplotlib"),
     case("train --out {out} --plot {tmp}/p.jpeg", 2, "--plot: {tmp}/p.jpeg: the picture's "

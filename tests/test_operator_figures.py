@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 import kronconv as kc
 from kronconv.chain_figure import chain_figure
-from kronconv.figures import figure_format, save_figure
+from kronconv.figures import DPI_RANGE, figure_format, save_figure
 from kronconv.operator_figures import (
     OPERATOR_KINDS,
     bin_counts,
@@ -230,7 +230,20 @@ def test_save_figure_refuses_other_formats_and_bad_dpi(tmp_path):
     with pytest.raises(ValueError, match=r"ops\.jpg: the picture's format is named by its "
                        r"extension, one of \.png, \.pdf, \.svg"):
         save_figure(tmp_path / "ops.jpg", fig)
-    with pytest.raises(ValueError, match="dpi must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="dpi must be >= 20, got 0"):
         save_figure(tmp_path / "ops.png", fig, dpi=0)
+    with pytest.raises(ValueError, match="dpi must be <= 600, got 601"):
+        save_figure(tmp_path / "ops.png", fig, dpi=601)
     assert figure_format("a.b.Pdf") == "pdf"
     assert not list(tmp_path.iterdir())
+
+
+def test_the_smallest_dpi_allowed_draws_every_figure(tmp_path):
+    # below it, FreeType refuses the smallest labels (a size under one pixel)
+    ops = {"P_pad": kc.P_pad(SMALL), "P_phi": kc.P_phi(SMALL)}
+    save_figure(tmp_path / "ops.png", operators_figure(ops, SMALL), dpi=DPI_RANGE[0])
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((SMALL.d, SMALL.a * SMALL.b))
+    W, b = rng.standard_normal(SMALL.W_shape), rng.standard_normal(SMALL.d_out)
+    save_figure(tmp_path / "chain.png", chain_figure(Z, W, b, SMALL), dpi=DPI_RANGE[0])
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in tmp_path.iterdir())
