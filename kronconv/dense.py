@@ -5,8 +5,8 @@ signatures; here every operator of :mod:`kronconv.operators` is replaced by what
 the data, in matrix-free pairs (each checked against its transpose by the adjoint test):
 
 - :func:`pad` / :func:`pad_T` (``P_pad``): the interior of a zero buffer, and back out.
-- :func:`im2col` / :func:`col2im` (``P_phi``): a gather through P_phi's own row -> column
-  index (measured faster than ``h*h`` strided slice copies), and ``h*h`` strided slice-adds
+- :func:`im2col` / :func:`col2im` (``P_phi``): one copy of the padded images' window view
+  (checked once per shape against P_phi's own row -> column index), and ``h*h`` strided slice-adds
   (measured faster than ``np.add.at`` and ``np.bincount``, which also accumulates float32
   in float64).
 - :func:`pool_apply` / :func:`pool_T` (``P_pool``): ``h_pool**2`` strided slices; max
@@ -33,6 +33,7 @@ previous block (``out=``), the same numbers without fresh pages.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from . import scratch
 from ._deprecated import moved
@@ -128,13 +129,33 @@ def _gather_index(shape: LayerShape) -> np.ndarray:
     return index
 
 
+def _windows(X: np.ndarray, shape: LayerShape) -> np.ndarray:
+    """The padded images' windows as a view ``V[c, j, i, w, u, n] = X[c, j + s*w, i + s*u, n]``
+    (``s`` the stride): phi's rows in P_phi's order, without copying."""
+    s = shape.stride
+    V = sliding_window_view(X, (shape.h, shape.h), axis=(1, 2))     # (d, q, r, n, j, i)
+    return V[:, ::s, ::s].transpose(0, 4, 5, 1, 2, 3)
+
+
+@cached
+def _check_windows(shape: LayerShape) -> bool:
+    """Whether :func:`_windows` reads what P_phi's index does (checked once per shape, on
+    the image of flat positions, so the view can never drift from the operator)."""
+    positions = np.arange(shape.d * shape.b_pad * shape.a_pad).reshape(
+        shape.d, shape.b_pad, shape.a_pad, 1)
+    if not np.array_equal(_windows(positions, shape).ravel(), _gather_index(shape)):
+        raise AssertionError(f"the window view disagrees with P_phi's index for {shape}")
+    return True
+
+
 def im2col(X: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """``P_phi`` (im2col): a gather of rows through P_phi's row -> column index."""
-    N, index = X.shape[-1], _gather_index(shape)
-    out = scratch.empty((index.size, N), X.dtype)
-    # the index is P_phi's, in range: mode="clip" only spares the copy numpy makes of `out`
-    # to check it (mode="raise")
-    np.take(X.reshape(-1, N), index, axis=0, out=out, mode="clip")
+    """``P_phi`` (im2col): one copy of the windows' strided view (:func:`_windows`, checked
+    against P_phi's row -> column index), moving runs of ``a_conv * N`` numbers (measured
+    1.5-4 times faster than a gather of rows through the index)."""
+    _check_windows(shape)
+    N = X.shape[-1]
+    out = scratch.empty((shape.d, shape.h, shape.h, shape.b_conv, shape.a_conv, N), X.dtype)
+    np.copyto(out, _windows(X, shape))
     return out.reshape(shape.W_shape[1], -1)
 
 
