@@ -31,7 +31,7 @@ from .cpu_caches import FALLBACK_BLOCK_BYTES, block_bytes
 from .losses import LOSS, check_labels, loss_terms
 from .memory import check_memory, forward_bytes
 from .network import check_network_args, run_backward, run_forward
-from .parallel import THREADS, map_blocks, resolve_threads
+from .parallel import THREADS, map_blocks, one_blas_thread, resolve_threads
 from .parameters import ARCH, THETA, unpack_params
 from .shapes import IMAGES
 
@@ -191,7 +191,10 @@ def add_block_sums(theta: np.ndarray, results: list, N: int,
     total, grad = 0.0, None
     for xi, _ in results:
         total += xi
-    with np.errstate(over="ignore", invalid="ignore"):     # reported below, not warned
+    # theta @ theta on one BLAS thread: the same bits for any BLAS setting, and no BLAS
+    # threads woken to spin (OpenBLAS's idle threads busy-wait ~0.1 s) while the next
+    # evaluation's blocks run on the other cores
+    with np.errstate(over="ignore", invalid="ignore"), one_blas_thread():  # reported below
         penalty = reg * float(theta @ theta) / 2
         f = penalty + total / N
         if results and results[0][1] is not None:
