@@ -31,7 +31,7 @@ from .cpu_caches import FALLBACK_BLOCK_BYTES, block_bytes
 from .losses import LOSS, check_labels, loss_terms
 from .memory import check_memory, forward_bytes
 from .network import check_network_args, run_backward, run_forward
-from .parallel import THREADS, map_blocks, one_blas_thread, resolve_threads
+from .parallel import THREADS, machine_cores, map_blocks, one_blas_thread, resolve_threads
 from .parameters import ARCH, THETA, unpack_params
 from .shapes import IMAGES
 
@@ -121,14 +121,27 @@ SPARSE_BLOCK = 32
 
 def block_size(arch: Architecture, dtype: np.dtype, backend: str, N: int,
                chunk_size: int | None = None) -> int:
-    """The instances in each block: ``chunk_size``, or the backend's default (which depends on
-    the network and the dtype, never on the thread count)."""
+    """The instances in each block: ``chunk_size``, or the backend's default.
+
+    The default starts from the backend's own size (dense: blocks whose largest ``phi`` is a
+    few times the L2 cache; sparse: :data:`SPARSE_BLOCK`) and evens the blocks out over the
+    machine's cores: their number is rounded up to a multiple of the cores (while there are
+    instances enough), so that no core waits on the last block (a batch of 32 in float64 on
+    a 2 MiB L2 was 13 + 13 + 6 instances, two rounds on two cores; it is 4 blocks of 8). It
+    depends on the network, the dtype, the cache and the cores, never on the thread count:
+    every thread count adds the same blocks, bit for bit.
+    """
     if chunk_size is not None:
         return check_int(chunk_size, "chunk_size", 1)
     if backend == "dense" and arch.conv_shapes:
         phi_bytes = max(s.n_phi for s in arch.conv_shapes) * np.dtype(dtype).itemsize
-        return max(1, min(N, block_bytes() // phi_bytes))
-    return max(1, min(N, SPARSE_BLOCK))
+        size = max(1, block_bytes() // phi_bytes)
+    else:
+        size = SPARSE_BLOCK
+    cores = machine_cores()
+    n_blocks = -(-N // size)
+    n_blocks = min(N, -(-n_blocks // cores) * cores)
+    return max(1, -(-N // n_blocks))
 
 
 def chunks(Z: np.ndarray, N: int, arch: Architecture, chunk_size: int | None,

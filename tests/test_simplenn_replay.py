@@ -60,8 +60,15 @@ class Fixture:
     def options(self, key: str):
         return simplenn_options(str(self.d[key][0]), self.l)
 
-    def problem(self, backend: str) -> Problem:
-        return Problem(self.arch, self.Z, self.y, self.C, "squared", backend)
+    def problem(self, backend: str, chunk_size: int | None = None) -> Problem:
+        return Problem(self.arch, self.Z, self.y, self.C, "squared", backend,
+                       chunk_size=chunk_size)
+
+    def bsize(self, key: str) -> int:
+        """simpleNN's ``-bsize`` in the options ``key``: its Newton method sums f and ∇f over
+        batches of that many instances, as kronconv over blocks of ``chunk_size``."""
+        words = str(self.d[key][0]).split()
+        return int(dict(zip(words[::2], words[1::2], strict=True))["-bsize"])
 
     def check_weights(self, theta: np.ndarray, run: str, rtol: float) -> None:
         """Against simpleNN's weights after the run: all of them where the fixture has them,
@@ -124,17 +131,21 @@ def test_newton_cg_replays_simplenn_newton(fx):
     s = fx.options("opt_newton")
     options = NewtonOptions(**s["train_options"])
     S = fx.d["newton_batch_idx"].astype(int) - 1
-    runs = {be: newton_cg(fx.problem(be), TrainState(fx.theta0.copy()), options,
-                          subsamples=lambda k: S[k]) for be in kc.BACKENDS}
+    # kronconv rounded four ways: both backends, each summing over simpleNN's batches
+    # (-bsize) and over the whole data set in one block
+    blocks = (fx.bsize("opt_newton"), fx.l)
+    runs = {(be, size): newton_cg(fx.problem(be, size), TrainState(fx.theta0.copy()), options,
+                                  subsamples=lambda k: S[k])
+            for be in kc.BACKENDS for size in blocks}
     log = fx.d["newton_log"]          # k f gnorm alpha ratio lambda CGiter actred prered
     for k, ref in enumerate(log):
-        rows = [runs[be].history[k] for be in kc.BACKENDS]
-        # Where CG takes many steps on a rough landscape it amplifies rounding: kronconv's two
-        # backends (the same mathematics, rounded differently) then differ from each other
-        # (2e-7 in prered after 22 CG steps in fixture a, iteration 3). simpleNN rounds
-        # differently again (Octave's BLAS), so kronconv must agree with it within 10 times
-        # its disagreement with itself, and to 1e-9 wherever the backends agree better.
-        spread = _relative(rows[0]["f"], rows[1]["f"])
+        rows = [run.history[k] for run in runs.values()]
+        # Where CG takes many steps on a rough landscape it amplifies rounding: kronconv's
+        # four roundings of the same mathematics then differ from each other (3e-6 in f after
+        # 22 CG steps in fixture a, iteration 3). simpleNN rounds differently again (Octave's
+        # BLAS), so kronconv must agree with it within 10 times its largest disagreement with
+        # itself, and to 1e-9 wherever kronconv agrees with itself better.
+        spread = _spread([row["f"] for row in rows])
         tol = max(1e-9, 10 * spread)
         for row in rows:
             assert row["cg"] == ref[6], f"iteration {k + 1}: #CG"
@@ -144,11 +155,16 @@ def test_newton_cg_replays_simplenn_newton(fx):
             assert_relative_close(row["grad_norm"], ref[2], max(1e-8, 1e3 * spread), "||∇f||")
             assert_relative_close([row["actred"], row["prered"]], ref[7:9],
                                   max(1e-7, 1e3 * spread), "actred, prered")
-    spread = _relative(runs["sparse"].theta, runs["dense"].theta)
-    for be in kc.BACKENDS:
-        fx.check_weights(runs[be].theta, "newton", max(1e-8, 10 * spread))
+    spread = _spread([run.theta for run in runs.values()])
+    for run in runs.values():
+        fx.check_weights(run.theta, "newton", max(1e-8, 10 * spread))
     if fx.arch.name != "mnist-demo-layer4":       # the small networks: the strict bound holds
-        assert _relative(runs["sparse"].history[-1]["f"], log[-1, 1]) < 1e-9
+        assert _relative(runs["sparse", blocks[0]].history[-1]["f"], log[-1, 1]) < 1e-9
+
+
+def _spread(values: list) -> float:
+    """The largest relative difference between any two of ``values``."""
+    return max(_relative(x, y) for x in values for y in values)
 
 
 @pytest.mark.parametrize(("run", "method", "kind"), [("sgd", sg, SGOptions),
