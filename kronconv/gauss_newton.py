@@ -41,7 +41,7 @@ from .objective_function import (
     total_instances,
 )
 from .parallel import map_blocks, resolve_threads
-from .parameters import THETA, unpack_params
+from .parameters import THETA, param_views
 
 __all__ = ["GaussNewton", "GaussNewtonBlock", "add_products", "jacobian_T_vector",
            "jacobian_vector"]
@@ -67,7 +67,7 @@ class GaussNewtonBlock:
     def __init__(self, theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray,
                  loss: str, backend: str) -> None:
         self.theta, self.arch, self.y, self.loss = theta, arch, y, loss
-        self.z, self.cache = run_forward(unpack_params(theta, arch), arch, Z, True, backend)
+        self.z, self.cache = run_forward(param_views(theta, arch), arch, Z, True, backend)
 
     def product(self, v: np.ndarray) -> np.ndarray:
         """``sum_{i in block} J_i^T B_i J_i v``."""

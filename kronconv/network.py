@@ -24,7 +24,7 @@ from .full import FullCache
 from .layout import columns_from_batch
 from .losses import OUTPUTS
 from .memory import check_memory, forward_bytes
-from .parameters import ARCH, THETA, unpack_params
+from .parameters import ARCH, THETA, param_views, unpack_params
 from .shapes import IMAGES
 
 __all__ = [
@@ -68,7 +68,8 @@ def check_network_args(theta: np.ndarray, arch: Architecture, Z: np.ndarray) -> 
     """
     a, b, d = arch.input
     N = batch_size(Z, d, a * b, "Z", IMAGES.shape)
-    return unpack_params(theta, arch), N
+    check_shape(theta, (arch.n_params,), "theta", "(n_params,)")
+    return param_views(theta, arch), N
 
 
 def run_forward(params: list, arch: Architecture, Z: np.ndarray, keep: bool,
@@ -183,9 +184,9 @@ def run_backward(dz: np.ndarray, theta: np.ndarray, arch: Architecture, cache: N
                  form: str = "vec") -> np.ndarray:
     """:func:`~kronconv.backward_network` on checked arguments (``dz`` may be the result of an
     overflow: the callers report that)."""
-    params = unpack_params(theta, arch)
+    params = param_views(theta, arch)
     grad = np.zeros_like(theta)
-    grads = unpack_params(grad, arch)
+    grads = param_views(grad, arch)
     n_conv = len(arch.conv_shapes)
     for m in reversed(range(len(cache.full))):
         gW, gb = grads[n_conv + m]
@@ -222,7 +223,7 @@ def R_network(theta: np.ndarray, v: np.ndarray, arch: Architecture,
     -------
     ndarray of shape (n_classes, N)
     """
-    params, directions = unpack_params(theta, arch), unpack_params(v, arch)
+    params, directions = param_views(theta, arch), param_views(v, arch)
     n_conv = len(arch.conv_shapes)
     RX = None
     for m in range(n_conv):

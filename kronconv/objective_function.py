@@ -32,7 +32,7 @@ from .losses import LOSS, check_labels, loss_terms
 from .memory import check_memory, forward_bytes
 from .network import check_network_args, run_backward, run_forward
 from .parallel import THREADS, machine_cores, map_blocks, one_blas_thread, resolve_threads
-from .parameters import ARCH, THETA, unpack_params
+from .parameters import ARCH, THETA, param_views
 from .shapes import IMAGES
 
 __all__ = [
@@ -192,10 +192,23 @@ def block_sums(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarr
     :func:`~kronconv.network.run_backward`) holds none of them.
     """
     with np.errstate(over="ignore", invalid="ignore"), scratch.reuse():   # errors: add_block_sums
-        z, cache = run_forward(unpack_params(theta, arch), arch, Z, form is not None, backend)
+        z, cache = run_forward(param_views(theta, arch), arch, Z, form is not None, backend)
         xi, dz = loss_terms(z, y, loss)
         return float(xi.sum()), (None if form is None
                                  else run_backward(dz, theta, arch, cache, form))
+
+
+#: The numbers :func:`_add_scaled` scales at a time: its temporaries stay below glibc's mmap
+#: threshold (128 KiB), so they reuse the heap's pages instead of faulting fresh ones in.
+_AXPY_STEP = 8192
+
+
+def _add_scaled(y: np.ndarray, a: float, x: np.ndarray) -> None:
+    """``y += a * x`` in place, the same numbers, without a temporary of the size of ``x``."""
+    if a == 0:
+        return
+    for start in range(0, x.size, _AXPY_STEP):
+        y[start:start + _AXPY_STEP] += a * x[start:start + _AXPY_STEP]
 
 
 def add_block_sums(theta: np.ndarray, results: list, N: int,
@@ -215,7 +228,7 @@ def add_block_sums(theta: np.ndarray, results: list, N: int,
             for _, g in results:
                 grad += g
             grad /= N
-            grad += reg * theta
+            _add_scaled(grad, reg, theta)
     if not math.isfinite(penalty):
         raise Overflow(f"the regularization term theta^T theta / (2 C l) is not finite "
                        f"(1/(C l) = {reg:.3g})", "use a larger C (C)")

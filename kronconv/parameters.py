@@ -58,6 +58,12 @@ def unpack_params(theta: np.ndarray, arch: Architecture) -> list[tuple[np.ndarra
     [(8, 9), (16, 72), (32, 64), (10, 32)]
     """
     check_shape(theta, (arch.n_params,), "theta", "(n_params,)")
+    return param_views(theta, arch)
+
+
+def param_views(theta: np.ndarray, arch: Architecture) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`unpack_params` of a checked ``theta`` (the evaluations' inner loops, where the
+    argument checks would cost a fifth of a millisecond per call)."""
     out, start = [], 0
     for (rows, cols), n_b in arch.layer_param_shapes:
         W = theta[start:start + rows * cols].reshape(rows, cols, order="F")
