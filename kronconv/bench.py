@@ -2,7 +2,8 @@
 
 All three run on the same network, weights (converted with the layout converters for
 PyTorch) and data, with the same thread count for BLAS and for PyTorch. Each is run once
-to warm up and then ``repeat`` times; the report gives medians, minimums, ratios, and how
+to warm up and then ``repeat`` times, in rounds that run each once (interleaved: a drift of the
+machine's speed reaches all alike); the report gives medians, minimums, ratios, and how
 far each f and gradient is from the reference's (the sparse chain's, or the first backend's
 without it): a backend beyond the dtype's tolerance is flagged MISMATCH (a benchmark that
 computed something else would be no benchmark).
@@ -43,14 +44,18 @@ def _blas_info() -> list[dict[str, Any]]:
     return [{k: info.get(k) for k in keys} for info in threadpool_info()]
 
 
-def _time(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
-    result = fn()                                      # warm-up (caches, allocations)
-    times = []
+def _time(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, tuple[list[float], Any]]:
+    """Each function's times and last result: one warm-up call each (caches, allocations),
+    then ``repeat`` rounds that call every function once, so that a drift of the machine's
+    speed (seen up to 2.5x within an hour on shared machines) reaches them all alike."""
+    results = {name: fn() for name, fn in fns.items()}
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return times, result
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: (times[name], results[name]) for name in fns}
 
 
 def _runner(backend: str, arch: Architecture, theta: np.ndarray, Z: np.ndarray, y: np.ndarray,
@@ -173,15 +178,15 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
     arch, theta, Z, y = _problem(arch, batch, dtype, seed)
     dt = Z.dtype
     skipped = []
-    runs: dict[str, tuple[list[float], float, np.ndarray]] = {}
+    runners = {}
     threads = resolve_threads(threads)
     for backend in backends:
         if backend == "torch" and not torch_available():
             skipped.append("torch (not installed)")
             continue
-        run = _runner(backend, arch, theta, Z, y, C, loss, chunk_size, threads)
-        times, (f, grad) = _time(run, repeat)
-        runs[backend] = times, f, grad
+        runners[backend] = _runner(backend, arch, theta, Z, y, C, loss, chunk_size, threads)
+    runs = {backend: (times, *result) for backend, (times, result)
+            in _time(runners, repeat).items()}
     blas = _blas_info()
     medians = {k: statistics.median(t) for k, (t, _, _) in runs.items()}
     reference = "sparse" if "sparse" in runs else next(iter(runs), None)
