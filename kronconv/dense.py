@@ -167,7 +167,8 @@ def col2im(G: np.ndarray, shape: LayerShape) -> np.ndarray:
     rows, cols = offsets(shape.stride, shape.a_conv, h), offsets(shape.stride, shape.b_conv, h)
     for j in range(h):
         for i in range(h):
-            out[:, cols[j], rows[i]] += G6[:, j, i]
+            window = out[:, cols[j], rows[i]]
+            np.add(window, G6[:, j, i], out=window)   # not `+=` on a subscript: no write-back
     return out
 
 
@@ -213,13 +214,13 @@ def pool_T(G: np.ndarray, shape: LayerShape, index: np.ndarray | None) -> np.nda
             if tiles:
                 out[:, c, r] = share
             else:
-                out[:, c, r] += share
+                np.add(out[:, c, r], share, out=out[:, c, r])
         return out
     for e, r, c in entries:
         if tiles:
             np.multiply(G, index == e, out=out[:, c, r])
         else:
-            out[:, c, r] += G * (index == e)
+            np.add(out[:, c, r], G * (index == e), out=out[:, c, r])
     return out
 
 
