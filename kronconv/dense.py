@@ -33,7 +33,7 @@ previous block (``out=``), the same numbers without fresh pages.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from . import scratch
 from ._deprecated import moved
@@ -132,9 +132,10 @@ def _gather_index(shape: LayerShape) -> np.ndarray:
 def _windows(X: np.ndarray, shape: LayerShape) -> np.ndarray:
     """The padded images' windows as a view ``V[c, j, i, w, u, n] = X[c, j + s*w, i + s*u, n]``
     (``s`` the stride): phi's rows in P_phi's order, without copying."""
+    c, q, r, n = X.strides
     s = shape.stride
-    V = sliding_window_view(X, (shape.h, shape.h), axis=(1, 2))     # (d, q, r, n, j, i)
-    return V[:, ::s, ::s].transpose(0, 4, 5, 1, 2, 3)
+    return as_strided(X, (shape.d, shape.h, shape.h, shape.b_conv, shape.a_conv, X.shape[-1]),
+                      (c, q, r, q * s, r * s, n), writeable=False)
 
 
 @cached

@@ -9,6 +9,8 @@ channel-first array, or a view of the sparse chain's instance columns, from whic
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .shapes import LayerShape
@@ -16,17 +18,21 @@ from .shapes import LayerShape
 __all__ = ["first_max", "offsets", "window_entries"]
 
 
-def offsets(stride: int, count: int, size: int) -> list[slice]:
-    """For each offset ``k < size``, the slice ``k, k + stride, ..., k + (count-1)*stride``."""
-    return [slice(k, k + stride * (count - 1) + 1, stride) for k in range(size)]
+@functools.cache
+def offsets(stride: int, count: int, size: int) -> tuple[slice, ...]:
+    """For each offset ``k < size``, the slice ``k, k + stride, ..., k + (count-1)*stride``
+    (computed once per arguments)."""
+    return tuple(slice(k, k + stride * (count - 1) + 1, stride) for k in range(size))
 
 
-def window_entries(shape: LayerShape) -> list[tuple[int, slice, slice]]:
-    """``(e, row slice, column slice)`` of every pooling-window entry, in the order i + k*j."""
+@functools.cache
+def window_entries(shape: LayerShape) -> tuple[tuple[int, slice, slice], ...]:
+    """``(e, row slice, column slice)`` of every pooling-window entry, in the order i + k*j
+    (computed once per shape)."""
     k = shape.pool_size
     rows = offsets(shape.pool_stride, shape.a_out, k)
     cols = offsets(shape.pool_stride, shape.b_out, k)
-    return [(i + k * j, rows[i], cols[j]) for j in range(k) for i in range(k)]
+    return tuple((i + k * j, rows[i], cols[j]) for j in range(k) for i in range(k))
 
 
 def first_max(A: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +59,7 @@ def first_max(A: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, np.ndarray]
     entries = window_entries(shape)
     _, r0, c0 = entries[0]
     out = A[:, c0, r0].copy()
-    itype = np.int8 if len(entries) <= np.iinfo(np.int8).max else np.int32
+    itype = np.int8 if len(entries) <= 127 else np.int32        # int8 holds 0..127
     index = np.zeros(out.shape, dtype=itype)
     larger = np.empty(out.shape, dtype=bool)
     step = np.empty(out.shape, dtype=itype)
