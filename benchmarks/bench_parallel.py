@@ -1,10 +1,11 @@
 """Threads and Dask workers: f and ∇f over 6,000 Fashion-MNIST images (mnist-3layer) on 1 and
-2 threads, and on a local cluster of 1 and 2 workers (the full 60,000: benchmarks/scaling.py).
-Skipped where Debian's dataset-fashion-mnist, or dask.distributed, is missing."""
-
-
+2 threads, and on a local cluster of 1 and 2 workers (the full 60,000: benchmarks/scaling.py);
+one batch of 32 random images (cifar10-3layer) on 1 and 2 threads. Skipped where Debian's
+dataset-fashion-mnist, or dask.distributed, is missing."""
 
 import kronconv as kc
+
+from .common import problem
 
 IMAGES = 6000
 
@@ -39,6 +40,26 @@ class Threads:
                                   backend=backend, threads=threads)
 
     def peakmem_objective_and_gradient(self, backend, threads):
+        kc.objective_and_gradient(self.theta, self.arch, self.Z, self.y, 0.01,
+                                  backend=backend, threads=threads)
+
+
+class BatchThreads:
+    """f and ∇f of one batch of 32 (cifar10-3layer) on 1 and 2 threads, called back to back
+    as an optimizer does: a regression of the threads' scaling on small batches shows here
+    (an OpenBLAS thread woken between the calls, spinning on the other core, once made two
+    threads no faster than one)."""
+
+    params = (["sparse", "dense"], [1, 2])
+    param_names = ("backend", "threads")
+    timeout = 300
+    number = 5
+
+    def setup(self, backend, threads):
+        self.arch, self.theta, self.Z, self.y = problem("cifar10-3layer", 32, "float64")
+        self.time_objective_and_gradient(backend, threads)       # build the operators
+
+    def time_objective_and_gradient(self, backend, threads):
         kc.objective_and_gradient(self.theta, self.arch, self.Z, self.y, 0.01,
                                   backend=backend, threads=threads)
 
