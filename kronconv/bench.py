@@ -47,11 +47,15 @@ def _blas_info() -> list[dict[str, Any]]:
 def _time(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, tuple[list[float], Any]]:
     """Each function's times and last result: one warm-up call each (caches, allocations),
     then ``repeat`` rounds that call every function once, so that a drift of the machine's
-    speed (seen up to 2.5x within an hour on shared machines) reaches them all alike."""
+    speed (seen up to 2.5x within an hour on shared machines) reaches them all alike; each
+    round starts one function later, so that none always follows the same one (whose
+    threads may still spin, whose arrays fill the caches)."""
     results = {name: fn() for name, fn in fns.items()}
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
+    names = list(fns)
+    for r in range(repeat):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn = fns[name]
             start = time.perf_counter()
             results[name] = fn()
             times[name].append(time.perf_counter() - start)

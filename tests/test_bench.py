@@ -193,3 +193,15 @@ def test_pytorchs_float32_gradient_differs_at_a_relu_kink_and_agrees_in_float64(
     assert torch_result["grad_max_rel_diff"] > 1e-4
     assert max(torch_result["float64_diffs"]) < 1e-13
     assert report["mismatches"] == []
+
+
+def test_backends_are_timed_in_interleaved_rounds_that_rotate():
+    # one warm-up call each, then rounds that run each once, each round starting one later
+    from kronconv.bench import _time
+
+    calls = []
+    fns = {name: (lambda name=name: calls.append(name) or name) for name in "abc"}
+    out = _time(fns, 4)
+    assert calls == list("abc" "abc" "bca" "cab" "abc")
+    assert {name: (len(times), result) for name, (times, result) in out.items()} == {
+        "a": (4, "a"), "b": (4, "b"), "c": (4, "c")}
