@@ -109,10 +109,10 @@ def pad_T(G: np.ndarray, shape: LayerShape) -> np.ndarray:
     return out
 
 
-@cached
 def _gather_index(shape: LayerShape) -> np.ndarray:
-    """P_phi's row -> column index, renumbered for the channel-first layout (computed once per
-    shape from the operator itself: one source of truth for the index order).
+    """P_phi's row -> column index, renumbered for the channel-first layout (read from the
+    operator itself, the one source of truth for the index order; :func:`_check_windows`
+    holds the window view to it).
 
     Row ``(c, j, i, w, u)`` of phi (window offset (i, j), channel c, window (u, w)) reads
     the padded image at ``(c, q, r)``, the column ``c + d*(r + a_pad*q)`` that ``P_phi``
@@ -140,8 +140,9 @@ def _windows(X: np.ndarray, shape: LayerShape) -> np.ndarray:
 
 @cached
 def _check_windows(shape: LayerShape) -> bool:
-    """Whether :func:`_windows` reads what P_phi's index does (checked once per shape, on
-    the image of flat positions, so the view can never drift from the operator)."""
+    """``True`` once :func:`_windows` is seen to read what P_phi's index does, on the image of
+    flat positions (checked once per shape, cached, so the view can never drift from the
+    operator); an ``AssertionError`` otherwise."""
     positions = np.arange(shape.d * shape.b_pad * shape.a_pad).reshape(
         shape.d, shape.b_pad, shape.a_pad, 1)
     if not np.array_equal(_windows(positions, shape).ravel(), _gather_index(shape)):
@@ -151,8 +152,9 @@ def _check_windows(shape: LayerShape) -> bool:
 
 def im2col(X: np.ndarray, shape: LayerShape) -> np.ndarray:
     """``P_phi`` (im2col): one copy of the windows' strided view (:func:`_windows`, checked
-    against P_phi's row -> column index), moving runs of ``a_conv * N`` numbers (measured
-    1.5-4 times faster than a gather of rows through the index)."""
+    against P_phi's row -> column index), moving runs of ``a_conv * N`` numbers (1.2-2.3 times
+    faster than a gather of rows through the index on cifar10-3layer's layers, 13-32
+    instances, on a Xeon)."""
     _check_windows(shape)
     N = X.shape[-1]
     out = scratch.empty((shape.d, shape.h, shape.h, shape.b_conv, shape.a_conv, N), X.dtype)
@@ -169,7 +171,7 @@ def col2im(G: np.ndarray, shape: LayerShape) -> np.ndarray:
     for j in range(h):
         for i in range(h):
             window = out[:, cols[j], rows[i]]
-            np.add(window, G6[:, j, i], out=window)   # not `+=` on a subscript: no write-back
+            np.add(window, G6[:, j, i], out=window)     # one subscript, not `+=`'s two
     return out
 
 

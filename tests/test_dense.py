@@ -171,3 +171,37 @@ def test_dense_pad_im2col_pool_apply_are_adjoint_to_their_transposes(shape, seed
     got = columns_from_channel_first(dense.pool_apply(B, shape, index))
     assert_rel_close(got.ravel(order="F") if shape.pool == "max" else got, expected, 1e-12,
                      "pool_apply vs P_pool")
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=layer_shapes(), seed=st.integers(0, 2**32 - 1))
+@with_edge_shapes(seed=0)
+def test_im2col_is_P_phi_applied_to_each_instance(shape, seed):
+    # the window view's copy against the operator itself, column by column (any stride,
+    # padding 0 included), on a non-contiguous padded batch
+    from kronconv import P_phi
+    from kronconv.layout import columns_from_channel_first
+
+    rng = np.random.default_rng(seed)
+    N = 3
+    Xp = rng.normal(size=(shape.d, shape.b_pad, shape.a_pad, 2 * N))[..., ::2]
+    phi = dense.im2col(Xp, shape).reshape(shape.W_shape[1], shape.b_conv, shape.a_conv, N)
+    expected = P_phi(shape) @ columns_from_channel_first(np.ascontiguousarray(Xp))
+    # P_phi's rows per instance: (i + h*j + h*h*c) + h*h*d*(u + a_conv*w)
+    got = phi.reshape(shape.W_shape[1], -1, N).transpose(1, 0, 2).reshape(-1, N)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_window_view_that_disagrees_with_P_phi_is_refused(monkeypatch):
+    shape = LayerShape(a=5, b=4, d=2, d_out=1, h=3, stride=2, padding=1)
+    monkeypatch.setattr(dense, "_windows",
+                        lambda X, s: np.swapaxes(_true_windows(X, s), 1, 2))   # j and i swapped
+    dense._check_windows.cache_clear()
+    try:
+        with pytest.raises(AssertionError, match="disagrees with P_phi's index"):
+            dense.im2col(np.zeros((2, shape.b_pad, shape.a_pad, 1)), shape)
+    finally:
+        dense._check_windows.cache_clear()
+
+
+_true_windows = dense._windows
