@@ -262,8 +262,8 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
                        help="comma-separated, among sparse, dense, torch")
     bench.add_argument("--chunk-size", type=positive_int, default=None,
                        help="instances per block for kronconv's backends (default: each "
-                       "backend's own: 32 for the sparse chain, sized from the L2 cache for the "
-                       "dense path)")
+                       "backend's own: 32 for the sparse chain, sized from the L2 cache and "
+                       "evened out over the cores for the dense path)")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
     bench.add_argument("--profile", action="store_true",
                        help="time every stage of every layer of the sparse chain and the dense "

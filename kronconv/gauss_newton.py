@@ -36,6 +36,7 @@ from .network import R_network, check_network_args, run_backward, run_forward
 from .objective_function import (
     EVALUATION_ARGS,
     OUTPUT_ARGS,
+    add_regularization,
     chunks,
     regularization,
     total_instances,
@@ -181,7 +182,8 @@ def add_products(parts: list, N: int, reg: float, v: np.ndarray) -> np.ndarray:
     JtBJv = np.zeros_like(v)
     for part in parts:
         JtBJv += part
-    return JtBJv / N + reg * v
+    JtBJv /= N
+    return add_regularization(JtBJv, reg, v)
 
 
 class GaussNewton:

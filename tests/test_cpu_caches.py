@@ -73,30 +73,42 @@ def test_dense_blocks_hold_the_instances_whose_largest_phi_fits(monkeypatch):
     assert block_size(arch, np.dtype("float64"), "sparse", 128) == 32     # not the sparse chain
 
 
-@pytest.mark.parametrize("cores", [1, 2, 3, 8])
+@pytest.mark.parametrize("cores", [1, 2, 3, 8, 64])
 @pytest.mark.parametrize("N", [1, 2, 5, 17, 32, 100, 128])
-def test_blocks_are_evened_out_over_the_cores(monkeypatch, cores, N):
-    # no block above the cache's 13 instances, and no core waiting on a last small block:
-    # the time of the busiest core (rounds x block) never above that of blocks of 13
+def test_dense_blocks_are_evened_out_over_the_cores(monkeypatch, cores, N):
+    # no block above the cache's 13 instances nor below half of it, and the busiest core
+    # never slower than with blocks of 13: rounds x block at most that of blocks of 13
     monkeypatch.setattr(objective_function, "machine_cores", lambda: cores)
     arch = Architecture.preset("cifar10-3layer")
     phi = max(s.n_phi for s in arch.conv_shapes)
     monkeypatch.setenv("KRONCONV_BLOCK_BYTES", str(13 * phi * 8))
     size = block_size(arch, np.dtype("float64"), "dense", N)
+    assert min(N, 7) <= size <= 13
     rounds = math.ceil(math.ceil(N / size) / cores)
-    assert size <= 13
     assert rounds * size <= math.ceil(math.ceil(N / 13) / cores) * min(13, N)
-    Z = np.zeros((3, 32 * 32 * N))
-    assert [r for r, _ in objective_function.chunks(Z, N, arch, None, "dense")] == [
-        slice(k, min(k + size, N)) for k in range(0, N, size)]
 
 
 @pytest.mark.parametrize(("N", "cores", "size"), [(32, 2, 8), (32, 1, 11), (128, 2, 13),
-                                                   (100, 8, 13), (5, 8, 1), (1, 2, 1)])
+                                                   (100, 8, 13), (5, 8, 5), (1, 2, 1),
+                                                   (32, 64, 7)])
 def test_block_sizes_of_common_batches(monkeypatch, N, cores, size):
-    # 32 instances on two cores: 4 blocks of 8, not 13 + 13 + 6 (two rounds of 13)
+    # 32 instances on two cores: 4 blocks of 8, not 13 + 13 + 6 (two rounds of 13); on 64
+    # cores never below half the cache's 13
     monkeypatch.setattr(objective_function, "machine_cores", lambda: cores)
     arch = Architecture.preset("cifar10-3layer")
     phi = max(s.n_phi for s in arch.conv_shapes)
     monkeypatch.setenv("KRONCONV_BLOCK_BYTES", str(13 * phi * 8))
     assert block_size(arch, np.dtype("float64"), "dense", N) == size
+
+
+@pytest.mark.parametrize("cores", [1, 2, 64])
+def test_sparse_blocks_do_not_depend_on_the_machine(monkeypatch, cores):
+    monkeypatch.setattr(objective_function, "machine_cores", lambda: cores)
+    arch = Architecture.preset("cifar10-3layer")
+    for N, size in ((1, 1), (4, 4), (32, 32), (100, 32)):
+        assert block_size(arch, np.dtype("float64"), "sparse", N) == size
+
+
+def test_block_size_needs_an_instance():
+    with pytest.raises(ValueError, match="N must be >= 1"):
+        block_size(Architecture.preset("digits"), np.dtype("float64"), "dense", 0)
