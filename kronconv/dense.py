@@ -151,7 +151,7 @@ def _check_windows(shape: LayerShape) -> bool:
 
 
 def im2col(X: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """``P_phi`` (im2col): one copy of the windows' strided view (:func:`_windows`, checked
+    """``P_phi`` (im2col): one copy of the windows' strided view (``_windows``, checked
     against P_phi's row -> column index), moving runs of ``a_conv * N`` numbers (1.2-2.3 times
     faster than a gather of rows through the index on cifar10-3layer's layers, 13-32
     instances, on a Xeon)."""

@@ -124,7 +124,7 @@ def block_size(arch: Architecture, dtype: np.dtype, backend: str, N: int,
                chunk_size: int | None = None) -> int:
     """The instances in each block: ``chunk_size``, or the backend's default.
 
-    The sparse chain's default is :data:`SPARSE_BLOCK`, on every machine. The dense path's
+    The sparse chain's default is ``SPARSE_BLOCK`` (32) on every machine. The dense path's
     starts from the instances whose largest ``phi`` is a few times the L2 cache
     (:func:`~kronconv.cpu_caches.block_bytes`) and evens the blocks out over the machine's
     cores: the number of blocks is raised to the next multiple of the cores, with blocks no
@@ -213,7 +213,7 @@ _PIECE = 8192
 
 def add_regularization(grad: np.ndarray, reg: float, theta: np.ndarray) -> np.ndarray:
     """``grad += reg * theta`` in place, the regularization's term of ``∇f`` (``theta / (C l)``)
-    and of ``G v`` (``v / (C l)``), in pieces of :data:`_PIECE` numbers: the same numbers as
+    and of ``G v`` (``v / (C l)``), in pieces of 8192 numbers: the same numbers as
     one product, without a temporary of the size of theta (on the Xeon VM, 210 page faults
     per value-and-gradient of mnist-3layer at batch 1). ``reg = 0`` (``C = inf``) adds
     nothing, not even ``+0.0``.
