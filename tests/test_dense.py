@@ -14,6 +14,7 @@ from kronconv import (
     ACTIVATIONS,
     Architecture,
     LayerShape,
+    P_phi,
     backward,
     conv_S,
     dense,
@@ -26,6 +27,7 @@ from kronconv import (
     phi_pad,
     pool,
 )
+from kronconv.layout import columns_from_channel_first
 
 
 @settings(max_examples=60, deadline=None)
@@ -179,17 +181,13 @@ def test_dense_pad_im2col_pool_apply_are_adjoint_to_their_transposes(shape, seed
 def test_im2col_is_P_phi_applied_to_each_instance(shape, seed):
     # the window view's copy against the operator itself, column by column (any stride,
     # padding 0 included), on a non-contiguous padded batch
-    from kronconv import P_phi
-    from kronconv.layout import columns_from_channel_first
-
     rng = np.random.default_rng(seed)
     N = 3
     Xp = rng.normal(size=(shape.d, shape.b_pad, shape.a_pad, 2 * N))[..., ::2]
-    phi = dense.im2col(Xp, shape).reshape(shape.W_shape[1], shape.b_conv, shape.a_conv, N)
+    phi = dense.im2col(Xp, shape).reshape(shape.W_shape[1], shape.n_windows, N)
     expected = P_phi(shape) @ columns_from_channel_first(np.ascontiguousarray(Xp))
-    # P_phi's rows per instance: (i + h*j + h*h*c) + h*h*d*(u + a_conv*w)
-    got = phi.reshape(shape.W_shape[1], -1, N).transpose(1, 0, 2).reshape(-1, N)
-    np.testing.assert_array_equal(got, expected)
+    # P_phi's rows per instance: (i + h*j + h*h*c) + h*h*d*(u + a_conv*w), window-major
+    np.testing.assert_array_equal(phi.transpose(1, 0, 2).reshape(-1, N), expected)
 
 
 def test_a_window_view_that_disagrees_with_P_phi_is_refused(monkeypatch):
