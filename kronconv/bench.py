@@ -62,6 +62,12 @@ def _time(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, tuple[lis
     return {name: (times[name], results[name]) for name in fns}
 
 
+def _per_round(times: list[float], runs: dict, other: str) -> list[float] | None:
+    """The ratio of ``times`` to ``other``'s in each round (the spread of the ratio: what the
+    machine's noise does to it), or None without ``other``."""
+    return [t / u for t, u in zip(times, runs[other][0], strict=True)] if other in runs else None
+
+
 def _runner(backend: str, arch: Architecture, theta: np.ndarray, Z: np.ndarray, y: np.ndarray,
             C: float, loss: str, chunk_size: int | None, threads: int
             ) -> Callable[[], tuple[float, np.ndarray]]:
@@ -212,6 +218,8 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
             "times_s": times, "median_s": medians[backend], "min_s": min(times),
             "vs_torch": medians[backend] / medians["torch"] if "torch" in medians else None,
             "vs_dense": medians[backend] / medians["dense"] if "dense" in medians else None,
+            "rounds_vs_torch": _per_round(times, runs, "torch"),
+            "rounds_vs_dense": _per_round(times, runs, "dense"),
             "f": f, "f_rel_diff": f_diff, "grad_max_rel_diff": grad_diff, "agrees": agrees,
             "float64_diffs": float64_diffs,
         }
@@ -240,17 +248,24 @@ def format_report(report: dict[str, Any]) -> str:
     differs from the reference's beyond the tolerance is marked MISMATCH, and said so last."""
     cfg = report["config"]
     lines = [f"kronconv bench: {cfg['arch']}, batch {cfg['batch']}, {cfg['dtype']}, "
-             f"{cfg['threads']} thread(s), value and gradient, median of {cfg['repeat']} runs",
-             f"{'backend':<8} {'median ms':>10} {'min ms':>8} {'x torch':>8} {'x dense':>8}"
-             f"  {'f diff':>8} {'grad diff':>9}  vs {cfg['reference']}"]
+             f"{cfg['threads']} thread(s), value and gradient, median of {cfg['repeat']} "
+             "interleaved rounds (x torch, x dense: ratio of the medians, and its range over "
+             "the rounds)",
+             f"{'backend':<8} {'median ms':>10} {'min ms':>8} {'x torch':>8} {'rounds':>11} "
+             f"{'x dense':>8} {'rounds':>11}  {'f diff':>8} {'grad diff':>9}  vs "
+             f"{cfg['reference']}"]
 
     def ratio(x: float | None) -> str:
         return f"{x:8.2f}" if x is not None else f"{'-':>8}"
 
+    def spread(xs: list[float] | None) -> str:
+        return f"{min(xs):5.2f}-{max(xs):<5.2f}" if xs else f"{'-':>11}"
+
     rounding = []
     for backend, r in report["results"].items():
         lines.append(f"{backend:<8} {1e3 * r['median_s']:10.1f} {1e3 * r['min_s']:8.1f} "
-                     f"{ratio(r['vs_torch'])} {ratio(r['vs_dense'])}  "
+                     f"{ratio(r['vs_torch'])} {spread(r.get('rounds_vs_torch'))} "
+                     f"{ratio(r['vs_dense'])} {spread(r.get('rounds_vs_dense'))}  "
                      f"{r['f_rel_diff']:8.1e} {r['grad_max_rel_diff']:9.1e}  "
                      f"{'ok' if r['agrees'] else 'MISMATCH'}"
                      f"{' in float64' if r.get('float64_diffs') and r['agrees'] else ''}")

@@ -40,8 +40,15 @@ def test_run_bench_times_every_backend_on_the_same_gradient():
         assert r["f"] == pytest.approx(results["sparse"]["f"], rel=1e-10)
         assert r["agrees"] is True
         assert r["vs_dense"] == pytest.approx(r["median_s"] / results["dense"]["median_s"])
+        # each round's ratio, from the same round's times
+        assert r["rounds_vs_dense"] == pytest.approx(
+            [t / u for t, u in zip(r["times_s"], results["dense"]["times_s"], strict=True)])
         if torch_available():
             assert r["vs_torch"] == pytest.approx(r["median_s"] / results["torch"]["median_s"])
+            assert r["rounds_vs_torch"] == pytest.approx(
+                [t / u for t, u in zip(r["times_s"], results["torch"]["times_s"], strict=True)])
+    rounds = results["sparse"]["rounds_vs_dense"]
+    assert f"{min(rounds):5.2f}-{max(rounds):<5.2f}" in format_report(report)
     assert report["config"]["threads"] == get_threads()            # the machine's cores
     assert report["config"]["skipped"] == ([] if torch_available() else ["torch (not installed)"])
     assert report["machine"]["blas"]
@@ -119,21 +126,25 @@ def test_format_report_has_one_row_per_backend_with_its_numbers():
     report = run_bench("digits", batch=3, repeat=1, backends=("dense", "sparse"), threads=1)
     lines = format_report(report).splitlines()
     assert lines[0].startswith("kronconv bench: digits, batch 3, float64, 1 thread")
-    assert lines[1].split() == ["backend", "median", "ms", "min", "ms", "x", "torch", "x",
-                                "dense", "f", "diff", "grad", "diff", "vs", "sparse"]
+    assert lines[1].split() == ["backend", "median", "ms", "min", "ms", "x", "torch", "rounds",
+                                "x", "dense", "rounds", "f", "diff", "grad", "diff", "vs",
+                                "sparse"]
     assert len(lines) == 4
     for line, (backend, r) in zip(lines[2:], report["results"].items(), strict=True):
-        name, median_ms, min_ms, vs_torch, vs_dense, f_diff, diff, status = line.split()
+        (name, median_ms, min_ms, vs_torch, torch_rounds, vs_dense, dense_rounds, f_diff, diff,
+         status) = line.split()
         assert name == backend
         # the printed numbers are the report's, rounded to the printed digits
         assert float(median_ms) == pytest.approx(1e3 * r["median_s"], abs=0.0501)
         assert float(min_ms) == pytest.approx(1e3 * r["min_s"], abs=0.0501)
-        assert vs_torch == "-"                            # torch was not asked for
+        assert vs_torch == torch_rounds == "-"            # torch was not asked for
         assert float(vs_dense) == pytest.approx(r["vs_dense"], abs=0.00501)
+        low, high = map(float, dense_rounds.split("-"))   # one round: its one ratio, twice
+        assert low == high == pytest.approx(r["rounds_vs_dense"][0], abs=0.00501)
         assert float(diff) == pytest.approx(r["grad_max_rel_diff"], rel=0.05, abs=0)
         assert float(f_diff) == pytest.approx(r["f_rel_diff"], rel=0.05, abs=0)
         assert status == "ok"
-    assert lines[2].split()[4] == "1.00"                  # dense against itself
+    assert lines[2].split()[5:7] == ["1.00", "1.00-1.00"]    # dense against itself
 
 
 def test_bench_json_report(capsys):
