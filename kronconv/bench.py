@@ -153,7 +153,7 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
         kronconv's threads (BLAS held to one inside each block) and PyTorch's; default
         :func:`kronconv.parallel.get_threads`.
     repeat : int, default 5
-        Timed runs after one warm-up run.
+        Timed rounds, each calling every backend once (after one warm-up call each).
     backends : tuple of {"sparse", "dense", "torch"}
         "torch" is skipped, and said so, when PyTorch is not installed.
     seed : int, default 0
@@ -167,7 +167,9 @@ def run_bench(arch: str | Architecture = "cifar10-3layer", batch: int = 128,
     dict
         ``config`` (with the ``reference`` backend and the ``tolerance``), ``machine``,
         ``results`` and ``mismatches``: per backend the times in seconds, their median and
-        minimum, the ratios of the medians to PyTorch's and the dense path's, its ``f``, the
+        minimum, the ratios of the medians to PyTorch's and the dense path's (``vs_torch``,
+        ``vs_dense``; None without that backend), each round's such ratio
+        (``rounds_vs_torch``, ``rounds_vs_dense``), its ``f``, the
         relative differences of its f and gradient from the reference's and whether both
         are within the tolerance (``agrees``); ``mismatches`` lists the backends that are not
         (the command line exits with status 1 when there are any). In float32, a backend
@@ -259,7 +261,7 @@ def format_report(report: dict[str, Any]) -> str:
         return f"{x:8.2f}" if x is not None else f"{'-':>8}"
 
     def spread(xs: list[float] | None) -> str:
-        return f"{min(xs):5.2f}-{max(xs):<5.2f}" if xs else f"{'-':>11}"
+        return f"{f'{min(xs):.2f}-{max(xs):.2f}':>11}" if xs else f"{'-':>11}"
 
     rounding = []
     for backend, r in report["results"].items():

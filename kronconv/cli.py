@@ -257,7 +257,8 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
                        help="what kronconv and PyTorch compute in")
     bench.add_argument("--threads", type=positive_int, default=None,
                        help="kronconv's and PyTorch's threads (default: the machine's cores)")
-    bench.add_argument("--repeat", type=positive_int, default=5, help="timed runs")
+    bench.add_argument("--repeat", type=positive_int, default=5,
+                       help="timed rounds (each runs every backend once)")
     bench.add_argument("--backends", default="sparse,dense,torch",
                        help="comma-separated, among sparse, dense, torch")
     bench.add_argument("--chunk-size", type=positive_int, default=None,
