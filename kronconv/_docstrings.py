@@ -41,6 +41,11 @@ ValueError
     If an array does not fit ``shape``, or is not finite.
 ~kronconv.MemoryLimitError
     If the operator would exceed the memory limit, before it is built.""",
+    # the two Kronecker identities of one product A B (kronconv.identities)
+    "raises_identity": """ValueError
+    If ``A`` or ``B`` is not a matrix, their inner sizes differ, or they are not finite.
+TypeError
+    If ``A`` or ``B`` is not real floating point.""",
     # the layout converters of one array ``x`` (kronconv.layout)
     "raises_layout": """ValueError
     If ``x`` does not have the dimensions given above.

@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._deprecated import moved
+from ._docstrings import fill_docstrings
 from ._validate import Array, validate_params
 
 __all__ = ["identity2", "identity3"]
@@ -39,10 +40,7 @@ def identity2(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If ``A`` or ``B`` is not a matrix, their inner sizes differ, or they are not finite.
-    TypeError
-        If ``A`` or ``B`` is not real floating point.
+    %(raises_identity)s
 
     Examples
     --------
@@ -71,10 +69,7 @@ def identity3(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If ``A`` or ``B`` is not a matrix, their inner sizes differ, or they are not finite.
-    TypeError
-        If ``A`` or ``B`` is not real floating point.
+    %(raises_identity)s
 
     Examples
     --------
@@ -90,3 +85,5 @@ def identity3(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 __getattr__ = moved('kronconv.identities', {
     'numerical_jacobian': 'testing:numerical_jacobian',
 })
+
+fill_docstrings(globals())
