@@ -1,13 +1,14 @@
 """The dense fast path: the same numbers as the sparse chain, the way simpleNN computes them.
 
-:mod:`kronconv.sparse` and this module offer the same functions under the same names and
-signatures; here every operator of :mod:`kronconv.operators` is replaced by what it does to
+:mod:`kronconv.sparse` and this module offer the same layer functions (the stages the
+profiler times, the equations of :mod:`kronconv.backends`) under the same names; here every
+operator of :mod:`kronconv.operators` is replaced by what it does to
 the data, in matrix-free pairs (each checked against its transpose by the adjoint test):
 
 - :func:`pad` / :func:`pad_T` (``P_pad``): the interior of a zero buffer, and back out.
 - :func:`im2col` / :func:`col2im` (``P_phi``): one copy of the padded images' window view
-  (checked once per shape against the operator ``P_phi`` itself), and ``h*h`` strided slice-adds
-  (measured faster than ``np.add.at`` and ``np.bincount``, which also accumulates float32
+  (checked once per shape against the operator ``P_phi`` itself), and ``h*h`` strided
+  slice-adds (measured faster than ``np.add.at`` and ``np.bincount``, which also accumulates float32
   in float64).
 - :func:`pool_apply` / :func:`pool_T` (``P_pool``): ``h_pool**2`` strided slices; max
   pooling keeps the index of the first maximum in the window order ``i + h_pool*j`` (the
@@ -15,7 +16,8 @@ the data, in matrix-free pairs (each checked against its transpose by the adjoin
 - max pooling after a ReLU pools ``S`` first: ``max_e relu(S_e) = relu(max_e S_e)``, the
   same first maximum where it is > 0, and where it is <= 0 every ``sigma'`` of the window is
   0 (the index is -1 there: nothing is routed back, and :func:`pool_pattern` reports entry 0,
-  the conventions' choice); the activation and ``sigma'`` then run on the pooled quarter.
+  the conventions' choice); the activation then runs on the pooled outputs, and no
+  ``sigma'`` is computed (every entry routed back has ``sigma'`` 1).
 - ``I ⊗ W``: one matrix product ``W phi`` for the whole batch (BLAS), and likewise
   ``dS phi^T`` for (1) and ``W^T dS`` for (9).
 

@@ -188,9 +188,8 @@ architecture with smaller inputs or fewer parameters (arch), or raise the limit 
 
 def forward_bytes(shapes: Sequence, N: int, dtype: np.dtype, keep: bool) -> int:
     """Bytes a forward pass of ``N`` instances through the convolutional layers ``shapes``
-    (LayerShapes) allocates: the caches it keeps for a backward pass (``phi`` and
-    ``sigma'(S)`` per layer, with ``keep``) plus the largest layer's temporaries (``phi``,
-    ``S``, ``sigma(S)``).
+    (LayerShapes) allocates: the caches it keeps for a backward pass (``phi`` and ``S`` per
+    layer, with ``keep``) plus the largest layer's temporaries (``phi``, ``S``, ``sigma(S)``).
 
     Examples
     --------

@@ -242,7 +242,7 @@ __getattr__ = moved('kronconv.network', {
     'objective': 'objective_function:objective',
     'objective_and_gradient': 'objective_function:objective_and_gradient',
     'predict': 'objective_function:predict',
-    'DENSE_CHUNK_BYTES': 'objective_function:DENSE_CHUNK_BYTES',
+    'DENSE_CHUNK_BYTES': 'cpu_caches:FALLBACK_BLOCK_BYTES',
 })
 
 fill_docstrings(globals())

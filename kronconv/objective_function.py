@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from . import scratch
+from ._deprecated import moved
 from ._docstrings import fill_docstrings
 from ._validate import (
     Integer,
@@ -27,7 +28,7 @@ from ._validate import (
 )
 from .architecture import Architecture
 from .backends import BACKEND, FORM, Backend, BackwardForm
-from .cpu_caches import FALLBACK_BLOCK_BYTES, block_bytes
+from .cpu_caches import block_bytes
 from .losses import LOSS, check_labels, loss_terms
 from .memory import check_memory, forward_bytes
 from .network import check_network_args, run_backward, run_forward
@@ -36,7 +37,6 @@ from .parameters import ARCH, THETA, param_views
 from .shapes import IMAGES
 
 __all__ = [
-    "DENSE_CHUNK_BYTES",
     "SPARSE_BLOCK",
     "accuracy",
     "add_block_sums",
@@ -113,10 +113,8 @@ def regularization(C: float, n_total: int) -> float:
 # --- blocks of instances ---------------------------------------------------------------------
 
 # The dense path runs fastest on blocks whose largest phi is a few times the per-core cache
-# (kronconv.cpu_caches; DENSE_CHUNK_BYTES where the caches cannot be read). The sparse chain
-# runs about as fast on blocks of 32 instances as on the whole batch, and blocks are what
-# threads share out.
-DENSE_CHUNK_BYTES = FALLBACK_BLOCK_BYTES
+# (kronconv.cpu_caches.block_bytes; KRONCONV_BLOCK_BYTES sets it). The sparse chain runs about
+# as fast on blocks of 32 instances as on the whole batch, and blocks are what threads share out.
 SPARSE_BLOCK = 32
 
 
@@ -472,3 +470,8 @@ def accuracy(theta: np.ndarray, arch: Architecture, Z: np.ndarray, y: np.ndarray
     return float(np.mean(pred == y))
 
 fill_docstrings(globals())
+
+__getattr__ = moved('kronconv.objective_function', {
+    # setting it never changed the blocks: KRONCONV_BLOCK_BYTES does
+    'DENSE_CHUNK_BYTES': 'cpu_caches:FALLBACK_BLOCK_BYTES',
+})

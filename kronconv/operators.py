@@ -274,13 +274,11 @@ def _first_max(shape: LayerShape, sigma_cols: np.ndarray) -> np.ndarray:
     ``sigma_cols`` holds ``vec(sigma(S^i))`` in column i, shape (n_S, N); the result,
     shape (n_out, N), indexes ``vec(sigma(S^i))`` (ties: the first in ``i + h_pool*j``).
     """
-    k, N = shape.pool_size, sigma_cols.shape[1]
+    N = sigma_cols.shape[1]
     # vec(sigma(S^i)) holds (c, r, q) at c + d_out*(r + a_conv*q): a (q, r, c) array per column
     A = sigma_cols.reshape(shape.b_conv, shape.a_conv, shape.d_out, N).transpose(2, 0, 1, 3)
     index = first_max(A, shape)[1].transpose(1, 2, 0, 3).reshape(shape.n_out, N)
-    e = np.arange(k * k)
-    step = shape.d_out * (e % k + shape.a_conv * (e // k))   # entry e's column from entry 0's
-    return _pool_windows(shape)[:, :1] + step[index]
+    return _pool_windows(shape)[np.arange(shape.n_out)[:, None], index]     # entry -> column
 
 
 def P_pool_batch_last(shape: LayerShape, sigma_cols: np.ndarray) -> sp.csr_array:

@@ -8,8 +8,9 @@ C-ordered ``(n, N)`` array, column i holding ``vec(M^i)`` ("instance columns",
 one sparse-times-dense product; max pooling's ``P_pool``, which differs per instance, acts
 as the block diagonal of the instances' operators on the vec of the whole batch.
 
-:mod:`kronconv.dense` offers the same functions under the same names and signatures,
-computing the same numbers without building the operators.
+:mod:`kronconv.dense` offers the same layer functions under the same names, computing the
+same numbers without building the operators (the pooling's pair differs in what it carries:
+here the ``P_pool`` built, there the index of each window's first maximum).
 """
 
 from __future__ import annotations
@@ -101,9 +102,14 @@ def phi_pad(Z: np.ndarray, shape: LayerShape) -> np.ndarray:
     return im2col(pad(Z, shape), shape)
 
 
+def _bias(b: np.ndarray, shape: LayerShape, dtype: np.dtype) -> np.ndarray:
+    """``(1 ⊗ I) b``, the bias term of ``vec(S)``, as a column shared by every instance."""
+    return (ones_kron_I(shape, dtype) @ b)[:, None]
+
+
 def _convolve(IW: sp.csr_array, phi: np.ndarray, b: np.ndarray, shape: LayerShape) -> np.ndarray:
     """``vec(S) = (I ⊗ W) vec(phi) + (1 ⊗ I) b`` for every instance, given ``I ⊗ W``."""
-    return IW @ phi + (ones_kron_I(shape, phi.dtype) @ b)[:, None]
+    return IW @ phi + _bias(b, shape, phi.dtype)
 
 
 def conv_S(phi: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
@@ -114,7 +120,7 @@ def conv_S(phi: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
         return _convolve(build_I_kron_W(W, shape), phi, b, shape)
     phi_batch = batch_from_columns(phi, shape.W_shape[1])        # phi^T ⊗ I acts on vec(W)
     S = build_phiT_kron_I(phi_batch, shape.d_out) @ W.reshape(-1, order="F")
-    return columns_from_vec(S, shape.n_S) + (ones_kron_I(shape, phi.dtype) @ b)[:, None]
+    return columns_from_vec(S, shape.n_S) + _bias(b, shape, phi.dtype)
 
 
 def pool(sigma_S: np.ndarray, shape: LayerShape) -> tuple[np.ndarray, sp.csr_array]:

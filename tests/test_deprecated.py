@@ -19,7 +19,10 @@ MOVED = [
     ("kronconv.identities", "numerical_jacobian", "kronconv.testing", "numerical_jacobian"),
     *[("kronconv.network", name, "kronconv.objective_function", name)
       for name in ("accuracy", "network_output", "objective", "objective_and_gradient",
-                   "predict", "DENSE_CHUNK_BYTES")],
+                   "predict")],
+    ("kronconv.network", "DENSE_CHUNK_BYTES", "kronconv.cpu_caches", "FALLBACK_BLOCK_BYTES"),
+    ("kronconv.objective_function", "DENSE_CHUNK_BYTES", "kronconv.cpu_caches",
+     "FALLBACK_BLOCK_BYTES"),
 ]
 
 
