@@ -62,6 +62,11 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
     return removed
 
 
+class NotWritable(OSError, ValueError):
+    """A target that cannot be written, found before writing: a ``ValueError`` as the checks'
+    refusals are, and an ``OSError`` as a failed write is."""
+
+
 def _write_temporary(path: Path, write: Writer) -> str:
     """``write(file)`` on a new temporary beside ``path``; returns the temporary's name."""
     remove_stale_temporaries(path)
@@ -95,12 +100,16 @@ def atomic_write_all(writes: Mapping[str | Path, Writer]) -> None:
 
     Raises
     ------
-    ValueError
+    NotWritable
         Before anything is written, if a target cannot be written (a directory, in a missing
-        or unwritable directory): :func:`check_output_file` names it.
+        or unwritable directory), naming it as :func:`check_output_file` does: a ``ValueError``
+        and an ``OSError``, as a failed write is (a run that checkpoints reports it so).
     """
     for path in writes:
-        check_output_file(path)
+        try:
+            check_output_file(path)
+        except ValueError as exc:
+            raise NotWritable(f"not written: {exc}") from None
     done: list[tuple[str, Path]] = []
     try:
         for path, write in writes.items():

@@ -314,7 +314,7 @@ def build_parser() -> tuple[CommandParser, dict[str, CommandParser]]:
                      ".svg)")
     add_dpi(ops)
     plot = sub.add_parser(
-        "plot", help="draw training runs' logs, side by side",
+        "plot", help="draw training runs' logs, overlaid",
         description="Draw the logs of runs saved by kronconv train, overlaid: f, the norm of "
         "its gradient (logarithmic) and the validation accuracy in %%, against iterations "
         "(Newton-CG) or epochs (SG, Adam) and against seconds, each run's settings in the "
@@ -402,12 +402,19 @@ def _bench(args: argparse.Namespace, command: CommandParser) -> int:
     arch = command.architecture(args.arch)
     command.requires("kronconv bench (its report of the BLAS libraries)", "bench")
     if args.profile:
-        profiles = run_profile(arch, args.batch, args.dtype, args.repeat, backends,
+        if args.threads is not None:
+            command.refuse("--threads: --profile times every stage on one thread")
+        ours = tuple(b for b in backends if b != "torch")
+        if not ours:
+            command.refuse("--backends: --profile times kronconv's backends (sparse, dense)")
+        profiles = run_profile(arch, args.batch, args.dtype, args.repeat, ours,
                                chunk_size=args.chunk_size)
         print(json.dumps([{**p, "stages": [[*k, t] for k, t in p["stages"].items()],
                            "calls": [[*k, n] for k, n in p["calls"].items()]}
                           for p in profiles], indent=2) if args.json
               else "\n\n".join(format_profile(p) for p in profiles))
+        if ours != backends:
+            print("skipped: torch (--profile times kronconv's backends only)", file=sys.stderr)
         return 0
     report = run_bench(arch, args.batch, args.dtype, parallel.get_threads(), args.repeat, backends,
                        chunk_size=args.chunk_size)

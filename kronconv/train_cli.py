@@ -49,7 +49,7 @@ from .train import (
     sg,
     simplenn_options,
 )
-from .training_figure import training_figure
+from .training_figure import STEP_NAMES, training_figure
 
 if TYPE_CHECKING:
     from .cli import CommandParser
@@ -115,13 +115,13 @@ def add_dpi(command: argparse.ArgumentParser) -> None:
     command.add_argument("--dpi", type=_integer(DPI_RANGE[0], "an integer from {} to {}".format(
                              *DPI_RANGE), DPI_RANGE[1]), default=DEFAULT_DPI,
                          help="dots per inch of a PNG, and of the images inside a PDF or an "
-                         f"SVG ({DEFAULT_DPI})")
+                         "SVG")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """The ``train`` and ``predict`` commands."""
     train = sub.add_parser(
-        "train", help="train a network with Newton-CG or SG",
+        "train", help="train a network with Newton-CG, SG or Adam",
         description="Train on built-in data (scikit-learn's digits; simpleNN's mnist-demo) "
         "or data on disk: a .npz with x (N, d, a, b) and y, a simpleNN .mat (Z, y), or IDX "
         "files given as IMAGES:LABELS. Logs one row per Newton iteration or SG/Adam epoch and "
@@ -440,7 +440,7 @@ def _refuse_new_settings(args: argparse.Namespace, command: CommandParser,
 
 def _step(options: dict) -> str:
     """What the run counts: Newton iterations, or SG's and Adam's epochs."""
-    return "iteration" if options["optimizer"] == "newton" else "epoch"
+    return STEP_NAMES[options["optimizer"]]
 
 
 def _resume_hint(args: argparse.Namespace, argv: list[str], run: _Run) -> str:
@@ -551,9 +551,11 @@ def _train(args: argparse.Namespace, command: CommandParser, run: _Run) -> int:
         print(f"validation accuracy {100 * problem.val_accuracy(state.theta):.2f}% after "
               f"{state.iteration} {step}{'s' * (state.iteration != 1)}, "
               f"{state.elapsed:.1f} s; model saved to {args.out}")
-    if args.plot:
+    if args.plot and state.history:
         model = Model(arch, scaling, options, state)
         save_figure(args.plot, training_figure({Path(args.out).name: model}), args.dpi)
+    elif args.plot:
+        print(f"--plot: no {step} finished; nothing drawn", file=sys.stderr)
     return 0
 
 

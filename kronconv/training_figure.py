@@ -69,7 +69,8 @@ def run_label(name: str, model: Model) -> str:
     accuracy = model.state.history[-1].get("val_accuracy") if model.state.history else None
     steps = STEP_NAMES.get(optimizer, "iteration")
     end = (f"{'' if accuracy is None else f'{100 * accuracy:.2f} % after '}"
-           f"{model.state.iteration} {steps}s, {model.state.elapsed:.1f} s")
+           f"{model.state.iteration} {steps}{'s' * (model.state.iteration != 1)}, "
+           f"{model.state.elapsed:.1f} s")
     return f"{name}: {', '.join(parts)}; {end}"
 
 

@@ -79,3 +79,14 @@ def test_train_plot_draws_the_run_as_plot_does(tmp_path):
     assert text.startswith("<?xml")
     assert "<svg" in text
     assert "m.npz: Adam, network digits" in text        # the legend, as kronconv plot's
+
+
+def test_train_plot_of_a_run_that_logged_nothing_says_so(tmp_path, capsys):
+    # a time limit reached before the first iteration ends: the model is saved, no picture
+    # (was: an internal error from the figure, after the work)
+    svg, out = tmp_path / "log.svg", tmp_path / "m.npz"
+    assert main(["train", "--optimizer", "newton", "--iterations", "3", "--time-limit", "1e-6",
+                 "--out", str(out), "--quiet", "--plot", str(svg)]) == 0
+    assert out.exists()
+    assert not svg.exists()
+    assert "--plot: no iteration finished; nothing drawn" in capsys.readouterr().err
