@@ -3,6 +3,8 @@
 one batch of 32 random images (cifar10-3layer) on 1 and 2 threads. Skipped where Debian's
 dataset-fashion-mnist, or dask.distributed, is missing."""
 
+import itertools
+
 import kronconv as kc
 
 from .common import problem
@@ -56,11 +58,13 @@ class BatchThreads:
     number = 5
 
     def setup(self, backend, threads):
-        self.arch, self.theta, self.Z, self.y = problem("cifar10-3layer", 32, "float64")
-        self.time_objective_and_gradient(backend, threads)       # build the operators
+        self.arch, theta, self.Z, self.y = problem("cifar10-3layer", 32, "float64")
+        # new weights every call, as an optimizer's: the sparse chain builds I ⊗ W each time
+        self.thetas = itertools.cycle([theta * (1 + 1e-3 * k) for k in range(3)])
+        self.time_objective_and_gradient(backend, threads)       # the operators of the shapes
 
     def time_objective_and_gradient(self, backend, threads):
-        kc.objective_and_gradient(self.theta, self.arch, self.Z, self.y, 0.01,
+        kc.objective_and_gradient(next(self.thetas), self.arch, self.Z, self.y, 0.01,
                                   backend=backend, threads=threads)
 
 

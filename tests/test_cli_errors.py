@@ -550,20 +550,20 @@ def test_get_memory_limit_reads_the_environment(value, limit, memory_env):
     assert kronconv.get_memory_limit() == limit
 
 
-def test_set_memory_limit_takes_a_whole_number_of_bytes_as_the_environment_does(memory_env):
-    old = kronconv.get_memory_limit()
+def test_set_memory_limit_takes_a_whole_number_of_bytes_as_the_environment_does(memory_env,
+                                                                             memory_limit):
+    cache_limit = kronconv.cache_info()["max_bytes"]
     try:
-        kronconv.set_memory_limit(4e9)
+        memory_limit(4e9)
         assert kronconv.get_memory_limit() == 4 * 10**9
         for bad in (1.5, float("nan"), float("inf"), 0.0):
             with pytest.raises(ValueError, match=r"nbytes must be a whole number of bytes >= 1 "
                                                  r"\(such as 4e9\), got"):
-                kronconv.set_memory_limit(bad)
+                memory_limit(bad)
         kronconv.set_cache_limit(2.5e8)             # the same constraint, from 0
         assert kronconv.cache_info()["max_bytes"] == 250_000_000
     finally:
-        kronconv.set_memory_limit(old)
-        kronconv.set_cache_limit(512 * 2**20)
+        kronconv.set_cache_limit(cache_limit)
 
 
 def test_import_kronconv_with_a_bad_memory_limit_and_the_cli_exit_2():

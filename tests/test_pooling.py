@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _reference import assert_rel_close
+from _reference import P_pool_loop, assert_rel_close
 
 from kronconv import LayerShape, backward, forward
 from kronconv.backends import backend_of, get_backend
@@ -40,19 +40,6 @@ def test_first_max_equals_the_loop_on_ties_and_negative_values(shape):
     np.testing.assert_array_equal(index, index_ref)
 
 
-def sparse_columns(index: np.ndarray, shape: LayerShape) -> np.ndarray:
-    """P_pool's column of every row (output (c, r, q) of instance n at row
-    n*n_out + c + d_out*(r + a_out*q)), for the entries e = i + k*j in ``index[c, q, r, n]``."""
-    k, t, dd = shape.pool_size, shape.pool_stride, shape.d_out
-    c, q, r, n = np.indices(index.shape)
-    i, j = index % k, index // k
-    cols = n * shape.n_S + c + dd * ((r * t + i) + shape.a_conv * (q * t + j))
-    rows = n * shape.n_out + c + dd * (r + shape.a_out * q)
-    out = np.empty(index.size, dtype=int)
-    out[rows.ravel()] = cols.ravel()
-    return out
-
-
 def _layer_with_ties(shape: LayerShape, N: int, seed: int):
     """1x1 filters on small integers: many tied windows, windows <= 0 (a last image of 0s)."""
     rng = np.random.default_rng(seed)
@@ -73,8 +60,11 @@ def test_dense_pooling_before_relu_equals_the_definition(shape, seed):
     assert (S <= 0).any()
     assert (first_max_loop(np.maximum(S, 0), shape)[0] == 0).any()
     pattern_ref = first_max_loop(np.maximum(S, 0), shape)[1]
-    np.testing.assert_array_equal(backend_of(cache_s).pool_pattern(cache_s),
-                                  sparse_columns(pattern_ref, shape))
+    relu_S = np.maximum(cache_s.S, 0)          # instance columns: vec(relu(S^n)) in column n
+    columns_ref = np.concatenate([   # P_pool's 1 in every row, from the loop definition
+        P_pool_loop(shape, relu_S[:, n].reshape(shape.d_out, -1, order="F")).argmax(axis=1)
+        + n * shape.n_S for n in range(relu_S.shape[1])])
+    np.testing.assert_array_equal(backend_of(cache_s).pool_pattern(cache_s), columns_ref)
     np.testing.assert_array_equal(backend_of(cache_d).pool_pattern(cache_d), pattern_ref)
     dZ_next = np.random.default_rng(seed).normal(size=out_s.shape)
     for got, want in zip(backward(dZ_next, W, cache_d), backward(dZ_next, W, cache_s),

@@ -11,9 +11,7 @@ from _networks import random_data, random_network
 
 import kronconv as kc
 from kronconv import dense, scratch
-from kronconv.cpu_caches import block_bytes
 from kronconv.objective_function import block_sums
-from kronconv.parallel import machine_cores
 
 NEEDS_THREADS = pytest.mark.skipif(importlib.util.find_spec("threadpoolctl") is None,
                                    reason="threads > 1 need threadpoolctl")
@@ -193,8 +191,17 @@ def test_reuse_keeps_an_arena_for_the_next_block_unless_too_large(monkeypatch):
     monkeypatch.setattr(scratch, "KEEP_BLOCKS", 0)       # nothing kept: fresh memory each time
     assert not np.shares_memory(first_array(), first_array())
     assert scratch.keep_bytes() == 0
+    # kept while the free arenas hold at most KEEP_BLOCKS x the block bytes per core
     monkeypatch.setattr(scratch, "KEEP_BLOCKS", 16)
-    assert scratch.keep_bytes() == 16 * block_bytes() * machine_cores()
+    monkeypatch.setattr(scratch, "machine_cores", lambda: 1)
+    monkeypatch.setenv("KRONCONV_BLOCK_BYTES", "1000")             # keep 16,000 bytes
+
+    def array_of(n):
+        with scratch.reuse():
+            return scratch.zeros((n,), np.float64)
+
+    assert np.shares_memory(array_of(1000), array_of(1000))        # 8,000 bytes: kept
+    assert not np.shares_memory(array_of(2500), array_of(2500))    # 20,000: given back
 
 
 def test_reuse_drops_the_arena_of_a_block_that_raised():
