@@ -18,7 +18,7 @@ from ._deprecated import moved
 
 
 @cache
-def stub_names(stub: str) -> tuple[dict[str, str], list[str]]:
+def stub_names(stub: str) -> tuple[dict[str, tuple[str, str]], list[str]]:
     """Read a stub's ``from .module import name`` lines and its ``__all__`` (once).
 
     The stub is parsed on the first use of a name, not at import: ``ast`` alone takes longer

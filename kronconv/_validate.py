@@ -146,11 +146,12 @@ def require_finite(A: np.ndarray, name: str) -> None:
 
 class Overflow(FloatingPointError):
     """A computed result that is not finite: ``what`` overflowed, and ``advice`` on what to do
-    (a caller that knows the cause better, an optimizer's step, replaces the advice)."""
+    (a caller that knows the cause better, an optimizer's step, raises ``Overflow(err.what,
+    its own advice)``)."""
 
     def __init__(self, what: str, advice: str) -> None:
         super().__init__(f"{what}; {advice}")
-        self.what, self.advice = what, advice
+        self.what = what
 
 
 def require_finite_result(value: np.ndarray, name: str) -> None:

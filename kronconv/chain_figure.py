@@ -50,12 +50,13 @@ def chain_rows(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
     (d_out, h*h*d) and ``b`` (d_out,)."""
     act = get_activation(activation)
     S = conv_S(Z, W, b, shape)
+    sigma_S, s = act(S), vec(S)
     op = {kind: (OPERATOR_KINDS[kind].symbol, OPERATOR_KINDS[kind].blocks(shape)[0])
           for kind in OPERATOR_KINDS}
     A = {"P_pad": P_pad(shape), "P_phi": P_phi(shape), "I_kron_W": I_kron_W(W, shape),
          "ones_kron_I": ones_kron_I(shape), "phiT_kron_I": phiT_kron_I(phi_pad(Z, shape),
                                                                       shape.d_out),
-         "P_pool": P_pool(shape, act(S))}
+         "P_pool": P_pool(shape, sigma_S)}
     z = vec(Z)
     padded = A["P_pad"] @ z
     windows = A["P_phi"] @ padded
@@ -70,12 +71,12 @@ def chain_rows(Z: np.ndarray, W: np.ndarray, b: np.ndarray, shape: LayerShape,
           Item(r"$\mathrm{vec}(Z)$", z)],
          [Item(r"$\mathrm{vec}(\phi)$", windows), eq, matrix("P_phi"),
           Item(r"$\mathrm{vec}(\mathrm{pad}(Z))$", padded)],
-         [Item(r"$\mathrm{vec}(S)$", vec(S)), eq, matrix("I_kron_W"),
+         [Item(r"$\mathrm{vec}(S)$", s), eq, matrix("I_kron_W"),
           Item(r"$\mathrm{vec}(\phi)$", windows), *bias]],
-        [[Item(r"$\mathrm{vec}(S)$", vec(S)), eq, matrix("phiT_kron_I"),
+        [[Item(r"$\mathrm{vec}(S)$", s), eq, matrix("phiT_kron_I"),
           Item(r"$\mathrm{vec}(W)$", vec(W)), *bias],
-         [Item(r"$\mathrm{vec}(Z^{m+1})$", A["P_pool"] @ vec(act(S))), eq, matrix("P_pool"),
-          Item(r"$\mathrm{vec}(\sigma(S))$", vec(act(S)))]],
+         [Item(r"$\mathrm{vec}(Z^{m+1})$", A["P_pool"] @ vec(sigma_S)), eq, matrix("P_pool"),
+          Item(r"$\mathrm{vec}(\sigma(S))$", vec(sigma_S))]],
     ]
 
 
