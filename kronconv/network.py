@@ -24,7 +24,7 @@ from .full import FullCache
 from .layout import columns_from_batch
 from .losses import OUTPUTS
 from .memory import check_memory, forward_bytes
-from .parameters import ARCH, THETA, param_views, unpack_params
+from .parameters import ARCH, THETA, param_views
 from .shapes import IMAGES
 
 __all__ = [
@@ -175,7 +175,7 @@ def backward_network(dz: np.ndarray, theta: np.ndarray, arch: Architecture,
     >>> backward_network(np.ones_like(z), theta, arch, cache).shape
     (3658,)
     """
-    unpack_params(theta, arch)
+    check_shape(theta, (arch.n_params,), "theta", "(n_params,)")
     check_shape(dz, (arch.n_classes, cache.N), "dz", "(n_classes, N)")
     return run_backward(dz, theta, arch, cache, form)
 
