@@ -195,6 +195,7 @@ def test_reuse_keeps_an_arena_for_the_next_block_unless_too_large(monkeypatch):
     monkeypatch.setattr(scratch, "KEEP_BLOCKS", 16)
     monkeypatch.setattr(scratch, "machine_cores", lambda: 1)
     monkeypatch.setenv("KRONCONV_BLOCK_BYTES", "1000")             # keep 16,000 bytes
+    monkeypatch.setattr(scratch, "_FREE", [])                       # none kept from before
 
     def array_of(n):
         with scratch.reuse():
